@@ -139,13 +139,13 @@ pub fn decode(bytes: &[u8]) -> Result<Sealed<'_>, OpenError> {
             });
         }
     }
-    let (prefix, rest) = bytes
-        .split_first_chunk::<PREFIX_LEN>()
-        .ok_or(if bytes.len() >= 4 && bytes[..4] != MAGIC {
+    let (prefix, rest) = bytes.split_first_chunk::<PREFIX_LEN>().ok_or(
+        if bytes.len() >= 4 && bytes[..4] != MAGIC {
             OpenError::BadMagic
         } else {
             OpenError::Truncated
-        })?;
+        },
+    )?;
     if prefix[..4] != MAGIC {
         return Err(OpenError::BadMagic);
     }
@@ -153,7 +153,11 @@ pub fn decode(bytes: &[u8]) -> Result<Sealed<'_>, OpenError> {
         return Err(OpenError::UnsupportedVersion(prefix[4]));
     }
     let journal = JournalId(prefix[6..22].try_into().map_err(|_| OpenError::Truncated)?);
-    let author = DeviceId(prefix[22..54].try_into().map_err(|_| OpenError::Truncated)?);
+    let author = DeviceId(
+        prefix[22..54]
+            .try_into()
+            .map_err(|_| OpenError::Truncated)?,
+    );
     let (body, rest) = match prefix[5] {
         1 => {
             let (seq, rest) = rest.split_first_chunk::<8>().ok_or(OpenError::Truncated)?;

@@ -191,15 +191,23 @@ mod tests {
         let device = DeviceKey::generate();
         let journal = JournalKey::generate();
         device.write(&dir.path().join("device.key")).expect("write");
-        journal.write(&dir.path().join("journal.key")).expect("write");
+        journal
+            .write(&dir.path().join("journal.key"))
+            .expect("write");
         for name in ["device.key", "journal.key"] {
-            let mode = fs::metadata(dir.path().join(name)).expect("meta").permissions().mode();
+            let mode = fs::metadata(dir.path().join(name))
+                .expect("meta")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{name}");
         }
         let device2 = DeviceKey::read(&dir.path().join("device.key")).expect("read");
         assert_eq!(device2.id(), device.id());
         let journal2 = JournalKey::read(&dir.path().join("journal.key")).expect("read");
-        assert_eq!(journal2.recipient().to_string(), journal.recipient().to_string());
+        assert_eq!(
+            journal2.recipient().to_string(),
+            journal.recipient().to_string()
+        );
         assert!(device.write(&dir.path().join("device.key")).is_err());
     }
 

@@ -9,6 +9,7 @@
 
 pub mod envelope;
 pub mod ids;
+pub mod journal;
 pub mod keys;
 pub mod vv;
 

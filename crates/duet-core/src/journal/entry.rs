@@ -1,0 +1,202 @@
+//! The plain Rust shapes of what the journal holds, read out of automerge.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// What kind of moment an entry records. The kinds follow the habits duet
+/// exists for: saying how you feel, being honest about needs, gratitude,
+/// sharing dreams, keeping memories and laughing together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    #[default]
+    Note,
+    Feeling,
+    Need,
+    Gratitude,
+    Dream,
+    Memory,
+    Laugh,
+}
+
+impl EntryKind {
+    pub const ALL: [EntryKind; 7] = [
+        EntryKind::Note,
+        EntryKind::Feeling,
+        EntryKind::Need,
+        EntryKind::Gratitude,
+        EntryKind::Dream,
+        EntryKind::Memory,
+        EntryKind::Laugh,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EntryKind::Note => "note",
+            EntryKind::Feeling => "feeling",
+            EntryKind::Need => "need",
+            EntryKind::Gratitude => "gratitude",
+            EntryKind::Dream => "dream",
+            EntryKind::Memory => "memory",
+            EntryKind::Laugh => "laugh",
+        }
+    }
+}
+
+impl fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "`{0}` is not a kind of entry; use one of note, feeling, need, gratitude, dream, memory, laugh"
+)]
+pub struct UnknownKind(pub String);
+
+impl FromStr for EntryKind {
+    type Err = UnknownKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.trim().to_ascii_lowercase();
+        EntryKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == lower)
+            .ok_or_else(|| UnknownKind(s.to_string()))
+    }
+}
+
+/// One journal entry as it stands after every merge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub id: String,
+    pub person: String,
+    /// The authoring device's id (full text form).
+    pub device: String,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub created: i64,
+    pub edited: Option<i64>,
+    pub kind: EntryKind,
+    pub tags: Vec<String>,
+    pub mood: Option<String>,
+    pub body: String,
+    /// Other versions of the body written concurrently on other devices.
+    /// Empty unless two edits crossed; both are kept and shown, never lost.
+    pub conflicts: Vec<String>,
+    pub reactions: Vec<Reaction>,
+    pub replies: Vec<Reply>,
+    pub heard: Vec<Heard>,
+    pub deleted: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub person: String,
+    pub at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reply {
+    pub id: String,
+    pub person: String,
+    pub device: String,
+    pub created: i64,
+    pub body: String,
+}
+
+/// A partner's mark that they read an entry and heard it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Heard {
+    pub person: String,
+    pub at: i64,
+}
+
+/// A device that may read and write the journal, as recorded in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeviceRecord {
+    pub id: String,
+    pub person: String,
+    pub name: String,
+    /// The device that paired this one in; `None` for the journal's first.
+    pub added_by: Option<String>,
+    pub added_at: i64,
+}
+
+/// What a new entry holds; the journal fills in id, author and times.
+#[derive(Clone, Debug, Default)]
+pub struct NewEntry {
+    pub kind: EntryKind,
+    pub tags: Vec<String>,
+    pub mood: Option<String>,
+    pub body: String,
+}
+
+/// An edit replaces the fields that are `Some`.
+#[derive(Clone, Debug, Default)]
+pub struct EntryEdit {
+    pub body: Option<String>,
+    pub kind: Option<EntryKind>,
+    pub tags: Option<Vec<String>>,
+    pub mood: Option<Option<String>>,
+}
+
+/// Which entries `log` shows. Times are milliseconds since the epoch.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub person: Option<String>,
+    pub kind: Option<EntryKind>,
+    pub tag: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub search: Option<String>,
+    pub limit: Option<usize>,
+}
+
+impl Filter {
+    /// True when `entry` passes every condition but the limit.
+    pub fn matches(&self, entry: &Entry) -> bool {
+        if let Some(person) = &self.person {
+            if !entry.person.eq_ignore_ascii_case(person) {
+                return false;
+            }
+        }
+        if self.kind.is_some_and(|k| k != entry.kind) {
+            return false;
+        }
+        if let Some(tag) = &self.tag {
+            if !entry.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)) {
+                return false;
+            }
+        }
+        if self.since.is_some_and(|s| entry.created < s) {
+            return false;
+        }
+        if self.until.is_some_and(|u| entry.created >= u) {
+            return false;
+        }
+        if let Some(needle) = &self.search {
+            let needle = needle.to_lowercase();
+            let found = entry.body.to_lowercase().contains(&needle)
+                || entry
+                    .conflicts
+                    .iter()
+                    .any(|b| b.to_lowercase().contains(&needle))
+                || entry
+                    .tags
+                    .iter()
+                    .any(|t| t.to_lowercase().contains(&needle))
+                || entry
+                    .replies
+                    .iter()
+                    .any(|r| r.body.to_lowercase().contains(&needle));
+            if !found {
+                return false;
+            }
+        }
+        true
+    }
+}

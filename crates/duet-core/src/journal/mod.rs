@@ -1,0 +1,397 @@
+//! The journal model: one automerge document holding entries and devices.
+//!
+//! ```text
+//! root
+//! ├─ "journal": { "id": str, "created": timestamp }
+//! ├─ "devices": { <device id>: { person, name, added_by?, added_at } }
+//! └─ "entries": { <entry id>: { person, device, created, edited?, kind,
+//!                                tags: [str], mood?, body: str,
+//!                                reactions: { <emoji>: { <person>: timestamp } },
+//!                                replies: { <reply id>: { person, device, created, body } },
+//!                                heard: { <person>: timestamp }, deleted? } }
+//! ```
+//!
+//! Bodies are scalar strings, not character-level text: an entry has one
+//! author who edits it whole, and scalar strings load and apply an order of
+//! magnitude faster (see the design brief). Two edits that cross become an
+//! automerge conflict on `body`, which [`Entry::conflicts`] shows.
+//!
+//! Every write is one automerge transaction and yields one [`Commit`]: the
+//! change's bytes, which the replica seals into an envelope.
+
+mod entry;
+mod read;
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, Automerge, Change, ObjId, ObjType, ReadDoc, ScalarValue, ROOT};
+
+pub use entry::{
+    DeviceRecord, Entry, EntryEdit, EntryKind, Filter, Heard, NewEntry, Reaction, Reply,
+    UnknownKind,
+};
+
+use crate::ids::{new_entry_id, DeviceId, JournalId};
+
+/// Longest body accepted, in bytes. Far above any journal entry, well
+/// below the envelope limit.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("no entry has the id `{0}`")]
+    NoSuchEntry(String),
+    #[error("`{0}` matches {1} entries; type more of the id")]
+    AmbiguousId(String, usize),
+    #[error("the entry is empty; write something first")]
+    EmptyBody,
+    #[error("the entry is {0} bytes, over the {MAX_BODY_BYTES}-byte limit")]
+    BodyTooLarge(usize),
+    #[error("entry `{0}` was deleted")]
+    Deleted(String),
+    #[error("entry `{id}` was written by {owner}; only its author can change it (reply instead)")]
+    NotYours { id: String, owner: String },
+    #[error("entry `{0}` is yours; `heard` is for your partner's entries")]
+    OwnEntry(String),
+    #[error("the journal document is missing its {0}")]
+    Schema(&'static str),
+    #[error("the change bytes are not an automerge change: {0}")]
+    BadChange(#[from] automerge::LoadChangeError),
+    #[error("automerge: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+}
+
+/// Who is writing: the person and the device they write from.
+#[derive(Clone, Debug)]
+pub struct Author {
+    pub person: String,
+    pub device: DeviceId,
+}
+
+/// One local write, ready to seal: the automerge change and its hash.
+#[derive(Clone, Debug)]
+pub struct Commit {
+    pub hash: [u8; 32],
+    pub bytes: Vec<u8>,
+}
+
+/// The journal document. Plain state, no IO.
+pub struct Journal {
+    doc: Automerge,
+    entries: ObjId,
+    devices: ObjId,
+}
+
+impl Journal {
+    /// A new journal whose first device is `first`. Returns the journal and
+    /// its first commit.
+    pub fn genesis(
+        id: &JournalId,
+        first: &DeviceRecord,
+        now: i64,
+    ) -> Result<(Self, Commit), JournalError> {
+        let mut doc = Automerge::new().with_actor(ActorId::random());
+        let mut tx = doc.transaction();
+        let meta = tx.put_object(ROOT, "journal", ObjType::Map)?;
+        tx.put(&meta, "id", id.to_text())?;
+        tx.put(&meta, "created", ScalarValue::Timestamp(now))?;
+        let devices = tx.put_object(ROOT, "devices", ObjType::Map)?;
+        let entries = tx.put_object(ROOT, "entries", ObjType::Map)?;
+        write_device(&mut tx, &devices, first)?;
+        tx.commit();
+        let mut journal = Self {
+            doc,
+            entries,
+            devices,
+        };
+        let commit = journal.last_commit()?;
+        Ok((journal, commit))
+    }
+
+    /// Builds the journal from a saved document (if any) and changes.
+    /// Changes that already are in the document are ignored; changes whose
+    /// dependencies are missing wait inside automerge until they arrive.
+    pub fn load(
+        saved: Option<&[u8]>,
+        changes: impl IntoIterator<Item = Vec<u8>>,
+    ) -> Result<Self, JournalError> {
+        let mut doc = match saved {
+            Some(bytes) => Automerge::load(bytes)?,
+            None => Automerge::new(),
+        };
+        let changes = changes
+            .into_iter()
+            .map(Change::from_bytes)
+            .collect::<Result<Vec<_>, _>>()?;
+        doc.apply_changes(changes)?;
+        // A fresh actor for every session: a reused actor id with a
+        // repeated sequence number would wedge sync for good.
+        doc.set_actor(ActorId::random());
+        let entries = map_at_root(&doc, "entries")?;
+        let devices = map_at_root(&doc, "devices")?;
+        Ok(Self {
+            doc,
+            entries,
+            devices,
+        })
+    }
+
+    /// Applies one change received from a member; returns its hash.
+    pub fn apply_change(&mut self, bytes: Vec<u8>) -> Result<[u8; 32], JournalError> {
+        let change = Change::from_bytes(bytes)?;
+        let hash = change.hash().0;
+        self.doc.apply_changes([change])?;
+        Ok(hash)
+    }
+
+    /// Merges a whole saved document (a snapshot's payload).
+    pub fn merge_saved(&mut self, bytes: &[u8]) -> Result<(), JournalError> {
+        let mut other = Automerge::load(bytes)?;
+        self.doc.merge(&mut other)?;
+        Ok(())
+    }
+
+    /// True once the change with this hash is part of the document (not
+    /// merely waiting for its dependencies).
+    pub fn contains(&self, hash: &[u8; 32]) -> bool {
+        self.doc
+            .get_change_by_hash(&automerge::ChangeHash(*hash))
+            .is_some()
+    }
+
+    /// The whole document, compressed, for a snapshot.
+    pub fn save(&self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// The journal id recorded in the document.
+    pub fn journal_id(&self) -> Option<JournalId> {
+        let (_, meta) = self.doc.get(ROOT, "journal").ok()??;
+        let text = read::get_str(&self.doc, &meta, "id")?;
+        JournalId::from_text(&text)
+    }
+
+    pub fn add_entry(
+        &mut self,
+        author: &Author,
+        new: NewEntry,
+        now: i64,
+    ) -> Result<(String, Commit), JournalError> {
+        check_body(&new.body)?;
+        let id = new_entry_id();
+        let mut tx = self.doc.transaction();
+        let obj = tx.put_object(&self.entries, id.as_str(), ObjType::Map)?;
+        tx.put(&obj, "person", author.person.as_str())?;
+        tx.put(&obj, "device", author.device.to_text())?;
+        tx.put(&obj, "created", ScalarValue::Timestamp(now))?;
+        tx.put(&obj, "kind", new.kind.as_str())?;
+        let tags = tx.put_object(&obj, "tags", ObjType::List)?;
+        for (i, tag) in new.tags.iter().enumerate() {
+            tx.insert(&tags, i, tag.as_str())?;
+        }
+        if let Some(mood) = &new.mood {
+            tx.put(&obj, "mood", mood.as_str())?;
+        }
+        tx.put(&obj, "body", new.body.as_str())?;
+        tx.put_object(&obj, "reactions", ObjType::Map)?;
+        tx.put_object(&obj, "replies", ObjType::Map)?;
+        tx.put_object(&obj, "heard", ObjType::Map)?;
+        tx.commit();
+        Ok((id, self.last_commit()?))
+    }
+
+    pub fn edit_entry(
+        &mut self,
+        author: &Author,
+        id: &str,
+        edit: EntryEdit,
+        now: i64,
+    ) -> Result<Commit, JournalError> {
+        if let Some(body) = &edit.body {
+            check_body(body)?;
+        }
+        let obj = self.own_live_entry(author, id)?;
+        let mut tx = self.doc.transaction();
+        if let Some(body) = &edit.body {
+            tx.put(&obj, "body", body.as_str())?;
+        }
+        if let Some(kind) = edit.kind {
+            tx.put(&obj, "kind", kind.as_str())?;
+        }
+        if let Some(tags) = &edit.tags {
+            let list = tx.put_object(&obj, "tags", ObjType::List)?;
+            for (i, tag) in tags.iter().enumerate() {
+                tx.insert(&list, i, tag.as_str())?;
+            }
+        }
+        match &edit.mood {
+            Some(Some(mood)) => tx.put(&obj, "mood", mood.as_str())?,
+            Some(None) => tx.delete(&obj, "mood")?,
+            None => {}
+        }
+        tx.put(&obj, "edited", ScalarValue::Timestamp(now))?;
+        tx.commit();
+        self.last_commit()
+    }
+
+    /// Marks an entry deleted and clears its body from the current state.
+    pub fn remove_entry(
+        &mut self,
+        author: &Author,
+        id: &str,
+        now: i64,
+    ) -> Result<Commit, JournalError> {
+        let obj = self.own_live_entry(author, id)?;
+        let mut tx = self.doc.transaction();
+        tx.put(&obj, "body", "")?;
+        tx.put(&obj, "deleted", ScalarValue::Timestamp(now))?;
+        tx.commit();
+        self.last_commit()
+    }
+
+    pub fn react(
+        &mut self,
+        author: &Author,
+        id: &str,
+        emoji: &str,
+        now: i64,
+    ) -> Result<Commit, JournalError> {
+        let obj = self.live_entry(id)?;
+        let reactions = child_map(&self.doc, &obj, "reactions")?;
+        let mut tx = self.doc.transaction();
+        let by_emoji = match tx.get(&reactions, emoji)? {
+            Some((automerge::Value::Object(ObjType::Map), existing)) => existing,
+            _ => tx.put_object(&reactions, emoji, ObjType::Map)?,
+        };
+        tx.put(
+            &by_emoji,
+            author.person.as_str(),
+            ScalarValue::Timestamp(now),
+        )?;
+        tx.commit();
+        self.last_commit()
+    }
+
+    /// Adds a reply; returns its id.
+    pub fn reply(
+        &mut self,
+        author: &Author,
+        id: &str,
+        body: &str,
+        now: i64,
+    ) -> Result<(String, Commit), JournalError> {
+        check_body(body)?;
+        let obj = self.live_entry(id)?;
+        let replies = child_map(&self.doc, &obj, "replies")?;
+        let reply_id = new_entry_id();
+        let mut tx = self.doc.transaction();
+        let reply = tx.put_object(&replies, reply_id.as_str(), ObjType::Map)?;
+        tx.put(&reply, "person", author.person.as_str())?;
+        tx.put(&reply, "device", author.device.to_text())?;
+        tx.put(&reply, "created", ScalarValue::Timestamp(now))?;
+        tx.put(&reply, "body", body)?;
+        tx.commit();
+        Ok((reply_id, self.last_commit()?))
+    }
+
+    /// Records that `author`'s person read and heard a partner's entry.
+    pub fn heard(&mut self, author: &Author, id: &str, now: i64) -> Result<Commit, JournalError> {
+        let obj = self.live_entry(id)?;
+        let owner = read::get_str(&self.doc, &obj, "person").unwrap_or_default();
+        if owner == author.person {
+            return Err(JournalError::OwnEntry(id.to_string()));
+        }
+        let heard = child_map(&self.doc, &obj, "heard")?;
+        let mut tx = self.doc.transaction();
+        tx.put(&heard, author.person.as_str(), ScalarValue::Timestamp(now))?;
+        tx.commit();
+        self.last_commit()
+    }
+
+    /// Records a device in the membership.
+    pub fn add_device(&mut self, record: &DeviceRecord) -> Result<Commit, JournalError> {
+        let mut tx = self.doc.transaction();
+        write_device(&mut tx, &self.devices, record)?;
+        tx.commit();
+        self.last_commit()
+    }
+
+    fn live_entry(&self, id: &str) -> Result<ObjId, JournalError> {
+        let obj = self.entry_obj(id)?;
+        if read::get_i64(&self.doc, &obj, "deleted").is_some() {
+            return Err(JournalError::Deleted(id.to_string()));
+        }
+        Ok(obj)
+    }
+
+    fn own_live_entry(&self, author: &Author, id: &str) -> Result<ObjId, JournalError> {
+        let obj = self.live_entry(id)?;
+        let owner = read::get_str(&self.doc, &obj, "person").unwrap_or_default();
+        if owner != author.person {
+            return Err(JournalError::NotYours {
+                id: id.to_string(),
+                owner,
+            });
+        }
+        Ok(obj)
+    }
+
+    fn entry_obj(&self, id: &str) -> Result<ObjId, JournalError> {
+        match self.doc.get(&self.entries, id)? {
+            Some((automerge::Value::Object(ObjType::Map), obj)) => Ok(obj),
+            _ => Err(JournalError::NoSuchEntry(id.to_string())),
+        }
+    }
+
+    fn last_commit(&mut self) -> Result<Commit, JournalError> {
+        let mut change = self
+            .doc
+            .get_last_local_change()
+            .ok_or(JournalError::Schema("last local change"))?;
+        Ok(Commit {
+            hash: change.hash().0,
+            bytes: change.bytes().into_owned(),
+        })
+    }
+}
+
+fn check_body(body: &str) -> Result<(), JournalError> {
+    if body.trim().is_empty() {
+        return Err(JournalError::EmptyBody);
+    }
+    if body.len() > MAX_BODY_BYTES {
+        return Err(JournalError::BodyTooLarge(body.len()));
+    }
+    Ok(())
+}
+
+fn write_device(
+    tx: &mut impl Transactable,
+    devices: &ObjId,
+    record: &DeviceRecord,
+) -> Result<(), JournalError> {
+    let obj = tx.put_object(devices, record.id.as_str(), ObjType::Map)?;
+    tx.put(&obj, "person", record.person.as_str())?;
+    tx.put(&obj, "name", record.name.as_str())?;
+    if let Some(by) = &record.added_by {
+        tx.put(&obj, "added_by", by.as_str())?;
+    }
+    tx.put(&obj, "added_at", ScalarValue::Timestamp(record.added_at))?;
+    Ok(())
+}
+
+fn map_at_root(doc: &Automerge, key: &'static str) -> Result<ObjId, JournalError> {
+    match doc.get(ROOT, key)? {
+        Some((automerge::Value::Object(ObjType::Map), obj)) => Ok(obj),
+        _ => Err(JournalError::Schema(key)),
+    }
+}
+
+fn child_map(doc: &Automerge, obj: &ObjId, key: &'static str) -> Result<ObjId, JournalError> {
+    match doc.get(obj, key)? {
+        Some((automerge::Value::Object(ObjType::Map), child)) => Ok(child),
+        _ => Err(JournalError::Schema(key)),
+    }
+}
+
+#[cfg(test)]
+mod tests;
