@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod ids;
 pub mod journal;
 pub mod keys;
+pub mod replica;
 pub mod store;
 pub mod vv;
 

@@ -81,6 +81,14 @@ impl Journal {
             .collect()
     }
 
+    /// Every entry, deleted ones included, by id.
+    pub fn all_entries(&self) -> Vec<Entry> {
+        self.doc
+            .map_range(&self.entries, ..)
+            .map(|item| read_entry(&self.doc, &item.key, &item.id()))
+            .collect()
+    }
+
     /// Every device in the membership, oldest first.
     pub fn devices(&self) -> Vec<DeviceRecord> {
         let mut devices: Vec<DeviceRecord> = self

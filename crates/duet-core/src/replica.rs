@@ -1,0 +1,527 @@
+//! One device's replica of the journal: its keys, its store and the
+//! journal document built from the store, kept in step.
+//!
+//! Every write goes through [`Replica::commit`]: the change is made on the
+//! in-memory document, sealed into an envelope and committed durably to
+//! the store before the call returns. Envelopes and snapshots from peers
+//! enter through [`Replica::receive_envelope`] and
+//! [`Replica::receive_snapshot`], which verify before they decrypt and
+//! apply nothing from bytes that fail.
+
+use std::collections::HashSet;
+
+use crate::envelope::{self, Body, Kind, OpenError, SealError};
+use crate::ids::{DeviceId, JournalId};
+use crate::journal::{Author, Commit, DeviceRecord, Journal, JournalError};
+use crate::keys::{DeviceKey, JournalKey};
+use crate::store::{Store, StoreError};
+use crate::vv::VersionVector;
+
+/// Compact once this many envelopes sit beyond the snapshot: opening the
+/// journal decrypts each of them, so the tail is what `duet add` pays for.
+pub const DEFAULT_COMPACT_AFTER: usize = 128;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error("a stored envelope does not open: {0}")]
+    StoredEnvelope(OpenError),
+    #[error("this device is not in the journal's device list")]
+    NotAMember,
+    #[error("the store belongs to another journal than the key")]
+    KeyMismatch,
+}
+
+/// Why an envelope or snapshot from a peer was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("envelope {seq} from {} was already received (replay)", .author.short())]
+    Replay { author: DeviceId, seq: u64 },
+    #[error("the decrypted payload is not a valid journal change: {0}")]
+    BadPayload(JournalError),
+    #[error(transparent)]
+    Local(#[from] ReplicaError),
+}
+
+impl From<StoreError> for ReceiveError {
+    fn from(e: StoreError) -> Self {
+        ReceiveError::Local(e.into())
+    }
+}
+
+/// What a peer lacks, ready to send: a snapshot first when one is needed
+/// (or cheaper), then envelopes in the order this device received them.
+#[derive(Debug, Default)]
+pub struct Outgoing {
+    pub snapshot: Option<Vec<u8>>,
+    pub envelopes: Vec<Vec<u8>>,
+}
+
+/// What a compaction did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Compaction {
+    pub covers: VersionVector,
+    pub snapshot_bytes: usize,
+    pub envelopes_left: usize,
+}
+
+pub struct Replica {
+    store: Store,
+    device: DeviceKey,
+    key: JournalKey,
+    journal_id: JournalId,
+    journal: Journal,
+    members: HashSet<DeviceId>,
+    /// Highest store position this replica has applied, so `refresh` picks
+    /// up what other processes (the CLI, the daemon) wrote since.
+    applied_pos: i64,
+    snapshot_generation: i64,
+    compact_after: usize,
+}
+
+impl Replica {
+    /// Starts a new journal on this device.
+    pub fn create(
+        mut store: Store,
+        device: DeviceKey,
+        key: JournalKey,
+        person: &str,
+        device_name: &str,
+        now: i64,
+    ) -> Result<Self, ReplicaError> {
+        let journal_id = JournalId::random();
+        let record = DeviceRecord {
+            id: device.id().to_text(),
+            person: person.to_string(),
+            name: device_name.to_string(),
+            added_by: None,
+            added_at: now,
+        };
+        let (journal, commit) = Journal::genesis(&journal_id, &record, now)?;
+        store.initialise(&journal_id, &device.id())?;
+        let mut replica = Self {
+            members: store.members()?,
+            store,
+            device,
+            key,
+            journal_id,
+            journal,
+            applied_pos: 0,
+            snapshot_generation: 0,
+            compact_after: DEFAULT_COMPACT_AFTER,
+        };
+        replica.store_local(&commit)?;
+        Ok(replica)
+    }
+
+    /// Sets up this device as a new member of an existing journal, from
+    /// what pairing delivered: the journal key and a snapshot sealed by the
+    /// inviting device, whose device list already names this device.
+    pub fn join(
+        mut store: Store,
+        device: DeviceKey,
+        key: JournalKey,
+        journal_id: JournalId,
+        inviter: DeviceId,
+        snapshot: &[u8],
+    ) -> Result<Self, ReceiveError> {
+        let (sealed, payload) = envelope::open(
+            snapshot,
+            Kind::Snapshot,
+            &journal_id,
+            |a| *a == inviter,
+            &key,
+        )?;
+        let Body::Snapshot { covers } = sealed.body else {
+            return Err(OpenError::MalformedHeader("snapshot without a vector").into());
+        };
+        let journal = Journal::load(Some(&payload), []).map_err(ReceiveError::BadPayload)?;
+        let me = device.id().to_text();
+        if !journal.devices().iter().any(|d| d.id == me) {
+            return Err(ReplicaError::NotAMember.into());
+        }
+        store.initialise(&journal_id, &device.id())?;
+        store.add_member(&inviter)?;
+        store.replace_snapshot(0, &covers, snapshot)?;
+        let mut replica = Self {
+            members: store.members()?,
+            store,
+            device,
+            key,
+            journal_id,
+            journal,
+            applied_pos: 0,
+            snapshot_generation: 1,
+            compact_after: DEFAULT_COMPACT_AFTER,
+        };
+        replica.sync_members()?;
+        Ok(replica)
+    }
+
+    /// Opens this device's replica from its store.
+    pub fn open(store: Store, device: DeviceKey, key: JournalKey) -> Result<Self, ReplicaError> {
+        let journal_id = store.journal_id()?;
+        if store.device_id()? != device.id() {
+            return Err(ReplicaError::KeyMismatch);
+        }
+        let snapshot = store.snapshot()?;
+        let saved = match &snapshot {
+            Some(s) => Some(open_stored(&s.bytes, Kind::Snapshot, &journal_id, &key)?),
+            None => None,
+        };
+        let envelopes = store.envelopes_after(0)?;
+        let applied_pos = envelopes.last().map_or(0, |e| e.pos);
+        let changes = envelopes
+            .iter()
+            .map(|e| open_stored(&e.bytes, Kind::Change, &journal_id, &key))
+            .collect::<Result<Vec<_>, _>>()?;
+        let journal = Journal::load(saved.as_deref(), changes)?;
+        if journal.journal_id().is_some_and(|id| id != journal_id) {
+            return Err(ReplicaError::KeyMismatch);
+        }
+        let mut replica = Self {
+            members: store.members()?,
+            store,
+            device,
+            key,
+            journal_id,
+            journal,
+            applied_pos,
+            snapshot_generation: snapshot.map_or(0, |s| s.generation),
+            compact_after: DEFAULT_COMPACT_AFTER,
+        };
+        replica.sync_members()?;
+        Ok(replica)
+    }
+
+    pub fn set_compact_after(&mut self, envelopes: usize) {
+        self.compact_after = envelopes.max(1);
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    pub fn journal_id(&self) -> JournalId {
+        self.journal_id
+    }
+
+    pub fn device_id(&self) -> DeviceId {
+        self.device.id()
+    }
+
+    pub fn device_key(&self) -> &DeviceKey {
+        &self.device
+    }
+
+    pub fn journal_key(&self) -> &JournalKey {
+        &self.key
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn members(&self) -> &HashSet<DeviceId> {
+        &self.members
+    }
+
+    /// The person and device writing from here.
+    pub fn author(&self) -> Result<Author, ReplicaError> {
+        let me = self.device.id().to_text();
+        let record = self
+            .journal
+            .devices()
+            .into_iter()
+            .find(|d| d.id == me)
+            .ok_or(ReplicaError::NotAMember)?;
+        Ok(Author {
+            person: record.person,
+            device: self.device.id(),
+        })
+    }
+
+    /// Runs one write on the journal and stores it durably. When this
+    /// returns `Ok`, the change survives a crash.
+    pub fn commit<T>(
+        &mut self,
+        write: impl FnOnce(&mut Journal, &Author) -> Result<(T, Commit), JournalError>,
+    ) -> Result<T, ReplicaError> {
+        let author = self.author()?;
+        let (value, commit) = write(&mut self.journal, &author)?;
+        if let Err(e) = self.store_local(&commit) {
+            // The document holds a change the store does not: rebuild it
+            // from the store so later changes never depend on a lost one.
+            self.reload()?;
+            return Err(e);
+        }
+        self.sync_members()?;
+        Ok(value)
+    }
+
+    fn store_local(&mut self, commit: &Commit) -> Result<(), ReplicaError> {
+        let me = self.device.id();
+        let (journal, device, recipient) = (self.journal_id, &self.device, self.key.recipient());
+        let (_, pos) = self.store.insert_local(&me, &commit.hash, |seq| {
+            envelope::seal(
+                &journal,
+                device,
+                &Body::Change { seq },
+                &recipient,
+                &commit.bytes,
+            )
+        })??;
+        if pos == self.applied_pos + 1 {
+            self.applied_pos = pos;
+        }
+        Ok(())
+    }
+
+    fn reload(&mut self) -> Result<(), ReplicaError> {
+        let store = std::mem::replace(&mut self.store, Store::open_in_memory()?);
+        let device = std::mem::replace(&mut self.device, DeviceKey::generate());
+        let key = std::mem::replace(&mut self.key, JournalKey::generate());
+        let compact_after = self.compact_after;
+        *self = Replica::open(store, device, key)?;
+        self.compact_after = compact_after;
+        Ok(())
+    }
+
+    /// Verifies, stores and applies one change envelope from a peer.
+    pub fn receive_envelope(&mut self, bytes: &[u8]) -> Result<(), ReceiveError> {
+        let sealed = envelope::decode(bytes)?;
+        let Body::Change { seq } = sealed.body else {
+            return Err(OpenError::WrongKind {
+                expected: Kind::Change,
+                got: sealed.kind(),
+            }
+            .into());
+        };
+        sealed.verify(&self.journal_id, |a| self.members.contains(a))?;
+        let author = sealed.author;
+        if self.store.holds(&author, seq)? {
+            return Err(ReceiveError::Replay { author, seq });
+        }
+        let payload = sealed.decrypt(&self.key)?;
+        let change = automerge::Change::from_bytes(payload)
+            .map_err(|e| ReceiveError::BadPayload(e.into()))?;
+        let hash = change.hash().0;
+        self.journal
+            .apply_change(change.raw_bytes().to_vec())
+            .map_err(ReceiveError::BadPayload)?;
+        match self.store.insert_received(&author, seq, &hash, bytes) {
+            Ok(Some(pos)) if pos == self.applied_pos + 1 => self.applied_pos = pos,
+            Ok(_) => {}
+            Err(e) => {
+                self.reload()?;
+                return Err(e.into());
+            }
+        }
+        self.sync_members()?;
+        Ok(())
+    }
+
+    /// Verifies and merges a snapshot from a peer, then compacts so the
+    /// store covers what the snapshot brought.
+    pub fn receive_snapshot(&mut self, bytes: &[u8]) -> Result<(), ReceiveError> {
+        let (sealed, payload) = envelope::open(
+            bytes,
+            Kind::Snapshot,
+            &self.journal_id,
+            |a| self.members.contains(a),
+            &self.key,
+        )?;
+        let Body::Snapshot { covers } = sealed.body else {
+            return Err(OpenError::MalformedHeader("snapshot without a vector").into());
+        };
+        if self.store.vector()?.dominates(&covers) {
+            return Ok(());
+        }
+        self.journal
+            .merge_saved(&payload)
+            .map_err(ReceiveError::BadPayload)?;
+        self.sync_members()?;
+        self.compact_covering(&covers)?;
+        Ok(())
+    }
+
+    /// Applies what other processes wrote to the store since this replica
+    /// last looked. Returns how many envelopes were new to it.
+    pub fn refresh(&mut self) -> Result<usize, ReplicaError> {
+        let generation = self.store.snapshot_generation()?;
+        if generation != self.snapshot_generation {
+            if let Some(snapshot) = self.store.snapshot()? {
+                let saved =
+                    open_stored(&snapshot.bytes, Kind::Snapshot, &self.journal_id, &self.key)?;
+                self.journal.merge_saved(&saved)?;
+                self.snapshot_generation = snapshot.generation;
+            }
+        }
+        let mut applied = 0;
+        for env in self.store.envelopes_after(self.applied_pos)? {
+            self.applied_pos = env.pos;
+            if self.journal.contains(&env.hash) {
+                continue;
+            }
+            let change = open_stored(&env.bytes, Kind::Change, &self.journal_id, &self.key)?;
+            self.journal.apply_change(change)?;
+            applied += 1;
+        }
+        if applied > 0 {
+            self.sync_members()?;
+        }
+        Ok(applied)
+    }
+
+    /// The highest contiguous sequence held from each author.
+    pub fn vector(&self) -> Result<VersionVector, ReplicaError> {
+        Ok(self.store.vector()?)
+    }
+
+    /// What a peer whose vector is `theirs` lacks.
+    pub fn outgoing_for(&self, theirs: &VersionVector) -> Result<Outgoing, ReplicaError> {
+        let ours = self.store.vector()?;
+        let snapshot = self.store.snapshot()?;
+        let lacking = ours.lacks(theirs);
+        let mut needs_snapshot = snapshot
+            .as_ref()
+            .is_some_and(|s| s.covers.iter().any(|(a, seq)| theirs.get(&a) < seq));
+        let collect = |skip_covered: bool| -> Result<Vec<(i64, Vec<u8>)>, ReplicaError> {
+            let mut out = Vec::new();
+            for (author, range) in &lacking {
+                let mut from = *range.start();
+                if skip_covered {
+                    if let Some(s) = &snapshot {
+                        from = from.max(s.covers.get(author) + 1);
+                    }
+                }
+                for env in self.store.envelopes_of(author, from, *range.end())? {
+                    out.push((env.pos, env.bytes));
+                }
+            }
+            Ok(out)
+        };
+        let mut envelopes = collect(needs_snapshot)?;
+        if !needs_snapshot {
+            if let Some(s) = &snapshot {
+                let total: usize = envelopes.iter().map(|(_, b)| b.len()).sum();
+                if total > s.bytes.len() {
+                    needs_snapshot = true;
+                    envelopes = collect(true)?;
+                }
+            }
+        }
+        envelopes.sort_by_key(|(pos, _)| *pos);
+        Ok(Outgoing {
+            snapshot: if needs_snapshot {
+                snapshot.map(|s| s.bytes)
+            } else {
+                None
+            },
+            envelopes: envelopes.into_iter().map(|(_, b)| b).collect(),
+        })
+    }
+
+    /// Compacts when the tail of envelopes beyond the snapshot is long.
+    pub fn maybe_compact(&mut self) -> Result<Option<Compaction>, ReplicaError> {
+        if self.store.envelope_count()? < self.compact_after {
+            return Ok(None);
+        }
+        self.compact()
+    }
+
+    /// Seals the whole document into a new snapshot and deletes the
+    /// envelopes it covers. `None` if there was nothing to fold in or
+    /// another process compacted first.
+    pub fn compact(&mut self) -> Result<Option<Compaction>, ReplicaError> {
+        self.compact_covering(&VersionVector::new())
+    }
+
+    fn compact_covering(
+        &mut self,
+        extra: &VersionVector,
+    ) -> Result<Option<Compaction>, ReplicaError> {
+        self.refresh()?;
+        let base = self.store.snapshot()?;
+        let generation = base.as_ref().map_or(0, |s| s.generation);
+        let mut covers = base.map(|s| s.covers).unwrap_or_default();
+        covers.merge(extra);
+        let before = covers.clone();
+        for (author, seq, hash) in self.store.envelope_index()? {
+            let held = covers.get(&author);
+            if seq <= held {
+                continue;
+            }
+            if seq == held + 1 && self.journal.contains(&hash) {
+                covers.set(author, seq);
+            }
+        }
+        if covers == before && extra.is_empty() {
+            return Ok(None);
+        }
+        let sealed = self.seal_snapshot(&covers)?;
+        if !self.store.replace_snapshot(generation, &covers, &sealed)? {
+            return Ok(None);
+        }
+        self.snapshot_generation = generation + 1;
+        self.store.reclaim_space()?;
+        Ok(Some(Compaction {
+            covers,
+            snapshot_bytes: sealed.len(),
+            envelopes_left: self.store.envelope_count()?,
+        }))
+    }
+
+    /// Seals the whole current document as a snapshot covering `covers`
+    /// (for compaction, and for pairing a new device).
+    pub fn seal_snapshot(&self, covers: &VersionVector) -> Result<Vec<u8>, ReplicaError> {
+        Ok(envelope::seal(
+            &self.journal_id,
+            &self.device,
+            &Body::Snapshot {
+                covers: covers.clone(),
+            },
+            &self.key.recipient(),
+            &self.journal.save(),
+        )?)
+    }
+
+    /// Copies the journal's device list into the store's member table, the
+    /// list envelopes are verified against.
+    fn sync_members(&mut self) -> Result<(), ReplicaError> {
+        for record in self.journal.devices() {
+            if let Some(id) = DeviceId::from_text(&record.id) {
+                if self.members.insert(id) {
+                    self.store.add_member(&id)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Opens an envelope from this device's own store. Its signature was
+/// checked when it arrived; age's authenticated decryption still catches
+/// any damage on disk.
+fn open_stored(
+    bytes: &[u8],
+    kind: Kind,
+    journal: &JournalId,
+    key: &JournalKey,
+) -> Result<Vec<u8>, ReplicaError> {
+    let sealed = envelope::decode(bytes).map_err(ReplicaError::StoredEnvelope)?;
+    if sealed.kind() != kind || &sealed.journal != journal {
+        return Err(ReplicaError::StoredEnvelope(OpenError::WrongJournal));
+    }
+    sealed.decrypt(key).map_err(ReplicaError::StoredEnvelope)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,399 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::journal::{EntryEdit, Filter, NewEntry};
+
+fn now() -> i64 {
+    1_700_000_000_000
+}
+
+fn alex() -> Replica {
+    let store = Store::open_in_memory().expect("store");
+    Replica::create(
+        store,
+        DeviceKey::generate(),
+        JournalKey::generate(),
+        "Alex",
+        "laptop",
+        now(),
+    )
+    .expect("create")
+}
+
+/// Pairs a new device into `inviter`'s journal the way pairing will:
+/// the inviter records the device, then hands over key and snapshot.
+fn pair(inviter: &mut Replica, person: &str, name: &str) -> Replica {
+    let device = DeviceKey::generate();
+    let record = DeviceRecord {
+        id: device.id().to_text(),
+        person: person.into(),
+        name: name.into(),
+        added_by: Some(inviter.device_id().to_text()),
+        added_at: now(),
+    };
+    inviter
+        .commit(|j, _| Ok(((), j.add_device(&record)?)))
+        .expect("record device");
+    let covers = inviter.vector().expect("vv");
+    let snapshot = inviter.seal_snapshot(&covers).expect("snapshot");
+    let key = JournalKey::from_secret_text(&inviter.journal_key().to_secret_text()).expect("key");
+    Replica::join(
+        Store::open_in_memory().expect("store"),
+        device,
+        key,
+        inviter.journal_id(),
+        inviter.device_id(),
+        &snapshot,
+    )
+    .expect("join")
+}
+
+fn add(r: &mut Replica, body: &str) -> String {
+    r.commit(|j, a| {
+        j.add_entry(
+            a,
+            NewEntry {
+                body: body.into(),
+                ..NewEntry::default()
+            },
+            now(),
+        )
+    })
+    .expect("add")
+}
+
+/// Every envelope `r` holds, as a peer that has nothing would get them.
+fn everything(r: &Replica) -> Vec<Vec<u8>> {
+    r.store()
+        .envelopes_after(0)
+        .expect("envelopes")
+        .into_iter()
+        .map(|e| e.bytes)
+        .collect()
+}
+
+#[test]
+fn an_envelope_from_a_partner_appears_in_the_journal() {
+    let mut a = alex();
+    let mut b = pair(&mut a, "Sam", "laptop");
+    let id = add(&mut a, "Dinner on Friday?");
+    for env in everything(&a) {
+        let _ = b.receive_envelope(&env);
+    }
+    assert_eq!(
+        b.journal().entry(&id).expect("arrived").body,
+        "Dinner on Friday?"
+    );
+    assert_eq!(b.vector().expect("vv"), a.vector().expect("vv"));
+}
+
+#[test]
+fn bad_envelopes_are_rejected_each_with_its_reason_and_nothing_applies() {
+    let mut a = alex();
+    let mut b = pair(&mut a, "Sam", "laptop");
+    add(&mut a, "first");
+    for env in everything(&a) {
+        let _ = b.receive_envelope(&env);
+    }
+    add(&mut a, "second");
+    let good = everything(&a).pop().expect("latest");
+    let entries = b.journal().all_entries().len();
+    let stored = b.store().envelope_count().expect("count");
+
+    let mut tampered = good.clone();
+    let mid = tampered.len() - 80;
+    tampered[mid] ^= 4;
+    assert!(matches!(
+        b.receive_envelope(&tampered),
+        Err(ReceiveError::Open(OpenError::BadSignature))
+    ));
+    let mut bad_sig = good.clone();
+    let last = bad_sig.len() - 1;
+    bad_sig[last] ^= 4;
+    assert!(matches!(
+        b.receive_envelope(&bad_sig),
+        Err(ReceiveError::Open(OpenError::BadSignature))
+    ));
+    let stranger = alex();
+    let foreign = everything(&stranger).pop().expect("foreign");
+    assert!(matches!(
+        b.receive_envelope(&foreign),
+        Err(ReceiveError::Open(OpenError::WrongJournal))
+    ));
+    let impostor = DeviceKey::generate();
+    let unknown = envelope::seal(
+        &a.journal_id(),
+        &impostor,
+        &Body::Change { seq: 1 },
+        &a.journal_key().recipient(),
+        b"x",
+    )
+    .expect("seal");
+    assert!(matches!(
+        b.receive_envelope(&unknown),
+        Err(ReceiveError::Open(OpenError::UnknownAuthor(_)))
+    ));
+    assert!(matches!(
+        b.receive_envelope(&good[..good.len() / 2]),
+        Err(ReceiveError::Open(OpenError::Truncated))
+    ));
+    let mut oversized = good.clone();
+    oversized.resize(envelope::MAX_ENVELOPE_BYTES + 10, 0);
+    assert!(matches!(
+        b.receive_envelope(&oversized),
+        Err(ReceiveError::Open(OpenError::TooLarge { .. }))
+    ));
+    let first = everything(&a).remove(0);
+    assert!(matches!(
+        b.receive_envelope(&first),
+        Err(ReceiveError::Replay { .. })
+    ));
+    let garbage = envelope::seal(
+        &a.journal_id(),
+        a.device_key(),
+        &Body::Change { seq: 99 },
+        &a.journal_key().recipient(),
+        b"not an automerge change",
+    )
+    .expect("seal");
+    assert!(matches!(
+        b.receive_envelope(&garbage),
+        Err(ReceiveError::BadPayload(_))
+    ));
+
+    assert_eq!(b.journal().all_entries().len(), entries);
+    assert_eq!(b.store().envelope_count().expect("count"), stored);
+    b.receive_envelope(&good)
+        .expect("the good one still applies");
+    assert_eq!(b.journal().all_entries().len(), entries + 1);
+}
+
+#[test]
+fn compaction_folds_envelopes_into_one_snapshot_and_reopens_identically() {
+    let mut a = alex();
+    for i in 0..20 {
+        add(&mut a, &format!("entry {i}"));
+    }
+    let before = a.journal().all_entries();
+    let report = a.compact().expect("compact").expect("did compact");
+    assert_eq!(report.envelopes_left, 0);
+    assert!(a.compact().expect("again").is_none());
+    let store = std::mem::replace(&mut a.store, Store::open_in_memory().expect("mem"));
+    let device = std::mem::replace(&mut a.device, DeviceKey::generate());
+    let key = std::mem::replace(&mut a.key, JournalKey::generate());
+    let reopened = Replica::open(store, device, key).expect("reopen");
+    assert_eq!(reopened.journal().all_entries(), before);
+}
+
+#[test]
+fn a_peer_behind_the_snapshot_gets_the_snapshot_then_the_tail() {
+    let mut a = alex();
+    let mut b = pair(&mut a, "Sam", "laptop");
+    for i in 0..5 {
+        add(&mut a, &format!("old {i}"));
+    }
+    a.compact().expect("compact");
+    add(&mut a, "new");
+    let out = a.outgoing_for(&b.vector().expect("vv")).expect("outgoing");
+    assert!(out.snapshot.is_some());
+    assert_eq!(out.envelopes.len(), 1);
+    b.receive_snapshot(out.snapshot.as_deref().expect("snap"))
+        .expect("snapshot");
+    for env in &out.envelopes {
+        b.receive_envelope(env).expect("tail");
+    }
+    assert_eq!(b.journal().query(&Filter::default()).len(), 6);
+    assert_eq!(b.vector().expect("vv"), a.vector().expect("vv"));
+    let nothing = a.outgoing_for(&b.vector().expect("vv")).expect("outgoing");
+    assert!(nothing.snapshot.is_none() && nothing.envelopes.is_empty());
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Add(usize),
+    Edit(usize, usize),
+    Remove(usize, usize),
+    React(usize, usize),
+    Reply(usize, usize),
+    Heard(usize, usize),
+    /// Deliver the n-th envelope ever sealed (any order, repeats allowed).
+    Deliver(usize, usize),
+    /// Send a fresh snapshot from one replica to another.
+    Snapshot(usize, usize),
+    Compact(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let r = 0usize..3;
+    let n = 0usize..64;
+    prop_oneof![
+        2 => r.clone().prop_map(Op::Add),
+        2 => (r.clone(), n.clone()).prop_map(|(a, b)| Op::Edit(a, b)),
+        1 => (r.clone(), n.clone()).prop_map(|(a, b)| Op::Remove(a, b)),
+        1 => (r.clone(), n.clone()).prop_map(|(a, b)| Op::React(a, b)),
+        1 => (r.clone(), n.clone()).prop_map(|(a, b)| Op::Reply(a, b)),
+        1 => (r.clone(), n.clone()).prop_map(|(a, b)| Op::Heard(a, b)),
+        4 => (r.clone(), 0usize..1000).prop_map(|(a, b)| Op::Deliver(a, b)),
+        1 => (r.clone(), r.clone()).prop_map(|(a, b)| Op::Snapshot(a, b)),
+        1 => r.prop_map(Op::Compact),
+    ]
+}
+
+/// Picks a live entry of `r` by index, if there is one.
+fn pick(r: &Replica, n: usize) -> Option<String> {
+    let live = r.journal().query(&Filter::default());
+    (!live.is_empty()).then(|| live[n % live.len()].id.clone())
+}
+
+fn run(replicas: &mut [Replica], wire: &mut Vec<Vec<u8>>, op: Op) {
+    let seen_before: Vec<i64> = replicas
+        .iter()
+        .map(|r| {
+            r.store()
+                .envelopes_after(0)
+                .map(|e| e.last().map_or(0, |l| l.pos))
+                .unwrap_or(0)
+        })
+        .collect();
+    let who = match &op {
+        Op::Add(i) | Op::Compact(i) => *i,
+        Op::Edit(i, _) | Op::Remove(i, _) | Op::React(i, _) | Op::Reply(i, _) | Op::Heard(i, _) => {
+            *i
+        }
+        Op::Deliver(i, _) | Op::Snapshot(_, i) => *i,
+    };
+    match op {
+        Op::Add(i) => {
+            add(&mut replicas[i], "a new entry");
+        }
+        Op::Edit(i, n) => {
+            if let Some(id) = pick(&replicas[i], n) {
+                let body = format!("edited on {i} ({n})");
+                // Refusals (not the author) are part of the model.
+                let _ = replicas[i].commit(|j, a| {
+                    let edit = EntryEdit {
+                        body: Some(body),
+                        ..EntryEdit::default()
+                    };
+                    Ok(((), j.edit_entry(a, &id, edit, now())?))
+                });
+            }
+        }
+        Op::Remove(i, n) => {
+            if let Some(id) = pick(&replicas[i], n) {
+                let _ = replicas[i].commit(|j, a| Ok(((), j.remove_entry(a, &id, now())?)));
+            }
+        }
+        Op::React(i, n) => {
+            if let Some(id) = pick(&replicas[i], n) {
+                let _ =
+                    replicas[i].commit(|j, a| Ok(((), j.react(a, &id, "🙂", now() + n as i64)?)));
+            }
+        }
+        Op::Reply(i, n) => {
+            if let Some(id) = pick(&replicas[i], n) {
+                let _ = replicas[i]
+                    .commit(|j, a| j.reply(a, &id, "I hear you", now()).map(|(_, c)| ((), c)));
+            }
+        }
+        Op::Heard(i, n) => {
+            if let Some(id) = pick(&replicas[i], n) {
+                let _ = replicas[i].commit(|j, a| Ok(((), j.heard(a, &id, now())?)));
+            }
+        }
+        Op::Deliver(to, n) => {
+            if !wire.is_empty() {
+                let env = wire[n % wire.len()].clone();
+                match replicas[to].receive_envelope(&env) {
+                    Ok(()) | Err(ReceiveError::Replay { .. }) => {}
+                    Err(e) => panic!("delivery failed: {e}"),
+                }
+            }
+        }
+        Op::Snapshot(from, to) => {
+            let covers = replicas[from].vector().expect("vv");
+            let snap = replicas[from].seal_snapshot(&covers).expect("seal");
+            replicas[to]
+                .receive_snapshot(&snap)
+                .expect("snapshot applies");
+        }
+        Op::Compact(i) => {
+            replicas[i].compact().expect("compact");
+        }
+    }
+    // Whatever the acting replica newly sealed goes on the wire.
+    if let Ok(new) = replicas[who].store().envelopes_after(seen_before[who]) {
+        let me = replicas[who].device_id();
+        wire.extend(new.into_iter().filter(|e| e.author == me).map(|e| e.bytes));
+    }
+}
+
+/// Syncs every pair the way the daemon will, until nothing moves.
+fn sync_all(replicas: &mut [Replica]) {
+    for _round in 0..4 {
+        for from in 0..replicas.len() {
+            for to in 0..replicas.len() {
+                if from == to {
+                    continue;
+                }
+                let theirs = replicas[to].vector().expect("vv");
+                let out = replicas[from].outgoing_for(&theirs).expect("outgoing");
+                if let Some(s) = out.snapshot {
+                    replicas[to].receive_snapshot(&s).expect("snapshot");
+                }
+                for env in out.envelopes {
+                    match replicas[to].receive_envelope(&env) {
+                        Ok(()) | Err(ReceiveError::Replay { .. }) => {}
+                        Err(e) => panic!("sync failed: {e}"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Two or three replicas (Alex's laptop and desktop, Sam's laptop)
+    /// making random writes and exchanging envelopes and snapshots in any
+    /// order, with repeats, end with identical journals.
+    #[test]
+    fn replicas_converge_whatever_the_delivery_order(
+        three in any::<bool>(),
+        ops in proptest::collection::vec(op(), 1..60),
+    ) {
+        let mut a = alex();
+        let b = pair(&mut a, "Alex", "desktop");
+        let mut replicas = vec![a, b];
+        if three {
+            let c = pair(&mut replicas[0], "Sam", "laptop");
+            replicas.push(c);
+        }
+        // Everyone learns of everyone before the random part begins.
+        sync_all(&mut replicas);
+        let n = replicas.len();
+        let mut wire = Vec::new();
+        for op in ops {
+            let op = match op {
+                Op::Add(i) => Op::Add(i % n),
+                Op::Edit(i, k) => Op::Edit(i % n, k),
+                Op::Remove(i, k) => Op::Remove(i % n, k),
+                Op::React(i, k) => Op::React(i % n, k),
+                Op::Reply(i, k) => Op::Reply(i % n, k),
+                Op::Heard(i, k) => Op::Heard(i % n, k),
+                Op::Deliver(i, k) => Op::Deliver(i % n, k),
+                Op::Snapshot(i, j) => Op::Snapshot(i % n, j % n),
+                Op::Compact(i) => Op::Compact(i % n),
+            };
+            run(&mut replicas, &mut wire, op);
+        }
+        sync_all(&mut replicas);
+        let first = replicas[0].journal().all_entries();
+        for r in &replicas[1..] {
+            prop_assert_eq!(&r.journal().all_entries(), &first);
+            prop_assert_eq!(r.journal().devices(), replicas[0].journal().devices());
+            prop_assert_eq!(r.vector().expect("vv"), replicas[0].vector().expect("vv"));
+        }
+    }
+}
