@@ -1,1 +1,89 @@
-fn main() {}
+//! `duet`: the command-line face of the journal. Each subcommand lives in
+//! its own module and calls into `duet-core`; this file parses arguments
+//! and turns errors into one sentence and a non-zero exit.
+
+mod add;
+mod compact;
+mod context;
+mod dates;
+mod editor;
+mod entry_ops;
+mod export;
+mod init;
+mod log;
+mod prompt;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A private journal two people share, merged directly between their
+/// devices, end-to-end encrypted.
+#[derive(Parser)]
+#[command(name = "duet", version, about, max_term_width = 100)]
+struct Cli {
+    /// The device's home directory (default: the platform's data dir).
+    #[arg(long, global = true, env = "DUET_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Print data as JSON (one document per command; see docs/cli.md).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a new journal on this device.
+    Init(init::Args),
+    /// Write an entry (TEXT, `-` for stdin, or your editor when absent).
+    Add(add::Args),
+    /// List entries, newest first.
+    Log(log::Args),
+    /// Show one entry whole, with replies, reactions and heard marks.
+    Show { id: String },
+    /// Change one of your entries.
+    Edit(entry_ops::EditArgs),
+    /// Delete one of your entries.
+    Rm { id: String },
+    /// React to an entry with an emoji.
+    React { id: String, emoji: String },
+    /// Reply to an entry (TEXT, `-` for stdin, or your editor).
+    Reply { id: String, text: Option<String> },
+    /// Mark your partner's entry as read and heard.
+    Heard { id: String },
+    /// Export the journal as JSON or Markdown, optionally age-encrypted.
+    Export(export::Args),
+    /// A conversation starter for today.
+    Prompt,
+    /// Fold the stored history into one sealed snapshot to save space.
+    Compact,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = context::Context::new(cli.home, cli.json);
+    let result = match cli.command {
+        Command::Init(args) => init::run(&ctx, args),
+        Command::Add(args) => add::run(&ctx, args),
+        Command::Log(args) => log::run(&ctx, args),
+        Command::Show { id } => log::show(&ctx, &id),
+        Command::Edit(args) => entry_ops::edit(&ctx, args),
+        Command::Rm { id } => entry_ops::remove(&ctx, &id),
+        Command::React { id, emoji } => entry_ops::react(&ctx, &id, &emoji),
+        Command::Reply { id, text } => entry_ops::reply(&ctx, &id, text),
+        Command::Heard { id } => entry_ops::heard(&ctx, &id),
+        Command::Export(args) => export::run(&ctx, args),
+        Command::Prompt => prompt::run(&ctx),
+        Command::Compact => compact::run(&ctx),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("duet: {}", context::sentence(&err));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -8,6 +8,7 @@
 //! sealed bytes this crate produces, which the daemon does.
 
 pub mod envelope;
+pub mod home;
 pub mod ids;
 pub mod journal;
 pub mod keys;

@@ -47,6 +47,8 @@ pub enum StoreError {
     NotInitialised,
     #[error("the store's {0} is corrupt")]
     Corrupt(&'static str),
+    #[error("cannot create {0}: {1}")]
+    Io(String, std::io::Error),
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -80,6 +82,18 @@ impl Store {
     /// Opens (creating if needed) the database file and brings its schema
     /// up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        // Create the file owner-only before SQLite does: its -wal and -shm
+        // files take their mode from it.
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| StoreError::Io(path.display().to_string(), e))?;
+        }
         let conn = Connection::open(path)?;
         Self::setup(conn)
     }

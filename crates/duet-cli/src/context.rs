@@ -1,0 +1,74 @@
+//! What every command needs: where the home is, whether to print JSON, the
+//! clock, and turning errors into one sentence.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use duet_core::home::Home;
+use duet_core::replica::Replica;
+
+pub struct Context {
+    pub home: Home,
+    pub json: bool,
+}
+
+impl Context {
+    pub fn new(home: Option<PathBuf>, json: bool) -> Self {
+        let root = home.unwrap_or_else(default_home);
+        Self {
+            home: Home::new(root),
+            json,
+        }
+    }
+
+    /// Opens this device's replica, with the compaction threshold from
+    /// `DUET_COMPACT_AFTER` when set.
+    pub fn open(&self) -> anyhow::Result<Replica> {
+        let mut replica = self.home.open()?;
+        if let Some(n) = std::env::var("DUET_COMPACT_AFTER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            replica.set_compact_after(n);
+        }
+        Ok(replica)
+    }
+
+    /// Runs after a write has been saved and reported: folds a long tail
+    /// of envelopes into the snapshot. A failure here loses nothing.
+    pub fn tidy(&self, replica: &mut Replica) {
+        if let Err(e) = replica.maybe_compact() {
+            eprintln!("duet: note: could not compact the store ({e}); your entries are safe");
+        }
+    }
+
+    /// Prints `value` as one JSON document.
+    pub fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(value).context("cannot encode JSON")?;
+        println!("{text}");
+        Ok(())
+    }
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn default_home() -> PathBuf {
+    directories::ProjectDirs::from("", "", "duet")
+        .map(|dirs| dirs.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".duet"))
+}
+
+/// The error as one sentence: the outermost message, which the libraries
+/// write to say what went wrong and what to do.
+pub fn sentence(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    if let Some(first) = text.chars().next() {
+        if first.is_uppercase() && !text.starts_with("I ") {
+            text = first.to_lowercase().collect::<String>() + &text[first.len_utf8()..];
+        }
+    }
+    text
+}

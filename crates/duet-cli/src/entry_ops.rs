@@ -1,0 +1,159 @@
+//! `duet edit`, `rm`, `react`, `reply` and `heard`: changing an entry or
+//! answering one.
+
+use duet_core::journal::{EntryEdit, EntryKind};
+use duet_core::replica::Replica;
+use serde_json::json;
+
+use crate::add::clean_tags;
+use crate::context::{now_ms, Context};
+use crate::editor;
+use crate::render::short_id;
+
+#[derive(clap::Args)]
+pub struct EditArgs {
+    id: String,
+    /// The new text; `-` reads stdin; absent opens your editor, unless
+    /// only --kind, --tag or --mood are given.
+    text: Option<String>,
+    #[arg(long, short)]
+    kind: Option<EntryKind>,
+    /// Replaces the tags (repeat for more).
+    #[arg(long = "tag", short)]
+    tags: Vec<String>,
+    #[arg(long)]
+    mood: Option<String>,
+}
+
+/// Opens the replica and resolves an id prefix to the full id.
+fn open_entry(ctx: &Context, id: &str) -> anyhow::Result<(Replica, String)> {
+    let replica = ctx.open()?;
+    let id = replica.journal().resolve_id(id)?;
+    Ok((replica, id))
+}
+
+fn report(ctx: &Context, action: &str, id: &str, sentence: String) -> anyhow::Result<()> {
+    if ctx.json {
+        ctx.print_json(&json!({ "action": action, "id": id }))
+    } else {
+        println!("{sentence}");
+        Ok(())
+    }
+}
+
+pub fn edit(ctx: &Context, args: EditArgs) -> anyhow::Result<()> {
+    let (mut replica, id) = open_entry(ctx, &args.id)?;
+    let metadata_only = args.text.is_none()
+        && (args.kind.is_some() || !args.tags.is_empty() || args.mood.is_some());
+    let body = if metadata_only {
+        None
+    } else {
+        let entry = replica
+            .journal()
+            .entry(&id)
+            .ok_or_else(|| duet_core::journal::JournalError::NoSuchEntry(id.clone()))?;
+        let mut initial = entry.body.clone();
+        for other in &entry.conflicts {
+            initial.push_str("\n\n# ---- Another version, written at the same time on another device.\n# ---- Keep what you want of both and delete the rest.\n\n");
+            initial.push_str(other);
+        }
+        let text = editor::text_from(
+            args.text,
+            &initial,
+            "Edit the entry above. Lines starting with # are left out.",
+        )?;
+        if text.trim() == entry.body.trim()
+            && entry.conflicts.is_empty()
+            && args.kind.is_none()
+            && args.tags.is_empty()
+            && args.mood.is_none()
+        {
+            return report(
+                ctx,
+                "unchanged",
+                &id,
+                format!("{} is unchanged.", short_id(&id)),
+            );
+        }
+        Some(text.trim_end().to_string())
+    };
+    let edit = EntryEdit {
+        body,
+        kind: args.kind,
+        tags: (!args.tags.is_empty()).then(|| clean_tags(args.tags)),
+        mood: args
+            .mood
+            .map(|m| Some(m.trim().to_string()).filter(|m| !m.is_empty())),
+    };
+    let now = now_ms();
+    replica.commit(|j, a| Ok(((), j.edit_entry(a, &id, edit, now)?)))?;
+    report(
+        ctx,
+        "edited",
+        &id,
+        format!("Saved your changes to {}.", short_id(&id)),
+    )?;
+    ctx.tidy(&mut replica);
+    Ok(())
+}
+
+pub fn remove(ctx: &Context, id: &str) -> anyhow::Result<()> {
+    let (mut replica, id) = open_entry(ctx, id)?;
+    let now = now_ms();
+    replica.commit(|j, a| Ok(((), j.remove_entry(a, &id, now)?)))?;
+    report(ctx, "removed", &id, format!("Deleted {}.", short_id(&id)))?;
+    ctx.tidy(&mut replica);
+    Ok(())
+}
+
+pub fn react(ctx: &Context, id: &str, emoji: &str) -> anyhow::Result<()> {
+    let emoji = emoji.trim();
+    anyhow::ensure!(
+        !emoji.is_empty() && emoji.chars().count() <= 16,
+        "a reaction is an emoji or a short word (up to 16 characters)"
+    );
+    let (mut replica, id) = open_entry(ctx, id)?;
+    let now = now_ms();
+    replica.commit(|j, a| Ok(((), j.react(a, &id, emoji, now)?)))?;
+    report(
+        ctx,
+        "reacted",
+        &id,
+        format!("Reacted {emoji} to {}.", short_id(&id)),
+    )?;
+    ctx.tidy(&mut replica);
+    Ok(())
+}
+
+pub fn reply(ctx: &Context, id: &str, text: Option<String>) -> anyhow::Result<()> {
+    let (mut replica, id) = open_entry(ctx, id)?;
+    let text = editor::text_from(
+        text,
+        "",
+        "Write your reply above. Lines starting with # are left out.",
+    )?;
+    let body = text.trim_end().to_string();
+    let now = now_ms();
+    let reply_id = replica.commit(|j, a| j.reply(a, &id, &body, now))?;
+    if ctx.json {
+        ctx.print_json(&json!({ "action": "replied", "id": id, "reply_id": reply_id }))?;
+    } else {
+        println!("Replied to {}.", short_id(&id));
+    }
+    ctx.tidy(&mut replica);
+    Ok(())
+}
+
+pub fn heard(ctx: &Context, id: &str) -> anyhow::Result<()> {
+    let (mut replica, id) = open_entry(ctx, id)?;
+    let now = now_ms();
+    replica.commit(|j, a| Ok(((), j.heard(a, &id, now)?)))?;
+    report(
+        ctx,
+        "heard",
+        &id,
+        format!("Marked {} as heard.", short_id(&id)),
+    )?;
+    ctx.tidy(&mut replica);
+    Ok(())
+}

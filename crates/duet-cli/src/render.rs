@@ -1,0 +1,141 @@
+//! How entries read in a terminal: who wrote it, when, what kind, tags,
+//! then the words, then what the partner did with them.
+
+use chrono::{DateTime, Local, TimeZone};
+use duet_core::journal::Entry;
+
+/// Characters of an id shown in lists; any unique prefix of 4+ works.
+pub const SHORT_ID: usize = 7;
+
+pub fn short_id(id: &str) -> &str {
+    &id[..id.len().min(SHORT_ID)]
+}
+
+/// "today 21:03", "yesterday 09:12", "Mon 23 Nov 18:40", "12 Mar 2025".
+pub fn when(ms: i64) -> String {
+    let Some(t) = Local.timestamp_millis_opt(ms).single() else {
+        return "at an unknown time".to_string();
+    };
+    let today = Local::now().date_naive();
+    let day = t.date_naive();
+    if day == today {
+        format!("today {}", t.format("%H:%M"))
+    } else if Some(day) == today.pred_opt() {
+        format!("yesterday {}", t.format("%H:%M"))
+    } else if (today - day).num_days().abs() < 180 {
+        t.format("%a %-d %b %H:%M").to_string()
+    } else {
+        t.format("%-d %b %Y").to_string()
+    }
+}
+
+pub fn timestamp(ms: i64) -> String {
+    Local
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t: DateTime<Local>| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// The heading line: id, person, kind, time, tags, mood.
+pub fn heading(e: &Entry) -> String {
+    let mut line = format!(
+        "{}  {} · {} · {}",
+        short_id(&e.id),
+        e.person,
+        e.kind,
+        when(e.created)
+    );
+    for tag in &e.tags {
+        line.push_str(&format!("  #{tag}"));
+    }
+    if let Some(mood) = &e.mood {
+        line.push_str(&format!("  mood: {mood}"));
+    }
+    if e.edited.is_some() {
+        line.push_str("  (edited)");
+    }
+    line
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What the partner did: reactions, replies, heard marks, on one line.
+fn responses(e: &Entry) -> Option<String> {
+    let mut parts = Vec::new();
+    for r in &e.reactions {
+        parts.push(format!("{} {}", r.emoji, r.person));
+    }
+    match e.replies.len() {
+        0 => {}
+        1 => parts.push("1 reply".to_string()),
+        n => parts.push(format!("{n} replies")),
+    }
+    if !e.heard.is_empty() {
+        let who: Vec<&str> = e.heard.iter().map(|h| h.person.as_str()).collect();
+        parts.push(format!("heard by {}", who.join(", ")));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
+/// An entry as `log` lists it.
+pub fn summary(e: &Entry) -> String {
+    let mut out = heading(e);
+    out.push('\n');
+    out.push_str(&indent(&e.body));
+    if !e.conflicts.is_empty() {
+        out.push_str(&format!(
+            "\n    ⚠ {} versions: edited on two devices at once; `duet show {}` shows both",
+            e.conflicts.len() + 1,
+            short_id(&e.id)
+        ));
+    }
+    if let Some(r) = responses(e) {
+        out.push_str(&format!("\n    — {r}"));
+    }
+    out
+}
+
+/// An entry as `show` prints it, everything included.
+pub fn full(e: &Entry) -> String {
+    let mut out = format!("{}\n", heading(e));
+    out.push_str(&format!("id {}  written {}", e.id, timestamp(e.created)));
+    if let Some(edited) = e.edited {
+        out.push_str(&format!("  edited {}", timestamp(edited)));
+    }
+    out.push_str("\n\n");
+    out.push_str(&indent(&e.body));
+    out.push('\n');
+    for (i, other) in e.conflicts.iter().enumerate() {
+        out.push_str(&format!(
+            "\n  ⚠ another version ({} of {}), written at the same time on another device:\n\n",
+            i + 2,
+            e.conflicts.len() + 1
+        ));
+        out.push_str(&indent(other));
+        out.push('\n');
+    }
+    if !e.conflicts.is_empty() {
+        out.push_str(&format!(
+            "\n  `duet edit {}` keeps the version you save and ends the conflict.\n",
+            short_id(&e.id)
+        ));
+    }
+    for reply in &e.replies {
+        out.push_str(&format!(
+            "\n  ↳ {} replied {}:\n{}\n",
+            reply.person,
+            when(reply.created),
+            indent(&reply.body)
+        ));
+    }
+    if let Some(r) = responses(e) {
+        out.push_str(&format!("\n  — {r}\n"));
+    }
+    out
+}
