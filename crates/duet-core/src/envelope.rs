@@ -121,6 +121,10 @@ impl Sealed<'_> {
 
     /// Decrypts the payload. Call only after [`Sealed::verify`].
     pub fn decrypt(&self, key: &JournalKey) -> Result<Vec<u8>, OpenError> {
+        // Only age's binary format is valid here, never its ASCII armor.
+        if !self.ciphertext.starts_with(b"age-encryption.org/") {
+            return Err(OpenError::Undecryptable);
+        }
         age::decrypt(key.identity(), self.ciphertext).map_err(|_| OpenError::Undecryptable)
     }
 }

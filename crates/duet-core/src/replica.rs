@@ -348,7 +348,17 @@ impl Replica {
             .merge_saved(&payload)
             .map_err(ReceiveError::BadPayload)?;
         self.sync_members()?;
-        self.compact_covering(&covers)?;
+        // Another process compacting at the same moment makes an attempt
+        // give way; try again on top of its snapshot so what this one
+        // brought is recorded in the store, not only in memory.
+        for _ in 0..3 {
+            if self.compact_covering(&covers)?.is_some() {
+                break;
+            }
+            if self.store.vector()?.dominates(&covers) {
+                break;
+            }
+        }
         Ok(())
     }
 
@@ -356,12 +366,14 @@ impl Replica {
     /// last looked. Returns how many envelopes were new to it.
     pub fn refresh(&mut self) -> Result<usize, ReplicaError> {
         let generation = self.store.snapshot_generation()?;
+        let mut merged_snapshot = false;
         if generation != self.snapshot_generation {
             if let Some(snapshot) = self.store.snapshot()? {
                 let saved =
                     open_stored(&snapshot.bytes, Kind::Snapshot, &self.journal_id, &self.key)?;
                 self.journal.merge_saved(&saved)?;
                 self.snapshot_generation = snapshot.generation;
+                merged_snapshot = true;
             }
         }
         let mut applied = 0;
@@ -374,7 +386,7 @@ impl Replica {
             self.journal.apply_change(change)?;
             applied += 1;
         }
-        if applied > 0 {
+        if applied > 0 || merged_snapshot {
             self.sync_members()?;
         }
         Ok(applied)
@@ -385,46 +397,25 @@ impl Replica {
         Ok(self.store.vector()?)
     }
 
-    /// What a peer whose vector is `theirs` lacks.
+    /// What a peer whose vector is `theirs` lacks: the snapshot when the
+    /// peer is behind what it covers (the envelopes it replaced are gone),
+    /// then every envelope beyond the peer's vector and the snapshot, in
+    /// the order this device received them.
     pub fn outgoing_for(&self, theirs: &VersionVector) -> Result<Outgoing, ReplicaError> {
         let ours = self.store.vector()?;
         let snapshot = self.store.snapshot()?;
-        let lacking = ours.lacks(theirs);
-        let mut needs_snapshot = snapshot
-            .as_ref()
-            .is_some_and(|s| s.covers.iter().any(|(a, seq)| theirs.get(&a) < seq));
-        let collect = |skip_covered: bool| -> Result<Vec<(i64, Vec<u8>)>, ReplicaError> {
-            let mut out = Vec::new();
-            for (author, range) in &lacking {
-                let mut from = *range.start();
-                if skip_covered {
-                    if let Some(s) = &snapshot {
-                        from = from.max(s.covers.get(author) + 1);
-                    }
-                }
-                for env in self.store.envelopes_of(author, from, *range.end())? {
-                    out.push((env.pos, env.bytes));
-                }
-            }
-            Ok(out)
-        };
-        let mut envelopes = collect(needs_snapshot)?;
-        if !needs_snapshot {
-            if let Some(s) = &snapshot {
-                let total: usize = envelopes.iter().map(|(_, b)| b.len()).sum();
-                if total > s.bytes.len() {
-                    needs_snapshot = true;
-                    envelopes = collect(true)?;
-                }
+        let snapshot = snapshot.filter(|s| s.covers.iter().any(|(a, seq)| theirs.get(&a) < seq));
+        let mut envelopes = Vec::new();
+        for (author, range) in ours.lacks(theirs) {
+            let covered = snapshot.as_ref().map_or(0, |s| s.covers.get(&author));
+            let from = (*range.start()).max(covered + 1);
+            for env in self.store.envelopes_of(&author, from, *range.end())? {
+                envelopes.push((env.pos, env.bytes));
             }
         }
         envelopes.sort_by_key(|(pos, _)| *pos);
         Ok(Outgoing {
-            snapshot: if needs_snapshot {
-                snapshot.map(|s| s.bytes)
-            } else {
-                None
-            },
+            snapshot: snapshot.map(|s| s.bytes),
             envelopes: envelopes.into_iter().map(|(_, b)| b).collect(),
         })
     }

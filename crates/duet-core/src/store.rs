@@ -424,7 +424,12 @@ impl Store {
 
     /// Gives freed pages back to the file system and empties the WAL.
     pub fn reclaim_space(&self) -> Result<(), StoreError> {
-        self.conn.execute_batch("PRAGMA incremental_vacuum;")?;
+        // Each step of incremental_vacuum frees one page; step to the end.
+        let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
+        drop(rows);
+        drop(stmt);
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())

@@ -238,3 +238,20 @@ proptest! {
         prop_assert!(f.open(&bytes).is_err());
     }
 }
+
+#[test]
+fn armored_ciphertext_inside_an_envelope_is_undecryptable() {
+    let f = Fixture::new();
+    let armored = age::encrypt_and_armor(&f.key.recipient(), b"payload").expect("armor");
+    let mut bytes = MAGIC.to_vec();
+    bytes.push(FORMAT_VERSION);
+    bytes.push(Kind::Change as u8);
+    bytes.extend_from_slice(&f.journal.0);
+    bytes.extend_from_slice(&f.author.id().0);
+    bytes.extend_from_slice(&1u64.to_be_bytes());
+    bytes.extend_from_slice(&(armored.len() as u32).to_be_bytes());
+    bytes.extend_from_slice(armored.as_bytes());
+    let signature = f.author.sign(&bytes);
+    bytes.extend_from_slice(&signature);
+    assert_eq!(f.open(&bytes), Err(OpenError::Undecryptable));
+}

@@ -3,7 +3,8 @@
 use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValue, Value};
 
 use super::{
-    DeviceRecord, Entry, EntryKind, Filter, Heard, Journal, JournalError, Reaction, Reply,
+    id_of_key, time_of_key, DeviceRecord, Entry, EntryKind, Filter, Heard, Journal, JournalError,
+    Reaction, Reply,
 };
 
 /// Shortest id prefix accepted, so that a typo does not pick an entry.
@@ -19,22 +20,19 @@ impl Journal {
     /// The full id of the one entry whose id starts with `prefix`.
     pub fn resolve_id(&self, prefix: &str) -> Result<String, JournalError> {
         let prefix = prefix.trim().to_ascii_lowercase();
-        if self.entry_obj(&prefix).is_ok() {
-            return Ok(prefix);
+        let mut matches = Vec::new();
+        for item in self.doc.map_range(&self.entries, ..) {
+            let id = id_of_key(&item.key);
+            if id == prefix {
+                return Ok(prefix);
+            }
+            if prefix.len() >= MIN_ID_PREFIX && id.starts_with(&prefix) {
+                matches.push(id.to_string());
+            }
         }
-        if prefix.len() < MIN_ID_PREFIX {
-            return Err(JournalError::NoSuchEntry(prefix));
-        }
-        let matches: Vec<String> = self
-            .doc
-            .map_range(&self.entries, prefix.clone()..)
-            .take_while(|item| item.key.starts_with(&prefix))
-            .map(|item| item.key.to_string())
-            .take(10)
-            .collect();
         match matches.len() {
             0 => Err(JournalError::NoSuchEntry(prefix)),
-            1 => Ok(matches.into_iter().next().unwrap_or_default()),
+            1 => Ok(matches.swap_remove(0)),
             n => Err(JournalError::AmbiguousId(prefix, n)),
         }
     }
@@ -50,32 +48,25 @@ impl Journal {
 
     /// Entries that pass `filter`, newest first, deleted ones left out.
     ///
-    /// Reads only the creation time of every entry, then whole entries in
-    /// order until the limit is reached, so `log -n 20` on a long journal
-    /// touches twenty entries, not all of them.
+    /// Entry keys start with their creation time, so this walks the keys
+    /// from the newest and reads whole entries only until the limit is
+    /// reached: `log -n 20` on a long journal touches twenty entries.
     pub fn query(&self, filter: &Filter) -> Vec<Entry> {
-        let mut order: Vec<(i64, String, ObjId)> = self
+        let mut keys: Vec<(String, ObjId)> = self
             .doc
             .map_range(&self.entries, ..)
-            .filter_map(|item| match item.value {
-                automerge::ValueRef::Object(ObjType::Map) => {
-                    let obj = item.id();
-                    let created = get_i64(&self.doc, &obj, "created").unwrap_or(0);
-                    Some((created, item.key.to_string(), obj))
-                }
-                _ => None,
+            .filter(|item| matches!(item.value, automerge::ValueRef::Object(ObjType::Map)))
+            .filter(|item| {
+                let t = time_of_key(&item.key).unwrap_or(0);
+                filter.since.is_none_or(|s| t >= s) && filter.until.is_none_or(|u| t < u)
             })
-            .filter(|(created, _, _)| {
-                filter.since.is_none_or(|s| *created >= s)
-                    && filter.until.is_none_or(|u| *created < u)
-            })
+            .map(|item| (item.key.to_string(), item.id()))
             .collect();
-        order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
+        keys.reverse();
         let limit = filter.limit.unwrap_or(usize::MAX);
-        order
-            .into_iter()
-            .filter(|(_, _, obj)| get_i64(&self.doc, obj, "deleted").is_none())
-            .map(|(_, id, obj)| read_entry(&self.doc, &id, &obj))
+        keys.into_iter()
+            .filter(|(_, obj)| get_i64(&self.doc, obj, "deleted").is_none())
+            .map(|(key, obj)| read_entry(&self.doc, id_of_key(&key), &obj))
             .filter(|entry| filter.matches(entry))
             .take(limit)
             .collect()
@@ -85,7 +76,7 @@ impl Journal {
     pub fn all_entries(&self) -> Vec<Entry> {
         self.doc
             .map_range(&self.entries, ..)
-            .map(|item| read_entry(&self.doc, &item.key, &item.id()))
+            .map(|item| read_entry(&self.doc, id_of_key(&item.key), &item.id()))
             .collect()
     }
 

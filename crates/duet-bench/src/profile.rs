@@ -1,0 +1,67 @@
+//! `duet-bench profile HOME`: where the time of opening a journal goes.
+
+use std::path::Path;
+use std::time::Instant;
+
+use duet_core::envelope;
+use duet_core::home::Home;
+use duet_core::journal::{Filter, Journal};
+use duet_core::keys::JournalKey;
+use duet_core::store::Store;
+
+pub fn run(home: &Path) -> anyhow::Result<()> {
+    let home = Home::new(home);
+    let t = Instant::now();
+    let store = Store::open(&home.store_path())?;
+    let key = JournalKey::read(&home.journal_key_path())?;
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+    println!("open store + key     {:>8.1} ms", ms(t));
+    let t = Instant::now();
+    let snapshot = store.snapshot()?.map(|s| s.bytes);
+    let envelopes = store.envelopes_after(0)?;
+    println!(
+        "read rows            {:>8.1} ms  (snapshot {} B, {} envelopes)",
+        ms(t),
+        snapshot.as_ref().map_or(0, Vec::len),
+        envelopes.len()
+    );
+    let t = Instant::now();
+    let saved = match &snapshot {
+        Some(bytes) => Some(envelope::decode(bytes)?.decrypt(&key)?),
+        None => None,
+    };
+    println!("decrypt snapshot     {:>8.1} ms", ms(t));
+    let t = Instant::now();
+    let changes = envelopes
+        .iter()
+        .map(|e| envelope::decode(&e.bytes).and_then(|s| s.decrypt(&key)))
+        .collect::<Result<Vec<_>, _>>()?;
+    println!("decrypt envelopes    {:>8.1} ms", ms(t));
+    let t = Instant::now();
+    let journal = Journal::load(saved.as_deref(), [])?;
+    println!("automerge load       {:>8.1} ms", ms(t));
+    let t = Instant::now();
+    let mut journal2 = journal;
+    for c in changes {
+        journal2.apply_change(c)?;
+    }
+    println!("apply envelopes      {:>8.1} ms", ms(t));
+    let t = Instant::now();
+    let top = journal2.query(&Filter {
+        limit: Some(20),
+        ..Filter::default()
+    });
+    println!(
+        "query -n 20          {:>8.1} ms  ({} entries)",
+        ms(t),
+        top.len()
+    );
+    let t = Instant::now();
+    let saved = journal2.save();
+    println!(
+        "save                 {:>8.1} ms  ({} B)",
+        ms(t),
+        saved.len()
+    );
+    Ok(())
+}
