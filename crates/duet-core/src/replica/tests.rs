@@ -397,3 +397,41 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A member's signature vouches for who sent the bytes, not for what
+    /// they are: arbitrary payloads behind a valid signature, as a change
+    /// or as a snapshot, are refused without a panic and change nothing.
+    #[test]
+    fn arbitrary_payloads_from_a_member_never_panic_or_apply(
+        payload in proptest::collection::vec(any::<u8>(), 0..2048),
+        seq in 1u64..1000,
+    ) {
+        let mut a = alex();
+        let before = a.journal().all_entries();
+        let me = a.device_id();
+        let change = envelope::seal(
+            &a.journal_id(),
+            a.device_key(),
+            &Body::Change { seq: seq + 1 },
+            &a.journal_key().recipient(),
+            &payload,
+        )
+        .expect("seal");
+        prop_assert!(a.receive_envelope(&change).is_err());
+        let covers: VersionVector = [(me, seq + 5)].into_iter().collect();
+        let snapshot = envelope::seal(
+            &a.journal_id(),
+            a.device_key(),
+            &Body::Snapshot { covers },
+            &a.journal_key().recipient(),
+            &payload,
+        )
+        .expect("seal");
+        prop_assert!(a.receive_snapshot(&snapshot).is_err());
+        prop_assert_eq!(a.journal().all_entries(), before);
+        prop_assert_eq!(a.store().envelope_count().expect("count"), 1);
+    }
+}
