@@ -25,6 +25,7 @@ impl Context {
     /// `DUET_COMPACT_AFTER` when set.
     pub fn open(&self) -> anyhow::Result<Replica> {
         let mut replica = self.home.open()?;
+        self.tell_about_new_devices(&mut replica);
         if let Some(n) = std::env::var("DUET_COMPACT_AFTER")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -34,9 +35,36 @@ impl Context {
         Ok(replica)
     }
 
-    /// Runs after a write has been saved and reported: folds a long tail
-    /// of envelopes into the snapshot. A failure here loses nothing.
+    /// A device added since this one last looked gets a notice, once:
+    /// every device in the list can read the whole journal.
+    fn tell_about_new_devices(&self, replica: &mut Replica) {
+        let Ok(new) = replica.take_new_devices() else {
+            return;
+        };
+        let devices = replica.journal().devices();
+        for d in new {
+            let by = d
+                .added_by
+                .as_ref()
+                .and_then(|by| devices.iter().find(|x| &x.id == by))
+                .map(|x| format!(", added by {}'s {}", x.person, x.name))
+                .unwrap_or_default();
+            eprintln!(
+                "duet: notice: {}'s device \"{}\" ({}) joined the journal{by}, {}. It can read every entry; `duet devices` lists them all.",
+                d.person,
+                d.name,
+                &d.id[..8.min(d.id.len())],
+                crate::render::when(d.added_at)
+            );
+        }
+    }
+
+    /// Runs after a write has been saved and reported: tells a running
+    /// daemon, which sends it to connected devices at once, and folds a
+    /// long tail of envelopes into the snapshot. A failure here loses
+    /// nothing.
     pub fn tidy(&self, replica: &mut Replica) {
+        duet_daemon::control::poke(self.home.root());
         if let Err(e) = replica.maybe_compact() {
             eprintln!("duet: note: could not compact the store ({e}); your entries are safe");
         }

@@ -5,11 +5,16 @@
 mod add;
 mod compact;
 mod context;
+mod daemon_cmd;
 mod dates;
+mod demo;
+mod devices;
 mod editor;
 mod entry_ops;
 mod export;
 mod init;
+mod invite;
+mod join;
 mod log;
 mod prompt;
 mod render;
@@ -60,6 +65,20 @@ enum Command {
     Prompt,
     /// Fold the stored history into one sealed snapshot to save space.
     Compact,
+    /// Let another device join this journal (needs the daemon).
+    Invite(invite::Args),
+    /// Join a partner's journal from this (new) device.
+    Join(join::Args),
+    /// Every device that can read this journal.
+    Devices,
+    /// The daemon, this device and the others: connected, last sync, waiting.
+    Status,
+    /// Sync now and report what moved (needs the daemon).
+    Sync,
+    /// The sync daemon, in the foreground.
+    Daemon(daemon_cmd::Args),
+    /// Two devices on this machine pair and sync, end to end.
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +100,13 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(&ctx, args),
         Command::Prompt => prompt::run(&ctx),
         Command::Compact => compact::run(&ctx),
+        Command::Invite(args) => invite::run(&ctx, args),
+        Command::Join(args) => join::run(&ctx, args),
+        Command::Devices => devices::devices(&ctx),
+        Command::Status => devices::status(&ctx),
+        Command::Sync => devices::sync(&ctx),
+        Command::Daemon(args) => daemon_cmd::run(&ctx, args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -150,6 +150,12 @@ impl Replica {
         store.initialise(&journal_id, &device.id())?;
         store.add_member(&inviter)?;
         store.replace_snapshot(0, &covers, snapshot)?;
+        let everyone: Vec<DeviceId> = journal
+            .devices()
+            .iter()
+            .filter_map(|d| DeviceId::from_text(&d.id))
+            .collect();
+        store.mark_seen(&everyone)?;
         let mut replica = Self {
             members: store.members()?,
             store,
@@ -248,6 +254,24 @@ impl Replica {
         })
     }
 
+    /// Devices recorded in the journal that this device has not yet told
+    /// its person about; they are marked as told.
+    pub fn take_new_devices(&mut self) -> Result<Vec<DeviceRecord>, ReplicaError> {
+        let seen = self.store.seen_devices()?;
+        let new: Vec<DeviceRecord> = self
+            .journal
+            .devices()
+            .into_iter()
+            .filter(|d| DeviceId::from_text(&d.id).is_some_and(|id| !seen.contains(&id)))
+            .collect();
+        let ids: Vec<DeviceId> = new
+            .iter()
+            .filter_map(|d| DeviceId::from_text(&d.id))
+            .collect();
+        self.store.mark_seen(&ids)?;
+        Ok(new)
+    }
+
     /// Runs one write on the journal and stores it durably. When this
     /// returns `Ok`, the change survives a crash.
     pub fn commit<T>(
@@ -295,7 +319,8 @@ impl Replica {
     }
 
     /// Verifies, stores and applies one change envelope from a peer.
-    pub fn receive_envelope(&mut self, bytes: &[u8]) -> Result<(), ReceiveError> {
+    /// Returns the envelope's position in the local store.
+    pub fn receive_envelope(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError> {
         let sealed = envelope::decode(bytes)?;
         let Body::Change { seq } = sealed.body else {
             return Err(OpenError::WrongKind {
@@ -316,16 +341,19 @@ impl Replica {
         self.journal
             .apply_change(change.raw_bytes().to_vec())
             .map_err(ReceiveError::BadPayload)?;
-        match self.store.insert_received(&author, seq, &hash, bytes) {
-            Ok(Some(pos)) if pos == self.applied_pos + 1 => self.applied_pos = pos,
-            Ok(_) => {}
+        let pos = match self.store.insert_received(&author, seq, &hash, bytes) {
+            Ok(Some(pos)) => pos,
+            Ok(None) => return Err(ReceiveError::Replay { author, seq }),
             Err(e) => {
                 self.reload()?;
                 return Err(e.into());
             }
+        };
+        if pos == self.applied_pos + 1 {
+            self.applied_pos = pos;
         }
         self.sync_members()?;
-        Ok(())
+        Ok(pos)
     }
 
     /// Verifies and merges a snapshot from a peer, then compacts so the
@@ -418,6 +446,18 @@ impl Replica {
             snapshot: snapshot.map(|s| s.bytes),
             envelopes: envelopes.into_iter().map(|(_, b)| b).collect(),
         })
+    }
+
+    /// How many envelopes this device holds that a peer with vector
+    /// `theirs` lacks.
+    pub fn waiting_for(&self, theirs: &VersionVector) -> Result<u64, ReplicaError> {
+        Ok(self
+            .store
+            .vector()?
+            .lacks(theirs)
+            .iter()
+            .map(|(_, r)| r.end() - r.start() + 1)
+            .sum())
     }
 
     /// Compacts when the tail of envelopes beyond the snapshot is long.

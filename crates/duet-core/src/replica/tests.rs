@@ -305,7 +305,7 @@ fn run(replicas: &mut [Replica], wire: &mut Vec<Vec<u8>>, op: Op) {
             if !wire.is_empty() {
                 let env = wire[n % wire.len()].clone();
                 match replicas[to].receive_envelope(&env) {
-                    Ok(()) | Err(ReceiveError::Replay { .. }) => {}
+                    Ok(_) | Err(ReceiveError::Replay { .. }) => {}
                     Err(e) => panic!("delivery failed: {e}"),
                 }
             }
@@ -343,7 +343,7 @@ fn sync_all(replicas: &mut [Replica]) {
                 }
                 for env in out.envelopes {
                     match replicas[to].receive_envelope(&env) {
-                        Ok(()) | Err(ReceiveError::Replay { .. }) => {}
+                        Ok(_) | Err(ReceiveError::Replay { .. }) => {}
                         Err(e) => panic!("sync failed: {e}"),
                     }
                 }

@@ -1,0 +1,63 @@
+//! `duet daemon`: the sync daemon, in the foreground.
+
+use duet_daemon::Multiaddr;
+
+use crate::context::Context;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Listen here (repeatable); default: all interfaces, ephemeral ports,
+    /// TCP and QUIC.
+    #[arg(long, value_name = "MULTIADDR")]
+    listen: Vec<Multiaddr>,
+    /// Do not look for devices on the local network with mDNS.
+    #[arg(long)]
+    no_mdns: bool,
+}
+
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    // Opening first gives the usual one-sentence errors for a home that
+    // holds no journal, before any network is started.
+    drop(ctx.open()?);
+    init_logging();
+    let config = duet_daemon::Config {
+        home: ctx.home.root().to_path_buf(),
+        listen: args.listen,
+        mdns: !args.no_mdns,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async { duet_daemon::run(config, shutdown_signal()).await })?;
+    Ok(())
+}
+
+/// Logs go to stderr; `RUST_LOG` picks what (default: info). They never
+/// hold entry text or keys: the daemon only ever sees sealed bytes.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p_mdns=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping");
+}

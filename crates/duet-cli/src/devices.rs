@@ -1,0 +1,163 @@
+//! `duet devices`, `duet status` and `duet sync`: who can read the
+//! journal, and how the daemon is doing.
+
+use anyhow::bail;
+use duet_core::journal::DeviceRecord;
+use duet_core::VersionVector;
+use duet_daemon::control::{Client, ControlError, PeerStatus, Reply, Request, StatusReport};
+use serde_json::json;
+
+use crate::context::Context;
+use crate::render;
+
+fn describe_adder(devices: &[DeviceRecord], d: &DeviceRecord) -> String {
+    match &d.added_by {
+        None => "started the journal".to_string(),
+        Some(by) => match devices.iter().find(|x| &x.id == by) {
+            Some(x) => format!("added by {}'s {}", x.person, x.name),
+            None => format!("added by {}", &by[..8.min(by.len())]),
+        },
+    }
+}
+
+pub fn devices(ctx: &Context) -> anyhow::Result<()> {
+    let replica = ctx.open()?;
+    let me = replica.device_id().to_text();
+    let devices = replica.journal().devices();
+    if ctx.json {
+        let list: Vec<_> = devices
+            .iter()
+            .map(|d| {
+                json!({
+                    "id": d.id, "person": d.person, "name": d.name,
+                    "added_by": d.added_by, "added_at": d.added_at, "this_device": d.id == me,
+                })
+            })
+            .collect();
+        return ctx.print_json(&list);
+    }
+    println!("Devices that can read and write this journal:");
+    for d in &devices {
+        let this = if d.id == me { "  (this device)" } else { "" };
+        println!(
+            "  {:<10} {:<16} {}  {}, {}{this}",
+            d.person,
+            d.name,
+            &d.id[..8.min(d.id.len())],
+            describe_adder(&devices, d),
+            render::when(d.added_at)
+        );
+    }
+    Ok(())
+}
+
+/// Status from the store alone, when no daemon runs.
+fn offline_status(ctx: &Context) -> anyhow::Result<StatusReport> {
+    let replica = ctx.open()?;
+    let me = replica.device_id();
+    let mut peers = Vec::new();
+    for d in replica.journal().devices() {
+        if d.id == me.to_text() {
+            continue;
+        }
+        let Some(id) = duet_core::DeviceId::from_text(&d.id) else {
+            continue;
+        };
+        let record = replica.store().peer(&id)?;
+        let theirs = record.vector.clone().unwrap_or_else(VersionVector::new);
+        peers.push(PeerStatus {
+            device_id: d.id,
+            person: d.person,
+            name: d.name,
+            connected: false,
+            last_sync: record.last_sync,
+            waiting: replica.waiting_for(&theirs)?,
+        });
+    }
+    Ok(StatusReport {
+        device_id: me.to_text(),
+        addrs: Vec::new(),
+        peers,
+    })
+}
+
+pub fn status(ctx: &Context) -> anyhow::Result<()> {
+    let (running, report) = match Client::connect(ctx.home.root()) {
+        Ok(mut client) => match client.call(&Request::Status)? {
+            Reply::Status(report) => (true, report),
+            other => bail!("the daemon sent an unexpected reply: {other:?}"),
+        },
+        Err(ControlError::NotRunning) => (false, offline_status(ctx)?),
+        Err(e) => return Err(e.into()),
+    };
+    if ctx.json {
+        return ctx.print_json(&json!({ "daemon_running": running, "status": report }));
+    }
+    println!(
+        "daemon:    {}",
+        if running {
+            "running"
+        } else {
+            "not running (start it with `duet daemon`)"
+        }
+    );
+    println!(
+        "device:    {}",
+        &report.device_id[..8.min(report.device_id.len())]
+    );
+    for addr in &report.addrs {
+        println!("listening: {addr}");
+    }
+    if report.peers.is_empty() {
+        println!("No other devices yet; add one with `duet invite`.");
+    }
+    for p in &report.peers {
+        let last = p.last_sync.map_or("never synced".to_string(), |t| {
+            format!("last sync {}", render::when(t))
+        });
+        println!(
+            "  {:<10} {:<16} {}  {:<13} {last}, {} waiting to go",
+            p.person,
+            p.name,
+            &p.device_id[..8.min(p.device_id.len())],
+            if p.connected {
+                "connected"
+            } else {
+                "not connected"
+            },
+            p.waiting
+        );
+    }
+    Ok(())
+}
+
+pub fn sync(ctx: &Context) -> anyhow::Result<()> {
+    drop(ctx.open()?);
+    let mut client = match Client::connect(ctx.home.root()) {
+        Ok(c) => c,
+        Err(ControlError::NotRunning) => {
+            bail!("no daemon is running for this home; start it with `duet daemon`")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let peers = match client.call(&Request::Sync)? {
+        Reply::Synced { peers } => peers,
+        other => bail!("the daemon sent an unexpected reply: {other:?}"),
+    };
+    if ctx.json {
+        return ctx.print_json(&json!({ "peers": peers }));
+    }
+    if peers.is_empty() {
+        println!("No other device is connected; the daemon keeps trying to reach them.");
+    }
+    for p in peers {
+        println!(
+            "{}: {} received, {} sent{}",
+            &p.device_id[..8.min(p.device_id.len())],
+            p.received,
+            p.sent,
+            if p.ok { "" } else { " (no answer)" }
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! `duet invite`: open a pairing window on the running daemon.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+use duet_daemon::control::{Client, ControlError, Reply, Request};
+use serde_json::json;
+
+use crate::context::Context;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Do not draw the QR code.
+    #[arg(long)]
+    no_qr: bool,
+    /// How long the invitation stays open: 90s, 5m, 1h.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Accept the joining device without asking (for scripts).
+    #[arg(long)]
+    yes: bool,
+}
+
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 90s, 5m or 1h"))?;
+    let secs = match unit.trim() {
+        "" | "s" | "sec" | "secs" => n,
+        "m" | "min" | "mins" => n * 60,
+        "h" | "hour" | "hours" => n * 3600,
+        _ => return Err(format!("`{text}` is not a duration like 90s, 5m or 1h")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    let replica = ctx.open()?;
+    drop(replica);
+    let mut client = match Client::connect(ctx.home.root()) {
+        Ok(c) => c,
+        Err(ControlError::NotRunning) => {
+            bail!("`duet invite` needs the daemon running on this device; start it with `duet daemon` (or see README for running it in the background)")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    client.set_timeout(None)?;
+    client.send(&Request::Invite {
+        timeout_secs: args.timeout.as_secs(),
+    })?;
+    loop {
+        match client.receive()? {
+            Reply::InviteOpened {
+                code,
+                uri,
+                expires_at,
+            } => {
+                if ctx.json {
+                    println!(
+                        "{}",
+                        json!({ "code": code, "uri": uri, "expires_at": expires_at })
+                    );
+                } else {
+                    print_invitation(&code, &uri, args.timeout, !args.no_qr);
+                }
+                std::io::stdout().flush()?;
+            }
+            Reply::InviteJoining {
+                person,
+                device,
+                device_id,
+                words,
+            } => {
+                let accept = args.yes || ask(&person, &device, &device_id, &words)?;
+                client.send(&Request::Answer { accept })?;
+            }
+            Reply::InviteJoined {
+                person,
+                device,
+                device_id,
+            } => {
+                if ctx.json {
+                    println!(
+                        "{}",
+                        json!({ "joined": { "person": person, "device": device, "device_id": device_id } })
+                    );
+                } else {
+                    println!(
+                        "{person}'s {device} ({}) has joined the journal.",
+                        &device_id[..8.min(device_id.len())]
+                    );
+                }
+                return Ok(());
+            }
+            Reply::InviteFailed { reason } => bail!("{reason}"),
+            other => return Err(anyhow!("the daemon sent an unexpected reply: {other:?}")),
+        }
+    }
+}
+
+fn print_invitation(code: &str, uri: &str, timeout: Duration, qr: bool) {
+    println!("To add a device to your journal, run on it:");
+    println!();
+    println!("    duet join --person NAME");
+    println!();
+    println!("and type this code when it asks:   {code}");
+    if qr {
+        if let Ok(qr) = qrcode::QrCode::new(uri.as_bytes()) {
+            let art = qr
+                .render::<qrcode::render::unicode::Dense1x2>()
+                .quiet_zone(true)
+                .build();
+            println!();
+            println!(
+                "or scan this with the device (it holds a duet: link, nothing a browser opens):"
+            );
+            println!("{art}");
+        }
+    }
+    println!();
+    println!(
+        "Waiting up to {} minutes. Share the code only with the person whose device it is.",
+        timeout.as_secs().div_ceil(60)
+    );
+}
+
+fn ask(person: &str, device: &str, device_id: &str, words: &str) -> anyhow::Result<bool> {
+    println!();
+    println!(
+        "{person}'s device \"{device}\" ({}) wants to join.",
+        &device_id[..8.min(device_id.len())]
+    );
+    println!("It should show these words:   {words}");
+    if !std::io::stdin().is_terminal() {
+        println!("No terminal to ask on; declining. Use --yes to accept without asking.");
+        return Ok(false);
+    }
+    print!("Do the words match? It will be able to read the whole journal. [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}

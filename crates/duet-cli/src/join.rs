@@ -1,0 +1,113 @@
+//! `duet join`: pair this (fresh) device into a partner's journal.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use duet_daemon::join::{JoinRequest, Secret};
+use duet_daemon::pairing::{Code, PairUri};
+use duet_daemon::Multiaddr;
+use serde_json::json;
+
+use crate::context::Context;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The `duet:` link from the inviting device's QR code.
+    #[arg(long)]
+    uri: Option<String>,
+    /// Where the inviting device listens (repeatable).
+    #[arg(long, value_name = "MULTIADDR")]
+    addr: Vec<Multiaddr>,
+    /// Your name as your partner knows you.
+    #[arg(long)]
+    person: String,
+    /// This device's name (default: the host name).
+    #[arg(long)]
+    device: Option<String>,
+    /// Read the code from this file (else `DUET_CODE`, else a prompt).
+    #[arg(long)]
+    code_file: Option<PathBuf>,
+    /// Do not look for the inviting device with mDNS.
+    #[arg(long)]
+    no_mdns: bool,
+    /// Give up after this long.
+    #[arg(long, default_value = "2m", value_parser = crate::invite::parse_duration)]
+    timeout: Duration,
+}
+
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    let person = args.person.trim().to_string();
+    anyhow::ensure!(
+        !person.is_empty(),
+        "the person's name is empty; pass --person NAME"
+    );
+    ctx.home.prepare_new()?;
+    let secret = match &args.uri {
+        Some(uri) => Secret::Uri(PairUri::parse(uri)?),
+        None => Secret::Code(Code::parse(&read_code(args.code_file.as_deref())?)?),
+    };
+    let device_name = args
+        .device
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(crate::init::host_name);
+    let request = JoinRequest {
+        home: ctx.home.root().to_path_buf(),
+        person: person.clone(),
+        device_name: device_name.clone(),
+        secret,
+        addrs: args.addr,
+        mdns: !args.no_mdns,
+        timeout: args.timeout,
+    };
+    let json = ctx.json;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let joined = runtime.block_on(duet_daemon::join::join(request, |words| {
+        if json {
+            println!("{}", json!({ "words": words }));
+        } else {
+            println!("Connected. Check that the other device shows these words:   {words}");
+            println!("Waiting for it to accept...");
+        }
+        let _ = std::io::stdout().flush();
+    }))?;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "joined": true,
+                "device_id": joined.device_id.to_text(),
+                "inviter": joined.inviter.to_text(),
+                "devices": joined.devices,
+            })
+        );
+    } else {
+        println!("Joined. This device ({person}'s {device_name}) now holds the journal.");
+        println!("Start syncing with `duet daemon` (README: running it in the background).");
+    }
+    Ok(())
+}
+
+/// The code from `--code-file`, `DUET_CODE` or a prompt; never from the
+/// command line, where other users could read it.
+fn read_code(file: Option<&std::path::Path>) -> anyhow::Result<String> {
+    if let Some(path) = file {
+        return std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()));
+    }
+    if let Ok(code) = std::env::var("DUET_CODE") {
+        return Ok(code);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no code given; set DUET_CODE, pass --code-file, or run in a terminal to be asked");
+    }
+    print!("Code from `duet invite` on the other device: ");
+    std::io::stdout().flush()?;
+    let mut code = String::new();
+    std::io::stdin().lock().read_line(&mut code)?;
+    Ok(code)
+}

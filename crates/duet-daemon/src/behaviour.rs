@@ -1,0 +1,99 @@
+//! The libp2p behaviours duet runs, and building the swarm.
+
+use std::time::Duration;
+
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{identify, identity::Keypair, mdns, noise, ping, tcp, yamux, StreamProtocol, Swarm};
+
+use crate::gate::{Gate, Members};
+use crate::protocol::{
+    PairRequest, PairResponse, SyncRequest, SyncResponse, MAX_PAIR_MESSAGE, MAX_SYNC_MESSAGE,
+    PAIR_PROTOCOL, SYNC_PROTOCOL,
+};
+
+pub type SyncBehaviour = request_response::cbor::Behaviour<SyncRequest, SyncResponse>;
+pub type PairBehaviour = request_response::cbor::Behaviour<PairRequest, PairResponse>;
+
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    pub gate: Gate,
+    pub identify: identify::Behaviour,
+    pub ping: ping::Behaviour,
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+    pub sync: SyncBehaviour,
+    pub pair: PairBehaviour,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot set up the network transport: {0}")]
+    Transport(String),
+    #[error("cannot start the network: {0}")]
+    Behaviour(String),
+}
+
+/// How long a pairing request may wait: the inviter's person has to read
+/// and confirm the verification words.
+pub const PAIR_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// Builds the swarm: TCP and QUIC, Noise, Yamux, and the behaviours.
+pub fn build(
+    keypair: Keypair,
+    members: Members,
+    with_mdns: bool,
+) -> Result<Swarm<Behaviour>, BuildError> {
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .map_err(|e| BuildError::Transport(e.to_string()))?
+        .with_quic()
+        .with_behaviour(|key| {
+            let peer = key.public().to_peer_id();
+            let mdns = if with_mdns {
+                match mdns::tokio::Behaviour::new(mdns::Config::default(), peer) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "mDNS is unavailable; peers will be found by address only");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let sync_codec = request_response::cbor::codec::Codec::default()
+                .set_request_size_maximum(MAX_SYNC_MESSAGE)
+                .set_response_size_maximum(MAX_SYNC_MESSAGE);
+            let pair_codec = request_response::cbor::codec::Codec::default()
+                .set_request_size_maximum(MAX_PAIR_MESSAGE)
+                .set_response_size_maximum(MAX_PAIR_MESSAGE);
+            Behaviour {
+                gate: Gate::new(members),
+                identify: identify::Behaviour::new(identify::Config::new(
+                    "/duet/1.0.0".into(),
+                    key.public(),
+                )),
+                ping: ping::Behaviour::default(),
+                mdns: Toggle::from(mdns),
+                sync: request_response::Behaviour::with_codec(
+                    sync_codec,
+                    [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(Duration::from_secs(120))
+                        .with_max_concurrent_streams(16),
+                ),
+                pair: request_response::Behaviour::with_codec(
+                    pair_codec,
+                    [(StreamProtocol::new(PAIR_PROTOCOL), ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(PAIR_TIMEOUT)
+                        .with_max_concurrent_streams(4),
+                ),
+            }
+        })
+        .map_err(|e| BuildError::Behaviour(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    Ok(swarm)
+}

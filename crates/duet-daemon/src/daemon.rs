@@ -1,0 +1,750 @@
+//! The daemon's event loop: one task owns the swarm and the replica; the
+//! control socket talks to it through a bounded channel.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::future::Future;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use duet_core::home::{Home, HomeError};
+use duet_core::replica::{ReceiveError, Replica, ReplicaError};
+use duet_core::{envelope::OpenError, DeviceId, VersionVector};
+use futures::StreamExt;
+use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{identify, mdns, Multiaddr, PeerId, Swarm};
+use serde_bytes::ByteBuf;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::behaviour::{self, Behaviour, BehaviourEvent, BuildError};
+use crate::control::{self, PeerStatus, Reply, StatusReport, SyncedPeer};
+use crate::gate::Members;
+use crate::identity;
+use crate::invite::Invitation;
+use crate::protocol::{SyncRequest, SyncResponse, MAX_PUSH};
+
+/// Envelopes held back because their author is not yet known to be a
+/// member (the record adding it may still be on its way).
+const MAX_HELD_BACK: usize = 1024;
+/// How often the daemon looks at the store and its timers.
+const TICK: Duration = Duration::from_millis(200);
+/// How often connected devices compare vectors, to repair missed pushes.
+const ANTI_ENTROPY: Duration = Duration::from_secs(10);
+/// How long `duet sync` waits for answers.
+const SYNC_WAIT: Duration = Duration::from_secs(15);
+
+pub struct Config {
+    pub home: PathBuf,
+    /// Addresses to listen on; empty means all interfaces, ephemeral ports,
+    /// TCP and QUIC.
+    pub listen: Vec<Multiaddr>,
+    /// Discover member devices on the LAN with mDNS.
+    pub mdns: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("a daemon is already running for {0}{1}; stop it first")]
+    AlreadyRunning(PathBuf, String),
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(Multiaddr, String),
+    #[error("cannot open the control socket {0}: {1}")]
+    Socket(PathBuf, std::io::Error),
+}
+
+/// What the control socket asks of the event loop.
+pub enum Command {
+    Status(oneshot::Sender<StatusReport>),
+    Sync(oneshot::Sender<Vec<SyncedPeer>>),
+    Refresh(oneshot::Sender<()>),
+    Invite {
+        timeout: Duration,
+        events: mpsc::Sender<Reply>,
+        opened: oneshot::Sender<Result<u32, String>>,
+    },
+    Answer {
+        nameplate: u32,
+        accept: bool,
+    },
+    Abandon {
+        nameplate: u32,
+    },
+}
+
+/// Runs the daemon for `config.home` until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    let _lock = lock_home(&config.home)?;
+    let home = Home::new(&config.home);
+    let replica = home.open()?;
+    let members = Members::default();
+    let swarm = behaviour::build(
+        identity::keypair(replica.device_key()),
+        members.clone(),
+        config.mdns,
+    )?;
+    let socket = control::socket_path(&config.home);
+    let _ = std::fs::remove_file(&socket);
+    let listener = tokio::net::UnixListener::bind(&socket)
+        .map_err(|e| DaemonError::Socket(socket.clone(), e))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| DaemonError::Socket(socket.clone(), e))?;
+    }
+    let (commands_tx, commands) = mpsc::channel(64);
+    let server = tokio::spawn(crate::server::serve(listener, commands_tx));
+    let mut daemon = Daemon::new(swarm, replica, members)?;
+    let listen = if config.listen.is_empty() {
+        vec![
+            "/ip4/0.0.0.0/tcp/0"
+                .parse()
+                .map_err(|e: libp2p::multiaddr::Error| {
+                    DaemonError::Listen(Multiaddr::empty(), e.to_string())
+                })?,
+            "/ip4/0.0.0.0/udp/0/quic-v1"
+                .parse()
+                .map_err(|e: libp2p::multiaddr::Error| {
+                    DaemonError::Listen(Multiaddr::empty(), e.to_string())
+                })?,
+        ]
+    } else {
+        config.listen
+    };
+    for addr in listen {
+        daemon
+            .swarm
+            .listen_on(addr.clone())
+            .map_err(|e| DaemonError::Listen(addr, e.to_string()))?;
+    }
+    tracing::info!(device = %daemon.replica.device_id().short(), "daemon started");
+    daemon.run(commands, shutdown).await;
+    server.abort();
+    let _ = std::fs::remove_file(&socket);
+    tracing::info!("daemon stopped");
+    Ok(())
+}
+
+/// Holds `<home>/daemon.lock` for as long as the daemon runs.
+fn lock_home(home: &std::path::Path) -> Result<File, DaemonError> {
+    let path = home.join("daemon.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| DaemonError::Socket(path.clone(), e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(_) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default();
+            let pid = pid.trim();
+            let said = if pid.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {pid})")
+            };
+            return Err(DaemonError::AlreadyRunning(home.to_path_buf(), said));
+        }
+    }
+    let _ = file.set_len(0);
+    let _ = write!(file, "{}", std::process::id());
+    Ok(file)
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A `duet sync` waiting for its answers.
+struct SyncWaiter {
+    waiting: HashMap<OutboundRequestId, PeerId>,
+    peers: HashMap<PeerId, SyncedPeer>,
+    deadline: Instant,
+    reply: oneshot::Sender<Vec<SyncedPeer>>,
+}
+
+/// Redial state of a member device that is not connected.
+struct Backoff {
+    next: Instant,
+    delay: Duration,
+}
+
+pub struct Daemon {
+    pub(crate) swarm: Swarm<Behaviour>,
+    pub(crate) replica: Replica,
+    pub(crate) members: Members,
+    connected: HashSet<PeerId>,
+    /// Envelopes up to this store position have been pushed.
+    pushed_pos: i64,
+    /// Which peer an envelope came from, so it is not echoed back.
+    source: HashMap<i64, PeerId>,
+    held_back: VecDeque<Vec<u8>>,
+    hellos: HashMap<OutboundRequestId, PeerId>,
+    waiters: Vec<SyncWaiter>,
+    backoff: HashMap<PeerId, Backoff>,
+    last_anti_entropy: Instant,
+    pub(crate) invitations: HashMap<u32, Invitation>,
+}
+
+impl Daemon {
+    fn new(
+        swarm: Swarm<Behaviour>,
+        replica: Replica,
+        members: Members,
+    ) -> Result<Self, DaemonError> {
+        let pushed_pos = replica
+            .store()
+            .envelopes_after(0)
+            .map_err(ReplicaError::from)?
+            .last()
+            .map_or(0, |e| e.pos);
+        let mut daemon = Self {
+            swarm,
+            replica,
+            members,
+            connected: HashSet::new(),
+            pushed_pos,
+            source: HashMap::new(),
+            held_back: VecDeque::new(),
+            hellos: HashMap::new(),
+            waiters: Vec::new(),
+            backoff: HashMap::new(),
+            last_anti_entropy: Instant::now(),
+            invitations: HashMap::new(),
+        };
+        daemon.update_members();
+        Ok(daemon)
+    }
+
+    async fn run(
+        &mut self,
+        mut commands: mpsc::Receiver<Command>,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                Some(command) = commands.recv() => self.on_command(command),
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+    }
+
+    /// The PeerIds of every member device but this one.
+    fn member_peers(&self) -> Vec<(DeviceId, PeerId)> {
+        let me = self.replica.device_id();
+        self.replica
+            .members()
+            .iter()
+            .filter(|d| **d != me)
+            .filter_map(|d| identity::peer_id(d).map(|p| (*d, p)))
+            .collect()
+    }
+
+    pub(crate) fn update_members(&mut self) {
+        let peers: Vec<PeerId> = self.member_peers().into_iter().map(|(_, p)| p).collect();
+        self.members.set(peers);
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Command::Sync(reply) => self.sync_now(reply),
+            Command::Refresh(reply) => {
+                self.pick_up_local_writes();
+                let _ = reply.send(());
+            }
+            Command::Invite {
+                timeout,
+                events,
+                opened,
+            } => {
+                let result = self.open_invitation(timeout, events);
+                let _ = opened.send(result);
+            }
+            Command::Answer { nameplate, accept } => self.answer_invitation(nameplate, accept),
+            Command::Abandon { nameplate } => self.end_invitation(nameplate, None),
+        }
+    }
+
+    fn status(&self) -> StatusReport {
+        let me = self.replica.device_id();
+        let devices = self.replica.journal().devices();
+        let peers = devices
+            .into_iter()
+            .filter(|d| d.id != me.to_text())
+            .map(|d| {
+                let id = DeviceId::from_text(&d.id);
+                let record = id
+                    .and_then(|id| self.replica.store().peer(&id).ok())
+                    .unwrap_or_default();
+                let waiting = record
+                    .vector
+                    .as_ref()
+                    .map_or_else(
+                        || self.replica.waiting_for(&VersionVector::new()),
+                        |v| self.replica.waiting_for(v),
+                    )
+                    .unwrap_or(0);
+                PeerStatus {
+                    connected: id
+                        .and_then(|id| identity::peer_id(&id))
+                        .is_some_and(|p| self.connected.contains(&p)),
+                    device_id: d.id,
+                    person: d.person,
+                    name: d.name,
+                    last_sync: record.last_sync,
+                    waiting,
+                }
+            })
+            .collect();
+        StatusReport {
+            device_id: me.to_text(),
+            addrs: self.swarm.listeners().map(|a| a.to_string()).collect(),
+            peers,
+        }
+    }
+
+    fn sync_now(&mut self, reply: oneshot::Sender<Vec<SyncedPeer>>) {
+        self.pick_up_local_writes();
+        let connected: Vec<PeerId> = self.connected.iter().copied().collect();
+        let mut waiter = SyncWaiter {
+            waiting: HashMap::new(),
+            peers: HashMap::new(),
+            deadline: Instant::now() + SYNC_WAIT,
+            reply,
+        };
+        for peer in connected {
+            if let Some(id) = self.send_hello(peer) {
+                waiter.waiting.insert(id, peer);
+                waiter.peers.insert(
+                    peer,
+                    SyncedPeer {
+                        device_id: identity::device_id(&peer)
+                            .map(|d| d.to_text())
+                            .unwrap_or_default(),
+                        received: 0,
+                        sent: 0,
+                        ok: false,
+                    },
+                );
+            }
+        }
+        self.redial(true);
+        if waiter.waiting.is_empty() {
+            let _ = waiter.reply.send(Vec::new());
+        } else {
+            self.waiters.push(waiter);
+        }
+    }
+
+    fn on_tick(&mut self) {
+        self.pick_up_local_writes();
+        self.expire_invitations();
+        self.redial(false);
+        if self.last_anti_entropy.elapsed() >= ANTI_ENTROPY {
+            self.last_anti_entropy = Instant::now();
+            for peer in self.connected.clone() {
+                self.send_hello(peer);
+            }
+        }
+        let now = Instant::now();
+        let (done, pending): (Vec<_>, Vec<_>) =
+            self.waiters.drain(..).partition(|w| w.deadline <= now);
+        self.waiters = pending;
+        for w in done {
+            let _ = w.reply.send(w.peers.into_values().collect());
+        }
+        if let Err(e) = self.replica.maybe_compact() {
+            tracing::warn!(error = %e, "compaction failed; will try again");
+        }
+    }
+
+    /// Applies what the CLI wrote to the store and pushes it.
+    fn pick_up_local_writes(&mut self) {
+        if let Err(e) = self.replica.refresh() {
+            tracing::warn!(error = %e, "cannot read new writes from the store");
+        }
+        self.update_members();
+        self.push_new();
+    }
+
+    pub(crate) fn push_new_now(&mut self) {
+        self.push_new();
+    }
+
+    /// Pushes every envelope stored since the last push to every connected
+    /// member, except back to the device it came from.
+    fn push_new(&mut self) {
+        let new = match self.replica.store().envelopes_after(self.pushed_pos) {
+            Ok(new) => new,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the store");
+                return;
+            }
+        };
+        let Some(last) = new.last() else { return };
+        self.pushed_pos = last.pos;
+        for peer in self.connected.clone() {
+            let batch: Vec<ByteBuf> = new
+                .iter()
+                .filter(|e| self.source.get(&e.pos) != Some(&peer))
+                .map(|e| ByteBuf::from(e.bytes.clone()))
+                .collect();
+            for chunk in batch.chunks(MAX_PUSH) {
+                self.swarm.behaviour_mut().sync.send_request(
+                    &peer,
+                    SyncRequest::Push {
+                        snapshot: None,
+                        envelopes: chunk.to_vec(),
+                    },
+                );
+            }
+        }
+        self.source.clear();
+    }
+
+    fn send_hello(&mut self, peer: PeerId) -> Option<OutboundRequestId> {
+        let vector = self.replica.vector().ok()?;
+        let mut encoded = Vec::new();
+        vector.encode(&mut encoded);
+        let id = self.swarm.behaviour_mut().sync.send_request(
+            &peer,
+            SyncRequest::Hello {
+                vector: ByteBuf::from(encoded),
+            },
+        );
+        self.hellos.insert(id, peer);
+        Some(id)
+    }
+
+    /// Dials member devices that are not connected, with backoff.
+    fn redial(&mut self, now: bool) {
+        for (device, peer) in self.member_peers() {
+            if self.connected.contains(&peer) || self.swarm.is_connected(&peer) {
+                continue;
+            }
+            let due = self
+                .backoff
+                .get(&peer)
+                .is_none_or(|b| b.next <= Instant::now());
+            if !due && !now {
+                continue;
+            }
+            let addrs: Vec<Multiaddr> = self
+                .replica
+                .store()
+                .peer(&device)
+                .map(|r| r.addrs.iter().filter_map(|a| a.parse().ok()).collect())
+                .unwrap_or_default();
+            let entry = self.backoff.entry(peer).or_insert(Backoff {
+                next: Instant::now(),
+                delay: Duration::from_millis(500),
+            });
+            entry.next = Instant::now() + entry.delay;
+            entry.delay = (entry.delay * 2).min(Duration::from_secs(30));
+            if addrs.is_empty() {
+                continue;
+            }
+            let opts = DialOpts::peer_id(peer).addresses(addrs).build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, error = %e, "dial failed");
+            }
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                if !self.members.is_member(&peer_id) {
+                    tracing::info!(peer = %peer_id, "a device that is not a member connected to pair");
+                    return;
+                }
+                self.connected.insert(peer_id);
+                self.backoff.remove(&peer_id);
+                if endpoint.is_dialer() {
+                    if let Some(device) = identity::device_id(&peer_id) {
+                        let addr = endpoint.get_remote_address().to_string();
+                        let _ = self.replica.store().remember_addrs(&device, &[addr]);
+                    }
+                }
+                tracing::info!(peer = %peer_id, "member device connected");
+                if num_established.get() == 1 {
+                    self.send_hello(peer_id);
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } if self.connected.remove(&peer_id) => {
+                tracing::info!(peer = %peer_id, "member device disconnected");
+            }
+            SwarmEvent::IncomingConnectionError { error, .. } => {
+                tracing::debug!(error = %error, "incoming connection failed");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) if self.members.is_member(&peer_id) => {
+                if let Some(device) = identity::device_id(&peer_id) {
+                    let addrs: Vec<String> =
+                        info.listen_addrs.iter().map(|a| a.to_string()).collect();
+                    let _ = self.replica.store().remember_addrs(&device, &addrs);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    if self.members.is_member(&peer) && !self.swarm.is_connected(&peer) {
+                        if let Some(device) = identity::device_id(&peer) {
+                            let _ = self
+                                .replica
+                                .store()
+                                .remember_addrs(&device, &[addr.to_string()]);
+                        }
+                        let _ = self
+                            .swarm
+                            .dial(DialOpts::peer_id(peer).addresses(vec![addr]).build());
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Pair(event)) => self.on_pair_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_sync_event(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    if !self.members.is_member(&peer) {
+                        tracing::warn!(%peer, "refused a sync request from a device that is not a member");
+                        return;
+                    }
+                    let response = self.answer_sync(peer, request);
+                    if let Some(response) = response {
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .sync
+                            .send_response(channel, response);
+                    }
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if !self.members.is_member(&peer) {
+                        return;
+                    }
+                    self.hellos.remove(&request_id);
+                    self.on_sync_response(peer, request_id, response);
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, error = %error, "sync request failed");
+                self.hellos.remove(&request_id);
+                self.settle_waiters(request_id, None);
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, error = %error, "sync answer failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn answer_sync(&mut self, peer: PeerId, request: SyncRequest) -> Option<SyncResponse> {
+        match request {
+            SyncRequest::Hello { vector } => {
+                let Some((theirs, _)) = VersionVector::decode(&vector) else {
+                    tracing::warn!(%peer, "ignored a malformed version vector");
+                    return None;
+                };
+                let outgoing = match self.replica.outgoing_for(&theirs) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot gather what a peer lacks");
+                        return None;
+                    }
+                };
+                self.record_sync(peer, &theirs);
+                Some(SyncResponse::Missing {
+                    snapshot: outgoing.snapshot.map(ByteBuf::from),
+                    envelopes: outgoing.envelopes.into_iter().map(ByteBuf::from).collect(),
+                    vector: self.encoded_vector(),
+                })
+            }
+            SyncRequest::Push {
+                snapshot,
+                envelopes,
+            } => {
+                self.apply(peer, snapshot, envelopes);
+                Some(SyncResponse::Ack {
+                    vector: self.encoded_vector(),
+                })
+            }
+        }
+    }
+
+    fn on_sync_response(
+        &mut self,
+        peer: PeerId,
+        request_id: OutboundRequestId,
+        response: SyncResponse,
+    ) {
+        match response {
+            SyncResponse::Missing {
+                snapshot,
+                envelopes,
+                vector,
+            } => {
+                let received = self.apply(peer, snapshot, envelopes);
+                let mut sent = 0;
+                if let Some((theirs, _)) = VersionVector::decode(&vector) {
+                    self.record_sync(peer, &theirs);
+                    if let Ok(out) = self.replica.outgoing_for(&theirs) {
+                        sent = out.envelopes.len() as u64 + u64::from(out.snapshot.is_some());
+                        if sent > 0 {
+                            let envelopes: Vec<ByteBuf> =
+                                out.envelopes.into_iter().map(ByteBuf::from).collect();
+                            self.swarm.behaviour_mut().sync.send_request(
+                                &peer,
+                                SyncRequest::Push {
+                                    snapshot: out.snapshot.map(ByteBuf::from),
+                                    envelopes,
+                                },
+                            );
+                        }
+                    }
+                }
+                self.settle_waiters(request_id, Some((received, sent)));
+            }
+            SyncResponse::Ack { vector } => {
+                if let Some((theirs, _)) = VersionVector::decode(&vector) {
+                    self.record_sync(peer, &theirs);
+                }
+            }
+        }
+    }
+
+    /// Records the outcome of one of `duet sync`'s hellos, and answers the
+    /// waiter once all of its hellos are settled.
+    fn settle_waiters(&mut self, request_id: OutboundRequestId, moved: Option<(u64, u64)>) {
+        let mut finished = Vec::new();
+        for (i, waiter) in self.waiters.iter_mut().enumerate() {
+            let Some(peer) = waiter.waiting.remove(&request_id) else {
+                continue;
+            };
+            if let (Some(report), Some((received, sent))) = (waiter.peers.get_mut(&peer), moved) {
+                report.received += received;
+                report.sent += sent;
+                report.ok = true;
+            }
+            if waiter.waiting.is_empty() {
+                finished.push(i);
+            }
+        }
+        for i in finished.into_iter().rev() {
+            let waiter = self.waiters.remove(i);
+            let _ = waiter.reply.send(waiter.peers.into_values().collect());
+        }
+    }
+
+    fn record_sync(&mut self, peer: PeerId, theirs: &VersionVector) {
+        if let Some(device) = identity::device_id(&peer) {
+            let _ = self.replica.store().record_sync(&device, now_ms(), theirs);
+        }
+    }
+
+    fn encoded_vector(&self) -> ByteBuf {
+        let mut out = Vec::new();
+        if let Ok(v) = self.replica.vector() {
+            v.encode(&mut out);
+        }
+        ByteBuf::from(out)
+    }
+
+    /// Applies a snapshot and envelopes from `from`; returns how many were
+    /// new. Bad ones are logged with their reason and skipped.
+    fn apply(&mut self, from: PeerId, snapshot: Option<ByteBuf>, envelopes: Vec<ByteBuf>) -> u64 {
+        let mut accepted = 0;
+        if let Some(snapshot) = snapshot {
+            match self.replica.receive_snapshot(&snapshot) {
+                Ok(()) => accepted += 1,
+                Err(e) => tracing::warn!(peer = %from, reason = %e, "rejected a snapshot"),
+            }
+        }
+        for envelope in envelopes.into_iter().take(MAX_PUSH) {
+            accepted += u64::from(self.receive(from, envelope.into_vec()));
+        }
+        if accepted > 0 {
+            self.update_members();
+            let held: Vec<Vec<u8>> = self.held_back.drain(..).collect();
+            for envelope in held {
+                self.receive(from, envelope);
+            }
+            self.update_members();
+        }
+        self.push_new();
+        accepted
+    }
+
+    fn receive(&mut self, from: PeerId, envelope: Vec<u8>) -> bool {
+        match self.replica.receive_envelope(&envelope) {
+            Ok(pos) => {
+                self.source.insert(pos, from);
+                true
+            }
+            Err(ReceiveError::Replay { .. }) => false,
+            Err(ReceiveError::Open(OpenError::UnknownAuthor(author))) => {
+                tracing::debug!(author = %author.short(), "holding an envelope until its author's device record arrives");
+                if self.held_back.len() >= MAX_HELD_BACK {
+                    self.held_back.pop_front();
+                }
+                self.held_back.push_back(envelope);
+                false
+            }
+            Err(e) => {
+                tracing::warn!(peer = %from, reason = %e, "rejected an envelope");
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! The joining side of pairing: a short-lived swarm on a fresh home that
+//! finds the inviting device, runs the handshake and, only once the
+//! inviter has confirmed, writes the keys and the journal to disk.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use duet_core::home::{Home, HomeError};
+use duet_core::journal::DeviceRecord;
+use duet_core::keys::{DeviceKey, JournalKey};
+use duet_core::replica::Replica;
+use duet_core::store::Store;
+use duet_core::{DeviceId, JournalId};
+use futures::StreamExt;
+use libp2p::request_response;
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{mdns, Multiaddr, PeerId};
+use serde_bytes::ByteBuf;
+
+use crate::behaviour::{self, BehaviourEvent};
+use crate::gate::Members;
+use crate::identity;
+use crate::pairing::{Code, Handshake, PairUri, PairingError, Session, Side};
+use crate::protocol::{Intro, PairRequest, PairResponse, Welcome};
+
+/// What proves the right to join: a typed code or the QR code's URI.
+pub enum Secret {
+    Code(Code),
+    Uri(PairUri),
+}
+
+pub struct JoinRequest {
+    pub home: PathBuf,
+    pub person: String,
+    pub device_name: String,
+    pub secret: Secret,
+    /// Where to find the inviting device, besides the URI's addresses.
+    pub addrs: Vec<Multiaddr>,
+    pub mdns: bool,
+    pub timeout: Duration,
+}
+
+pub struct Joined {
+    pub device_id: DeviceId,
+    pub inviter: DeviceId,
+    pub devices: Vec<DeviceRecord>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    #[error("there is no address to find the inviting device at; pass --addr, use --uri, or join on the same network (mDNS)")]
+    NoAddress,
+    #[error("could not reach an inviting device within {0} s; check the address and that `duet invite` is still waiting")]
+    Timeout(u64),
+    #[error("the inviting device refused: {0}")]
+    Refused(String),
+    #[error("the code is wrong; the invitation has ended on both devices, so ask for a new one")]
+    WrongCode,
+    #[error(transparent)]
+    Pairing(#[from] PairingError),
+    #[error("pairing succeeded but setting up this device failed: {0}")]
+    Setup(String),
+    #[error("cannot start the network: {0}")]
+    Network(String),
+}
+
+enum Progress {
+    Idle,
+    Started {
+        peer: PeerId,
+        handshake: Box<Handshake>,
+    },
+    Confirming {
+        peer: PeerId,
+        session: Session,
+    },
+    /// The inviter's confirmation failed; we told it, and now leave.
+    Failing {
+        peer: PeerId,
+    },
+}
+
+/// Pairs the fresh home in `request.home` into an existing journal.
+/// `on_words` is called with the verification words once the handshake
+/// succeeds, while the inviter's person decides.
+pub async fn join(
+    request: JoinRequest,
+    mut on_words: impl FnMut(&str),
+) -> Result<Joined, JoinError> {
+    let home = Home::new(&request.home);
+    home.prepare_new()?;
+    let device = DeviceKey::generate();
+    let me = identity::keypair(&device).public().to_peer_id();
+    let members = Members::default();
+    members.set_pairing_open(true);
+    let mut swarm = behaviour::build(identity::keypair(&device), members, request.mdns)
+        .map_err(|e| JoinError::Network(e.to_string()))?;
+    let (nameplate, by_uri, password, expected) = match &request.secret {
+        Secret::Code(code) => (code.nameplate, false, code.password(), None),
+        Secret::Uri(uri) => (uri.nameplate, true, uri.password(), Some(uri.peer)),
+    };
+    let mut addrs = request.addrs.clone();
+    if let Secret::Uri(uri) = &request.secret {
+        addrs.extend(uri.addrs.iter().cloned());
+    }
+    if addrs.is_empty() && !request.mdns {
+        return Err(JoinError::NoAddress);
+    }
+    if request.mdns {
+        // mDNS answers only devices that listen.
+        let any: Multiaddr = "/ip4/0.0.0.0/tcp/0"
+            .parse()
+            .map_err(|e: libp2p::multiaddr::Error| JoinError::Network(e.to_string()))?;
+        let _ = swarm.listen_on(any);
+    }
+    for addr in &addrs {
+        let opts = match expected {
+            Some(peer) => DialOpts::peer_id(peer)
+                .addresses(vec![addr.clone()])
+                .build(),
+            None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
+        };
+        if let Err(e) = swarm.dial(opts) {
+            tracing::debug!(%addr, error = %e, "dial failed");
+        }
+    }
+    let mut tried: HashSet<PeerId> = HashSet::new();
+    let mut refused: Option<String> = None;
+    let mut progress = Progress::Idle;
+    let deadline = tokio::time::sleep(request.timeout);
+    tokio::pin!(deadline);
+    loop {
+        let event = tokio::select! {
+            _ = &mut deadline => {
+                return Err(match refused {
+                    Some(reason) => JoinError::Refused(reason),
+                    None => JoinError::Timeout(request.timeout.as_secs()),
+                });
+            }
+            event = swarm.select_next_some() => event,
+        };
+        match event {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                if expected.is_some_and(|p| p != peer_id)
+                    || !matches!(progress, Progress::Idle)
+                    || !tried.insert(peer_id)
+                {
+                    continue;
+                }
+                let (handshake, spake) = Handshake::start(Side::Joiner, &password, me, peer_id);
+                swarm.behaviour_mut().pair.send_request(
+                    &peer_id,
+                    PairRequest::Start {
+                        nameplate,
+                        by_uri,
+                        spake: ByteBuf::from(spake),
+                    },
+                );
+                progress = Progress::Started {
+                    peer: peer_id,
+                    handshake: Box::new(handshake),
+                };
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    if expected.is_none_or(|p| p == peer)
+                        && !tried.contains(&peer)
+                        && !swarm.is_connected(&peer)
+                    {
+                        let _ = swarm.dial(DialOpts::peer_id(peer).addresses(vec![addr]).build());
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Pair(request_response::Event::Message {
+                peer,
+                message: request_response::Message::Response { response, .. },
+                ..
+            })) => {
+                let current = std::mem::replace(&mut progress, Progress::Idle);
+                match (current, response) {
+                    (
+                        Progress::Started { peer: p, handshake },
+                        PairResponse::Started { spake, confirm },
+                    ) if p == peer => {
+                        let session = handshake.finish(&spake)?;
+                        let intro = Intro {
+                            person: request.person.clone(),
+                            device: request.device_name.clone(),
+                        };
+                        let sealed_intro =
+                            session.seal(&serde_json::to_vec(&intro).unwrap_or_default())?;
+                        let wrong = session.check_confirmation(&confirm).is_err();
+                        // Confirm either way: a wrong tag is how the inviter
+                        // learns the code was wrong and ends the invitation.
+                        swarm.behaviour_mut().pair.send_request(
+                            &peer,
+                            PairRequest::Confirm {
+                                nameplate,
+                                confirm: ByteBuf::from(session.my_confirmation()),
+                                sealed_intro: ByteBuf::from(sealed_intro),
+                            },
+                        );
+                        if wrong {
+                            progress = Progress::Failing { peer };
+                        } else {
+                            on_words(&session.verification_words());
+                            progress = Progress::Confirming { peer, session };
+                        }
+                    }
+                    (Progress::Failing { .. }, _) => return Err(JoinError::WrongCode),
+                    (
+                        Progress::Confirming { peer: p, session },
+                        PairResponse::Welcome { sealed },
+                    ) if p == peer => {
+                        let plain = session.open(&sealed)?;
+                        let welcome: Welcome = serde_json::from_slice(&plain)
+                            .map_err(|_| JoinError::Setup("the welcome is malformed".into()))?;
+                        let addr = swarm.external_addresses().next().cloned();
+                        let _ = addr;
+                        return set_up(&home, device, welcome, &request);
+                    }
+                    (_, PairResponse::Refused { reason }) => {
+                        tracing::info!(%peer, %reason, "refused");
+                        refused = Some(reason);
+                        progress = Progress::Idle;
+                    }
+                    (other, _) => progress = other,
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Pair(
+                request_response::Event::OutboundFailure { error, .. },
+            )) => {
+                if matches!(progress, Progress::Failing { .. }) {
+                    return Err(JoinError::WrongCode);
+                }
+                tracing::debug!(error = %error, "pairing request failed");
+                progress = Progress::Idle;
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                if matches!(&progress, Progress::Failing { peer } if *peer == peer_id) {
+                    return Err(JoinError::WrongCode);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Writes what pairing delivered. Nothing is on disk before this; if it
+/// fails half way, what it wrote is removed again.
+fn set_up(
+    home: &Home,
+    device: DeviceKey,
+    welcome: Welcome,
+    request: &JoinRequest,
+) -> Result<Joined, JoinError> {
+    let journal_id = JournalId::from_text(&welcome.journal_id)
+        .ok_or_else(|| JoinError::Setup("bad journal id".into()))?;
+    let inviter = DeviceId::from_text(&welcome.inviter)
+        .ok_or_else(|| JoinError::Setup("bad inviter id".into()))?;
+    let key = JournalKey::from_secret_text(&welcome.journal_key)
+        .ok_or_else(|| JoinError::Setup("bad journal key".into()))?;
+    let snapshot = data_encoding::BASE64
+        .decode(welcome.snapshot.as_bytes())
+        .map_err(|_| JoinError::Setup("bad snapshot".into()))?;
+    let device_id = device.id();
+    let result = (|| -> Result<Joined, String> {
+        device
+            .write(&home.device_key_path())
+            .map_err(|e| e.to_string())?;
+        key.write(&home.journal_key_path())
+            .map_err(|e| e.to_string())?;
+        let store = Store::open(&home.store_path()).map_err(|e| e.to_string())?;
+        let replica = Replica::join(store, device, key, journal_id, inviter, &snapshot)
+            .map_err(|e| e.to_string())?;
+        let mut addrs = welcome.inviter_addrs.clone();
+        addrs.extend(request.addrs.iter().map(|a| a.to_string()));
+        if let Secret::Uri(uri) = &request.secret {
+            addrs.extend(uri.addrs.iter().map(|a| a.to_string()));
+        }
+        replica
+            .store()
+            .remember_addrs(&inviter, &addrs)
+            .map_err(|e| e.to_string())?;
+        Ok(Joined {
+            device_id,
+            inviter,
+            devices: replica.journal().devices(),
+        })
+    })();
+    result.map_err(|e| {
+        for path in [
+            home.device_key_path(),
+            home.journal_key_path(),
+            home.store_path(),
+        ] {
+            let _ = std::fs::remove_file(&path);
+        }
+        let _ = std::fs::remove_file(home.root().join("store.sqlite-wal"));
+        let _ = std::fs::remove_file(home.root().join("store.sqlite-shm"));
+        JoinError::Setup(e)
+    })
+}
