@@ -46,6 +46,8 @@ pub fn duet_bin() -> &'static Path {
 /// A device home in a temporary directory.
 pub struct Device {
     pub dir: tempfile::TempDir,
+    /// Everything `duet` printed on stderr for this device, in order.
+    pub stderr: std::cell::RefCell<String>,
 }
 
 impl Device {
@@ -53,6 +55,7 @@ impl Device {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("tempdir"),
+            stderr: std::cell::RefCell::new(String::new()),
         }
     }
 
@@ -83,7 +86,11 @@ impl Device {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run duet")
+        let out = self.cmd(args).output().expect("run duet");
+        self.stderr
+            .borrow_mut()
+            .push_str(&String::from_utf8_lossy(&out.stderr));
+        out
     }
 
     /// Runs and expects success; returns stdout.
@@ -141,4 +148,228 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// True when `needle` occurs in `haystack`.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A running `duet daemon`, stopped (SIGTERM) when dropped.
+pub struct Daemon {
+    pub child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then waits; returns how long it took to exit.
+    pub fn stop(mut self) -> std::time::Duration {
+        let start = std::time::Instant::now();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
+        let status = wait_child(&mut self.child, std::time::Duration::from_secs(20));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "the daemon should exit 0 on SIGTERM: {status:?}"
+        );
+        start.elapsed()
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
+            if wait_child(&mut self.child, std::time::Duration::from_secs(5)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+fn wait_child(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    None
+}
+
+/// Polls `ready` every 20 ms until it holds or `limit` passes.
+pub fn eventually(limit: std::time::Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if ready() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("timed out after {limit:?} waiting for {what}");
+}
+
+impl Device {
+    /// Starts `duet daemon` on loopback with an ephemeral TCP port and
+    /// waits until it answers on its control socket.
+    pub fn daemon(&self) -> Daemon {
+        self.daemon_with(&[])
+    }
+
+    /// `daemon`, with extra environment variables.
+    pub fn daemon_with(&self, env: &[(&str, &str)]) -> Daemon {
+        let log = self.dir.path().join(format!(
+            "daemon-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = self
+            .cmd(&["daemon", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start daemon");
+        let daemon = Daemon { child, log };
+        eventually(
+            std::time::Duration::from_secs(30),
+            "the daemon to listen",
+            || !self.addrs().is_empty(),
+        );
+        daemon
+    }
+
+    /// The daemon's listen addresses (empty when it is not running).
+    pub fn addrs(&self) -> Vec<String> {
+        let out = self.run(&["--json", "status"]);
+        if !out.status.success() {
+            return Vec::new();
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if v["daemon_running"] != true {
+            return Vec::new();
+        }
+        v["status"]["addrs"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn has_body(&self, needle: &str) -> bool {
+        let out = self.run(&["--json", "log"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|e| e["body"].as_str().is_some_and(|b| b.contains(needle)))
+        })
+    }
+}
+
+/// A running `duet invite --json --yes`: its first line is read.
+pub struct Invite {
+    pub child: std::process::Child,
+    pub code: String,
+    pub uri: String,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Invite {
+    pub fn open(inviter: &Device, timeout: &str) -> Self {
+        use std::io::BufRead;
+        let mut child = inviter
+            .cmd(&["--json", "invite", "--yes", "--no-qr", "--timeout", timeout])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("invite");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().expect("invite printed a line").expect("read");
+        let v: serde_json::Value = serde_json::from_str(&first).expect("json line");
+        assert!(v["expires_at"].as_i64().is_some(), "{first}");
+        Self {
+            code: v["code"].as_str().expect("code").to_string(),
+            uri: v["uri"].as_str().expect("uri").to_string(),
+            child,
+            lines,
+        }
+    }
+
+    /// Waits for the invite to end: `Ok(joined line)` or `Err(stderr)`.
+    pub fn finish(mut self) -> Result<serde_json::Value, String> {
+        use std::io::Read;
+        let next = self.lines.next();
+        let status = self.child.wait().expect("wait");
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        match (status.success(), next) {
+            (true, Some(Ok(line))) => Ok(serde_json::from_str(&line).expect("json")),
+            _ => Err(err),
+        }
+    }
+}
+
+/// Joins `joiner` (a fresh home) to the inviter's journal with the code.
+pub fn join_with_code(joiner: &Device, person: &str, name: &str, code: &str, addr: &str) -> Output {
+    joiner
+        .cmd(&[
+            "join",
+            "--person",
+            person,
+            "--device",
+            name,
+            "--no-mdns",
+            "--addr",
+            addr,
+            "--timeout",
+            "60s",
+        ])
+        .env("DUET_CODE", code)
+        .output()
+        .expect("join")
+}
+
+/// Pairs a new device into `inviter`'s journal (whose daemon runs).
+pub fn pair(inviter: &Device, person: &str, name: &str) -> Device {
+    let joiner = Device::new();
+    let invite = Invite::open(inviter, "2m");
+    let addr = inviter.addrs().into_iter().next().expect("inviter address");
+    let out = join_with_code(&joiner, person, name, &invite.code, &addr);
+    assert!(
+        out.status.success(),
+        "join failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let joined = invite.finish().expect("the invite reports the new device");
+    assert_eq!(joined["joined"]["person"], person);
+    joiner
 }

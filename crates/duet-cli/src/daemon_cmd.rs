@@ -24,6 +24,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         home: ctx.home.root().to_path_buf(),
         listen: args.listen,
         mdns: !args.no_mdns,
+        compact_after: std::env::var("DUET_COMPACT_AFTER")
+            .ok()
+            .and_then(|v| v.parse().ok()),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -43,6 +43,9 @@ pub struct Config {
     pub listen: Vec<Multiaddr>,
     /// Discover member devices on the LAN with mDNS.
     pub mdns: bool,
+    /// Compact after this many envelopes beyond the snapshot (default:
+    /// `duet_core::replica::DEFAULT_COMPACT_AFTER`).
+    pub compact_after: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +87,10 @@ pub enum Command {
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
     let _lock = lock_home(&config.home)?;
     let home = Home::new(&config.home);
-    let replica = home.open()?;
+    let mut replica = home.open()?;
+    if let Some(n) = config.compact_after {
+        replica.set_compact_after(n);
+    }
     let members = Members::default();
     let swarm = behaviour::build(
         identity::keypair(replica.device_key()),
@@ -119,7 +125,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     } else {
         config.listen
     };
+    // Listen where this device listened last time when the port is free,
+    // so partners' remembered addresses stay good across restarts.
+    let me = daemon.replica.device_id();
+    let before: Vec<Multiaddr> = daemon
+        .replica
+        .store()
+        .peer(&me)
+        .map(|r| r.addrs.iter().filter_map(|a| a.parse().ok()).collect())
+        .unwrap_or_default();
     for addr in listen {
+        if let Some(again) = same_port_as_before(&addr, &before) {
+            if daemon.swarm.listen_on(again).is_ok() {
+                continue;
+            }
+        }
         daemon
             .swarm
             .listen_on(addr.clone())
@@ -131,6 +151,42 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let _ = std::fs::remove_file(&socket);
     tracing::info!("daemon stopped");
     Ok(())
+}
+
+/// `addr` with the port this device used before for the same transport,
+/// when `addr` asks for an ephemeral port (0) and one was used before.
+fn same_port_as_before(addr: &Multiaddr, before: &[Multiaddr]) -> Option<Multiaddr> {
+    use libp2p::multiaddr::Protocol;
+    let transport = |a: &Multiaddr| -> Option<(bool, u16)> {
+        let mut quic = false;
+        let mut port = None;
+        for p in a.iter() {
+            match p {
+                Protocol::Tcp(n) => port = Some((false, n)),
+                Protocol::Udp(n) => port = Some((true, n)),
+                Protocol::QuicV1 => quic = true,
+                _ => {}
+            }
+        }
+        port.filter(|(udp, _)| *udp == quic)
+    };
+    let (udp, 0) = transport(addr)? else {
+        return None;
+    };
+    let port = before
+        .iter()
+        .filter_map(transport)
+        .find(|(u, p)| *u == udp && *p != 0)?
+        .1;
+    Some(
+        addr.iter()
+            .map(|p| match p {
+                Protocol::Tcp(0) => Protocol::Tcp(port),
+                Protocol::Udp(0) => Protocol::Udp(port),
+                other => other,
+            })
+            .collect(),
+    )
 }
 
 /// Holds `<home>/daemon.lock` for as long as the daemon runs.
@@ -477,6 +533,11 @@ impl Daemon {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
+                let me = self.replica.device_id();
+                let _ = self
+                    .replica
+                    .store()
+                    .remember_addrs(&me, &[address.to_string()]);
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,

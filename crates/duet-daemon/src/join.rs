@@ -56,6 +56,8 @@ pub enum JoinError {
     NoAddress,
     #[error("could not reach an inviting device within {0} s; check the address and that `duet invite` is still waiting")]
     Timeout(u64),
+    #[error("could not connect to the inviting device at {0}; check the address and that its daemon runs")]
+    Unreachable(String),
     #[error("the inviting device refused: {0}")]
     Refused(String),
     #[error("the code is wrong; the invitation has ended on both devices, so ask for a new one")]
@@ -129,6 +131,7 @@ pub async fn join(
         }
     }
     let mut tried: HashSet<PeerId> = HashSet::new();
+    let mut dials_failed = 0;
     let mut refused: Option<String> = None;
     let mut progress = Progress::Idle;
     let deadline = tokio::time::sleep(request.timeout);
@@ -225,6 +228,10 @@ pub async fn join(
                     }
                     (_, PairResponse::Refused { reason }) => {
                         tracing::info!(%peer, %reason, "refused");
+                        if !request.mdns {
+                            return Err(JoinError::Refused(reason));
+                        }
+                        // On a LAN another device may hold the invitation.
                         refused = Some(reason);
                         progress = Progress::Idle;
                     }
@@ -238,7 +245,21 @@ pub async fn join(
                     return Err(JoinError::WrongCode);
                 }
                 tracing::debug!(error = %error, "pairing request failed");
+                if !request.mdns {
+                    return Err(JoinError::Refused(
+                        "it closed the connection; it has no open invitation for this device"
+                            .into(),
+                    ));
+                }
                 progress = Progress::Idle;
+            }
+            SwarmEvent::OutgoingConnectionError { error, .. } => {
+                tracing::debug!(error = %error, "could not connect");
+                dials_failed += 1;
+                if !request.mdns && dials_failed >= addrs.len() && tried.is_empty() {
+                    let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+                    return Err(JoinError::Unreachable(list.join(", ")));
+                }
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
