@@ -147,3 +147,28 @@ fn a_device_that_never_paired_is_refused_and_gets_nothing() {
         },
     );
 }
+
+#[test]
+fn an_invitation_expires_after_its_timeout() {
+    let alex = Device::init("Alex");
+    let _a = alex.daemon();
+    let invite = Invite::open(&alex, "1s");
+    let err = invite.finish().expect_err("the invitation expires");
+    assert!(err.contains("expired"), "{err}");
+}
+
+#[test]
+fn the_demo_pairs_two_devices_and_converges() {
+    let out = std::process::Command::new(common::duet_bin())
+        .arg("demo")
+        .env_remove("DUET_HOME")
+        .output()
+        .expect("demo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("the two journals are identical"), "{text}");
+}

@@ -371,5 +371,12 @@ pub fn pair(inviter: &Device, person: &str, name: &str) -> Device {
     );
     let joined = invite.finish().expect("the invite reports the new device");
     assert_eq!(joined["joined"]["person"], person);
+    // Both sides showed the same verification words.
+    let said = String::from_utf8_lossy(&out.stdout);
+    let words = joined["joined"]["words"].as_str().expect("words");
+    assert!(
+        words.split('-').count() == 3 && said.contains(words),
+        "{said} / {words}"
+    );
     joiner
 }

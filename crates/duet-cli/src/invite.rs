@@ -84,12 +84,13 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                 person,
                 device,
                 device_id,
+                words,
             } => {
                 if ctx.json {
-                    println!(
-                        "{}",
-                        json!({ "joined": { "person": person, "device": device, "device_id": device_id } })
-                    );
+                    let joined = json!({
+                        "person": person, "device": device, "device_id": device_id, "words": words,
+                    });
+                    println!("{}", json!({ "joined": joined }));
                 } else {
                     println!(
                         "{person}'s {device} ({}) has joined the journal.",

@@ -66,7 +66,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let mut shown = String::new();
     let joined = runtime.block_on(duet_daemon::join::join(request, |words| {
+        shown = words.to_string();
         if json {
             println!("{}", json!({ "words": words }));
         } else {
@@ -80,6 +82,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             "{}",
             json!({
                 "joined": true,
+                "words": shown,
                 "device_id": joined.device_id.to_text(),
                 "inviter": joined.inviter.to_text(),
                 "devices": joined.devices,

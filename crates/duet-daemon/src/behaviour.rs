@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
@@ -18,6 +19,8 @@ pub type PairBehaviour = request_response::cbor::Behaviour<PairRequest, PairResp
 
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    /// A couple's devices are a handful; these bounds only stop floods.
+    pub limits: connection_limits::Behaviour,
     pub gate: Gate,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
@@ -68,7 +71,14 @@ pub fn build(
             let pair_codec = request_response::cbor::codec::Codec::default()
                 .set_request_size_maximum(MAX_PAIR_MESSAGE)
                 .set_response_size_maximum(MAX_PAIR_MESSAGE);
+            let limits = ConnectionLimits::default()
+                .with_max_pending_incoming(Some(16))
+                .with_max_pending_outgoing(Some(32))
+                .with_max_established_incoming(Some(32))
+                .with_max_established_outgoing(Some(32))
+                .with_max_established_per_peer(Some(4));
             Behaviour {
+                limits: connection_limits::Behaviour::new(limits),
                 gate: Gate::new(members),
                 identify: identify::Behaviour::new(identify::Config::new(
                     "/duet/1.0.0".into(),

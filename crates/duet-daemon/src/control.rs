@@ -94,6 +94,7 @@ pub enum Reply {
         person: String,
         device: String,
         device_id: String,
+        words: String,
     },
     InviteFailed {
         reason: String,

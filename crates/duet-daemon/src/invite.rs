@@ -285,6 +285,7 @@ impl Daemon {
                     person: intro.person,
                     device: intro.device,
                     device_id,
+                    words: session.verification_words(),
                 });
             }
             Err(reason) => {

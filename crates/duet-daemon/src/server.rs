@@ -143,7 +143,7 @@ async fn invite(
     timeout_secs: u64,
 ) -> std::io::Result<()> {
     let (events_tx, mut events) = mpsc::channel(8);
-    let timeout = Duration::from_secs(timeout_secs.clamp(10, 3600));
+    let timeout = Duration::from_secs(timeout_secs.clamp(1, 24 * 3600));
     let opened = ask(commands, |opened| Command::Invite {
         timeout,
         events: events_tx,
