@@ -11,11 +11,12 @@ use serde::Serialize;
 
 use crate::text::{self, Rng};
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct Latency {
     pub runs: usize,
     pub p50_ms: f64,
     pub p90_ms: f64,
+    pub p99_ms: f64,
     pub max_ms: f64,
 }
 
@@ -36,12 +37,12 @@ impl Report {
     pub fn table(&self) -> String {
         let mut t = String::new();
         t.push_str(&format!(
-            "duet local journal: {} entries, {:.1} MB of text (built in {:.1} s)\n\n",
+            "one device, no daemon: {} entries, {:.1} MB of text (built in {:.1} s)\n\n",
             self.entries,
             self.plaintext_bytes as f64 / 1e6,
             self.build_seconds
         ));
-        t.push_str("measure                         p50        p90        max\n");
+        t.push_str("(4),(6)                         p50        p90        max\n");
         for (name, l) in [("duet add", &self.add), ("duet log -n 20", &self.log_20)] {
             t.push_str(&format!(
                 "{name:<28}{:>7.1} ms {:>7.1} ms {:>7.1} ms   ({} runs)\n",
@@ -67,22 +68,7 @@ pub fn run(entries: usize, runs: usize, seed: u64, keep: bool) -> anyhow::Result
 
     eprintln!("building a journal of {entries} entries...");
     let started = Instant::now();
-    let mut replica = home.init("Alex", "laptop", 1_700_000_000_000)?;
-    let mut plaintext = 0u64;
-    for i in 0..entries {
-        let body = text::entry(&mut rng, 400);
-        plaintext += body.len() as u64;
-        let new = NewEntry {
-            kind: EntryKind::ALL[i % EntryKind::ALL.len()],
-            tags: vec![format!("t{}", i % 17)],
-            mood: None,
-            body,
-        };
-        let at = 1_700_000_000_000 + i as i64 * 60_000;
-        replica.commit(|j, a| j.add_entry(a, new, at))?;
-        replica.maybe_compact()?;
-    }
-    drop(replica);
+    let mut plaintext = build_journal(&home, entries, &mut rng)?;
     if keep {
         eprintln!("keeping the journal at {}", home.root().display());
         let _ = dir.keep();
@@ -119,8 +105,29 @@ pub fn run(entries: usize, runs: usize, seed: u64, keep: bool) -> anyhow::Result
     })
 }
 
+/// A new journal for Alex in `home` with `entries` entries of ~400 bytes,
+/// written as `duet add` would; returns the plaintext bytes written.
+pub fn build_journal(home: &Home, entries: usize, rng: &mut Rng) -> anyhow::Result<u64> {
+    let mut replica = home.init("Alex", "laptop", 1_700_000_000_000)?;
+    let mut plaintext = 0u64;
+    for i in 0..entries {
+        let body = text::entry(rng, 400);
+        plaintext += body.len() as u64;
+        let new = NewEntry {
+            kind: EntryKind::ALL[i % EntryKind::ALL.len()],
+            tags: vec![format!("t{}", i % 17)],
+            mood: None,
+            body,
+        };
+        let at = 1_700_000_000_000 + i as i64 * 60_000;
+        replica.commit(|j, a| j.add_entry(a, new, at))?;
+        replica.maybe_compact()?;
+    }
+    Ok(plaintext)
+}
+
 /// The `duet` binary beside this one, built in the same profile.
-fn duet_binary() -> anyhow::Result<PathBuf> {
+pub fn duet_binary() -> anyhow::Result<PathBuf> {
     let me = std::env::current_exe()?;
     let dir = me
         .parent()
@@ -141,13 +148,13 @@ fn duet_binary() -> anyhow::Result<PathBuf> {
     Ok(dir.join("duet"))
 }
 
-fn time(duet: &Path, home: &Path, args: &[&str]) -> anyhow::Result<Duration> {
+pub fn time(duet: &Path, home: &Path, args: &[&str]) -> anyhow::Result<Duration> {
     let start = Instant::now();
     output(duet, home, args)?;
     Ok(start.elapsed())
 }
 
-fn output(duet: &Path, home: &Path, args: &[&str]) -> anyhow::Result<String> {
+pub fn output(duet: &Path, home: &Path, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new(duet)
         .args(args)
         .env("DUET_HOME", home)
@@ -162,7 +169,7 @@ fn output(duet: &Path, home: &Path, args: &[&str]) -> anyhow::Result<String> {
 }
 
 /// Bytes of the store file and its WAL and shared-memory files.
-fn store_bytes(home: &Path) -> u64 {
+pub fn store_bytes(home: &Path) -> u64 {
     ["store.sqlite", "store.sqlite-wal", "store.sqlite-shm"]
         .iter()
         .filter_map(|f| std::fs::metadata(home.join(f)).ok())
@@ -170,7 +177,7 @@ fn store_bytes(home: &Path) -> u64 {
         .sum()
 }
 
-fn latency(mut samples: Vec<Duration>) -> Latency {
+pub fn latency(mut samples: Vec<Duration>) -> Latency {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let at = |q: f64| ms(samples[((samples.len() - 1) as f64 * q).round() as usize]);
@@ -178,6 +185,7 @@ fn latency(mut samples: Vec<Duration>) -> Latency {
         runs: samples.len(),
         p50_ms: at(0.5),
         p90_ms: at(0.9),
+        p99_ms: at(0.99),
         max_ms: samples.last().map_or(0.0, |d| ms(*d)),
     }
 }

@@ -1,28 +1,35 @@
-//! `duet-bench`: measures duet on this machine.
+//! `duet-bench`: duet measured end to end against the best the machine
+//! could do, in one run, so the figures are ratios that hold on a noisy
+//! machine.
 //!
 //! ```text
 //! cargo run --release -p duet-bench -- [--entries N] [--quick] [--json FILE]
 //! ```
 //!
-//! Today it measures the local journal (issue 2): the wall time of
-//! `duet add` and `duet log -n 20` on a journal of N entries of ~400 bytes,
-//! and the store's bytes per plaintext byte before and after compaction.
-//! Sync figures join it with the daemon.
+//! Without `--entries` it measures journals of 1,000, 10,000 and 40,000
+//! entries (the growth figures need all three); the single-device CLI and
+//! disk figures are taken at 10,000. `--quick` runs 1,000 entries and a
+//! few repetitions, and checks only that every entry arrived.
 
+mod limit;
 mod local;
+mod net;
+mod procfs;
 mod profile;
+mod relay;
 mod text;
 
 use std::path::PathBuf;
 
 use clap::Parser;
+use serde::Serialize;
 
 #[derive(Parser)]
 #[command(about = "Benchmarks duet end to end on this machine")]
 struct Args {
-    /// Entries in the journal.
-    #[arg(long, default_value_t = 10_000)]
-    entries: usize,
+    /// Measure only a journal of this many entries.
+    #[arg(long)]
+    entries: Option<usize>,
     /// A small run (1,000 entries, few repetitions) that checks it works.
     #[arg(long)]
     quick: bool,
@@ -32,7 +39,7 @@ struct Args {
     /// Seed for the generated text.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
-    /// Keep the benchmark's journal (its path is printed) for profiling.
+    /// Keep the single-device benchmark's journal (its path is printed).
     #[arg(long)]
     keep: bool,
     /// Instead of benchmarking, show where opening this home's journal
@@ -41,18 +48,123 @@ struct Args {
     profile: Option<PathBuf>,
 }
 
+#[derive(Serialize)]
+struct Report {
+    machine: String,
+    local: local::Report,
+    net: Vec<net::NetReport>,
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(home) = &args.profile {
         return profile::run(home);
     }
-    let entries = if args.quick { 1_000 } else { args.entries };
-    let runs = if args.quick { 5 } else { 25 };
-    let report = local::run(entries, runs, args.seed, args.keep)?;
-    print!("{}", report.table());
+    let (sizes, local_size, live_adds, runs) = match (args.quick, args.entries) {
+        (true, _) => (vec![1_000], 1_000, 50, 5),
+        (false, Some(n)) => (vec![n], n, 200, 25),
+        (false, None) => (vec![1_000, 10_000, 40_000], 10_000, 200, 25),
+    };
+    let local = local::run(local_size, runs, args.seed, args.keep)?;
+    let mut net = Vec::new();
+    for &n in &sizes {
+        net.push(net::run(n, live_adds, runs, args.seed)?);
+    }
+    let report = Report {
+        machine: machine(),
+        local,
+        net,
+    };
+    print!("{}", table(&report));
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
         println!("\nwrote {}", path.display());
     }
     Ok(())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("{cores} cores, {cpu}")
+}
+
+fn table(r: &Report) -> String {
+    let mut t = String::new();
+    t.push_str(&format!("duet benchmark on {}\n\n", r.machine));
+    t.push_str(&r.local.table());
+    let cols: Vec<String> = r
+        .net
+        .iter()
+        .map(|n| format!("{:>14}", format!("{} entries", n.entries)))
+        .collect();
+    t.push_str(&format!(
+        "\n{:<44}{}\n",
+        "two daemons on loopback",
+        cols.join("")
+    ));
+    let row = |t: &mut String, name: &str, f: &dyn Fn(&net::NetReport) -> String| {
+        let cells: Vec<String> = r.net.iter().map(|n| format!("{:>14}", f(n))).collect();
+        t.push_str(&format!("{name:<44}{}\n", cells.join("")));
+    };
+    let ms = |s: f64| format!("{:.1} ms", s * 1e3);
+    row(&mut t, "(1) in-memory automerge sync (the limit)", &|n| {
+        ms(n.limit.seconds)
+    });
+    row(&mut t, "    its rounds / bytes", &|n| {
+        format!("{} / {} KB", n.limit.rounds, n.limit.bytes / 1024)
+    });
+    row(&mut t, "(2) join: pair + whole journal stored", &|n| {
+        ms(n.join_seconds)
+    });
+    row(&mut t, "    bytes on the wire", &|n| {
+        format!("{} KB", n.join_bytes / 1024)
+    });
+    row(&mut t, "    ratio to the limit", &|n| {
+        format!("{:.1}x", n.join_to_limit)
+    });
+    row(&mut t, "(3) live latency p50", &|n| {
+        format!("{:.1} ms", n.live.p50_ms)
+    });
+    row(&mut t, "    p99", &|n| format!("{:.1} ms", n.live.p99_ms));
+    row(&mut t, "    max", &|n| format!("{:.1} ms", n.live.max_ms));
+    row(&mut t, "(4) duet add, daemon running, p50", &|n| {
+        format!("{:.1} ms", n.add_with_daemon.p50_ms)
+    });
+    row(&mut t, "    duet log -n 20, daemon running, p50", &|n| {
+        format!("{:.1} ms", n.log_with_daemon.p50_ms)
+    });
+    row(&mut t, "(5) daemon RSS peak", &|n| {
+        format!("{:.1} MB", n.daemon_rss_peak_bytes as f64 / 1e6)
+    });
+    row(&mut t, "    daemon RSS steady", &|n| {
+        format!("{:.1} MB", n.daemon_rss_steady_bytes as f64 / 1e6)
+    });
+    row(&mut t, "    idle CPU over 10 s (% of a core)", &|n| {
+        format!("{:.2} %", n.idle_cpu_percent)
+    });
+    row(&mut t, "(7) reconnect of synced devices: bytes", &|n| {
+        format!("{} B", n.reconnect_bytes)
+    });
+    row(&mut t, "    time to confirm in sync", &|n| {
+        ms(n.reconnect_seconds)
+    });
+    let at = |n: usize| r.net.iter().find(|x| x.entries == n);
+    if let (Some(a), Some(b)) = (at(10_000), at(40_000)) {
+        t.push_str(&format!(
+            "\n(8) growth 10,000 -> 40,000 entries: join {:.2}x (linear would be 4x), live p50 {:.2}x\n",
+            b.join_seconds / a.join_seconds,
+            b.live.p50_ms / a.live.p50_ms
+        ));
+    }
+    t
 }

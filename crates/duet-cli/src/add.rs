@@ -30,7 +30,10 @@ struct Added<'a> {
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let mut replica = ctx.open()?;
+    // A home with no journal fails here, before an editor opens.
+    if !ctx.home.is_initialised() {
+        drop(ctx.open()?);
+    }
     let help = format!(
         "Write your {} above. Lines starting with # are left out.\nAn empty entry is not saved.",
         args.kind
@@ -46,7 +49,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             .filter(|m| !m.is_empty()),
         body: body.trim_end().to_string(),
     };
-    let id = replica.commit(|journal, author| journal.add_entry(author, new, created))?;
+    let (id, mut replica) = match through_daemon(ctx, &new, created)? {
+        Some(id) => (id, None),
+        None => {
+            let mut replica = ctx.open()?;
+            let id = replica.commit(|journal, author| journal.add_entry(author, new, created))?;
+            (id, Some(replica))
+        }
+    };
     if ctx.json {
         ctx.print_json(&Added {
             id: &id,
@@ -56,8 +66,35 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     } else {
         println!("Saved {} ({}).", short_id(&id), args.kind);
     }
-    ctx.tidy(&mut replica);
+    if let Some(replica) = &mut replica {
+        ctx.tidy(replica);
+    }
     Ok(())
+}
+
+/// The fast path: a running daemon holds the journal in memory, so it
+/// writes the entry without this process loading it. `None` when no daemon
+/// runs; the daemon's refusal (an empty entry, say) is this command's.
+fn through_daemon(ctx: &Context, new: &NewEntry, created: i64) -> anyhow::Result<Option<String>> {
+    use duet_daemon::control::{Client, ControlError, Reply, Request};
+    let mut client = match Client::connect(ctx.home.root()) {
+        Ok(client) => client,
+        Err(ControlError::NotRunning) => return Ok(None),
+        Err(_) => return Ok(None),
+    };
+    let request = Request::Add {
+        kind: new.kind.to_string(),
+        tags: new.tags.clone(),
+        mood: new.mood.clone(),
+        body: new.body.clone(),
+        created,
+    };
+    match client.call(&request) {
+        Ok(Reply::Added { id }) => Ok(Some(id)),
+        Ok(other) => anyhow::bail!("the daemon sent an unexpected reply: {other:?}"),
+        Err(ControlError::Daemon(message)) => anyhow::bail!("{message}"),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Tags without `#`, blanks or repeats, in the order given.

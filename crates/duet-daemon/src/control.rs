@@ -33,6 +33,15 @@ pub enum Request {
     Sync,
     /// The CLI wrote to the store: pick it up and push it now.
     Refresh,
+    /// The fast path for `duet add`: the daemon, which holds the journal
+    /// in memory, writes the entry (durably) and pushes it at once.
+    Add {
+        kind: String,
+        tags: Vec<String>,
+        mood: Option<String>,
+        body: String,
+        created: i64,
+    },
     Invite {
         timeout_secs: u64,
     },
@@ -79,6 +88,9 @@ pub enum Reply {
         peers: Vec<SyncedPeer>,
     },
     Ok,
+    Added {
+        id: String,
+    },
     InviteOpened {
         code: String,
         uri: String,

@@ -69,6 +69,11 @@ pub enum Command {
     Status(oneshot::Sender<StatusReport>),
     Sync(oneshot::Sender<Vec<SyncedPeer>>),
     Refresh(oneshot::Sender<()>),
+    Add {
+        entry: duet_core::journal::NewEntry,
+        created: i64,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
     Invite {
         timeout: Duration,
         events: mpsc::Sender<Reply>,
@@ -329,6 +334,21 @@ impl Daemon {
             Command::Refresh(reply) => {
                 self.pick_up_local_writes();
                 let _ = reply.send(());
+            }
+            Command::Add {
+                entry,
+                created,
+                reply,
+            } => {
+                // Whatever the CLI wrote before must be in the document
+                // this entry is made in.
+                self.pick_up_local_writes();
+                let result = self
+                    .replica
+                    .commit(|journal, author| journal.add_entry(author, entry, created))
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(result);
+                self.push_new();
             }
             Command::Invite {
                 timeout,

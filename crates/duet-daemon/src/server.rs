@@ -124,6 +124,39 @@ async fn handle(stream: UnixStream, commands: mpsc::Sender<Command>) -> std::io:
                 .map_or_else(gone, |()| Reply::Ok);
             lines.send(&reply).await
         }
+        Ok(Request::Add {
+            kind,
+            tags,
+            mood,
+            body,
+            created,
+        }) => {
+            let reply = match kind.parse() {
+                Ok(kind) => {
+                    let entry = duet_core::journal::NewEntry {
+                        kind,
+                        tags,
+                        mood,
+                        body,
+                    };
+                    match ask(&commands, |reply| Command::Add {
+                        entry,
+                        created,
+                        reply,
+                    })
+                    .await
+                    {
+                        Some(Ok(id)) => Reply::Added { id },
+                        Some(Err(message)) => Reply::Error { message },
+                        None => gone(),
+                    }
+                }
+                Err(e) => Reply::Error {
+                    message: format!("{e}"),
+                },
+            };
+            lines.send(&reply).await
+        }
         Ok(Request::Invite { timeout_secs }) => invite(&mut lines, &commands, timeout_secs).await,
         Ok(other) => {
             let message = format!("unexpected request {other:?}");

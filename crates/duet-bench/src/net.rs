@@ -1,0 +1,311 @@
+//! Two real `duet daemon` processes on loopback: pairing with the whole
+//! journal, live latency, the CLI with a daemon, the daemon's memory and
+//! idle CPU, and what a reconnect of synced devices costs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use duet_core::home::Home;
+use serde::Serialize;
+
+use crate::limit::{self, Limit};
+use crate::local::{self, Latency};
+use crate::procfs;
+use crate::relay::Relay;
+use crate::text::{self, Rng};
+
+#[derive(Clone, Serialize)]
+pub struct NetReport {
+    pub entries: usize,
+    pub limit: Limit,
+    /// `duet join` on a fresh device, through to the whole journal stored:
+    /// SPAKE2, confirmation, and the journal as one sealed snapshot.
+    pub join_seconds: f64,
+    pub join_bytes: u64,
+    pub join_to_limit: f64,
+    pub live: Latency,
+    pub live_adds: usize,
+    pub add_with_daemon: Latency,
+    pub log_with_daemon: Latency,
+    pub daemon_rss_peak_bytes: u64,
+    pub daemon_rss_steady_bytes: u64,
+    pub idle_cpu_percent: f64,
+    pub reconnect_bytes: u64,
+    pub reconnect_seconds: f64,
+}
+
+struct Daemon {
+    child: Child,
+}
+
+impl Daemon {
+    fn start(duet: &Path, home: &Path, log: &Path) -> anyhow::Result<Self> {
+        let child = Command::new(duet)
+            .args(["daemon", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
+            .env("DUET_HOME", home)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log)?)
+            .spawn()?;
+        let daemon = Self { child };
+        wait_until(Duration::from_secs(30), || {
+            Ok(!addrs(duet, home)?.is_empty())
+        })
+        .context("the daemon did not start")?;
+        Ok(daemon)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn wait_until(
+    limit: Duration,
+    mut ready: impl FnMut() -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if ready()? {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    bail!("timed out after {limit:?}")
+}
+
+fn addrs(duet: &Path, home: &Path) -> anyhow::Result<Vec<String>> {
+    let Ok(out) = local::output(duet, home, &["--json", "status"]) else {
+        return Ok(Vec::new());
+    };
+    let v: serde_json::Value = serde_json::from_str(&out)?;
+    if v["daemon_running"] != true {
+        return Ok(Vec::new());
+    }
+    Ok(v["status"]["addrs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// The highest contiguous sequence `home`'s store holds from `author`.
+fn held_from(conn: &rusqlite::Connection, author: &[u8]) -> u64 {
+    conn.query_row("SELECT seq FROM vector WHERE author = ?1", [author], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|s| s as u64)
+    .unwrap_or(0)
+}
+
+fn port_of(addr: &str) -> anyhow::Result<u16> {
+    addr.rsplit('/')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| anyhow!("no port in {addr}"))
+}
+
+pub fn run(entries: usize, live_adds: usize, runs: usize, seed: u64) -> anyhow::Result<NetReport> {
+    let duet = local::duet_binary()?;
+    let dir = tempfile::tempdir()?;
+    let alex_home = dir.path().join("alex");
+    let sam_home = dir.path().join("sam");
+    let mut rng = Rng::new(seed);
+
+    eprintln!("[{entries}] building Alex's journal...");
+    let home = Home::new(&alex_home);
+    local::build_journal(&home, entries, &mut rng)?;
+    let (alex_id, saved) = {
+        let replica = home.open()?;
+        (replica.device_id(), replica.journal().save())
+    };
+    let limit = limit::measure(&saved, entries)?;
+    eprintln!("[{entries}] in-memory limit: {:.1} ms", limit.seconds * 1e3);
+
+    let alex = Daemon::start(&duet, &alex_home, &dir.path().join("alex.log"))?;
+    let alex_addr = addrs(&duet, &alex_home)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("no address"))?;
+    let relay = Relay::start(([127, 0, 0, 1], port_of(&alex_addr)?).into())?;
+    let via_relay = format!("/ip4/127.0.0.1/tcp/{}", relay.addr.port());
+
+    eprintln!("[{entries}] pairing Sam's laptop...");
+    let (join_seconds, join_bytes) = pair(&duet, &alex_home, &sam_home, &via_relay, &relay)?;
+    let sam_store = rusqlite::Connection::open(PathBuf::from(&sam_home).join("store.sqlite"))?;
+    let alex_store = rusqlite::Connection::open(alex_home.join("store.sqlite"))?;
+    let target = held_from(&alex_store, &alex_id.0);
+    if held_from(&sam_store, &alex_id.0) < target {
+        bail!("Sam's laptop did not receive the whole journal when it joined");
+    }
+
+    let sam = Daemon::start(&duet, &sam_home, &dir.path().join("sam.log"))?;
+    wait_until(Duration::from_secs(30), || {
+        let out = local::output(&duet, &sam_home, &["--json", "status"])?;
+        let v: serde_json::Value = serde_json::from_str(&out)?;
+        Ok(v["status"]["peers"][0]["connected"] == true)
+    })
+    .context("the devices did not connect")?;
+
+    eprintln!("[{entries}] live latency, {live_adds} entries one at a time...");
+    let mut live = Vec::new();
+    let mut adds = Vec::new();
+    for _ in 0..live_adds {
+        let before = held_from(&sam_store, &alex_id.0);
+        let body = text::entry(&mut rng, 400);
+        let start = Instant::now();
+        local::output(&duet, &alex_home, &["add", &body])?;
+        let returned = Instant::now();
+        adds.push(returned - start);
+        let deadline = returned + Duration::from_secs(30);
+        loop {
+            if held_from(&sam_store, &alex_id.0) > before {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("an entry did not arrive within 30 s");
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        live.push(returned.elapsed());
+    }
+    let mut logs = Vec::new();
+    for _ in 0..runs {
+        logs.push(local::time(&duet, &alex_home, &["log", "-n", "20"])?);
+    }
+
+    eprintln!("[{entries}] daemon memory and 10 idle seconds of CPU...");
+    std::thread::sleep(Duration::from_secs(1));
+    let cpu_before = procfs::cpu_seconds(alex.pid()).unwrap_or(0.0);
+    std::thread::sleep(Duration::from_secs(10));
+    let cpu_after = procfs::cpu_seconds(alex.pid()).unwrap_or(0.0);
+    let (peak, steady) = procfs::rss(alex.pid()).unwrap_or((0, 0));
+
+    eprintln!("[{entries}] reconnect of synced devices...");
+    sam.stop();
+    let relay2 = Relay::start(([127, 0, 0, 1], port_of(&alex_addr)?).into())?;
+    sam_store.execute(
+        "UPDATE peers SET addrs = ?1 WHERE device = ?2",
+        rusqlite::params![
+            format!("[\"/ip4/127.0.0.1/tcp/{}\"]", relay2.addr.port()),
+            alex_id.0.as_slice()
+        ],
+    )?;
+    let last_sync = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row(
+            "SELECT COALESCE(last_sync, 0) FROM peers WHERE device = ?1",
+            [alex_id.0.as_slice()],
+            |r| r.get(0),
+        )
+        .unwrap_or(0)
+    };
+    let synced_before = last_sync(&sam_store);
+    let start = Instant::now();
+    let sam = Daemon::start(&duet, &sam_home, &dir.path().join("sam2.log"))?;
+    wait_until(Duration::from_secs(30), || {
+        Ok(last_sync(&sam_store) > synced_before)
+    })
+    .context("the devices did not confirm they are in sync")?;
+    let reconnect_seconds = start.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_millis(300));
+    let reconnect_bytes = relay2.bytes();
+    sam.stop();
+    alex.stop();
+
+    Ok(NetReport {
+        entries,
+        join_to_limit: join_seconds / limit.seconds,
+        limit,
+        join_seconds,
+        join_bytes,
+        live: local::latency(live),
+        live_adds,
+        add_with_daemon: local::latency(adds),
+        log_with_daemon: local::latency(logs),
+        daemon_rss_peak_bytes: peak,
+        daemon_rss_steady_bytes: steady,
+        idle_cpu_percent: (cpu_after - cpu_before) / 10.0 * 100.0,
+        reconnect_bytes,
+        reconnect_seconds,
+    })
+}
+
+/// Runs `duet invite` on Alex and `duet join` on Sam through the relay.
+fn pair(
+    duet: &Path,
+    alex: &Path,
+    sam: &Path,
+    addr: &str,
+    relay: &Relay,
+) -> anyhow::Result<(f64, u64)> {
+    use std::io::BufRead;
+    let mut invite = Command::new(duet)
+        .args(["--json", "invite", "--yes", "--no-qr", "--timeout", "10m"])
+        .env("DUET_HOME", alex)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = invite.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = lines
+        .next()
+        .ok_or_else(|| anyhow!("invite printed nothing"))??;
+    let v: serde_json::Value = serde_json::from_str(&first)?;
+    let code = v["code"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no code"))?
+        .to_string();
+    let before = relay.bytes();
+    let start = Instant::now();
+    let out = Command::new(duet)
+        .args([
+            "join",
+            "--person",
+            "Sam",
+            "--device",
+            "laptop",
+            "--no-mdns",
+            "--addr",
+            addr,
+            "--timeout",
+            "5m",
+        ])
+        .env("DUET_HOME", sam)
+        .env("DUET_CODE", &code)
+        .stdin(Stdio::null())
+        .output()?;
+    let seconds = start.elapsed().as_secs_f64();
+    if !out.status.success() {
+        bail!("join failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let _ = lines.next();
+    let _ = invite.wait();
+    Ok((seconds, relay.bytes() - before))
+}
