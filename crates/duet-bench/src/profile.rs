@@ -11,6 +11,18 @@ use duet_core::store::Store;
 
 pub fn run(home: &Path) -> anyhow::Result<()> {
     let home = Home::new(home);
+    let rss = || {
+        crate::procfs::rss(std::process::id())
+            .map(|(peak, now)| {
+                format!(
+                    "rss {:.1} MB (peak {:.1} MB)",
+                    now as f64 / 1e6,
+                    peak as f64 / 1e6
+                )
+            })
+            .unwrap_or_default()
+    };
+    println!("at start             {}", rss());
     let t = Instant::now();
     let store = Store::open(&home.store_path())?;
     let key = JournalKey::read(&home.journal_key_path())?;
@@ -39,7 +51,7 @@ pub fn run(home: &Path) -> anyhow::Result<()> {
     println!("decrypt envelopes    {:>8.1} ms", ms(t));
     let t = Instant::now();
     let journal = Journal::load(saved.as_deref(), [])?;
-    println!("automerge load       {:>8.1} ms", ms(t));
+    println!("automerge load       {:>8.1} ms  {}", ms(t), rss());
     let t = Instant::now();
     let mut journal2 = journal;
     for c in changes {

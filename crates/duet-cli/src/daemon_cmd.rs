@@ -17,8 +17,9 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     // Opening first gives the usual one-sentence errors for a home that
-    // holds no journal, before any network is started.
-    drop(ctx.open()?);
+    // holds no journal, before any network is started. (Not `ctx.open`:
+    // notices of new devices are for the person, not the daemon's log.)
+    drop(ctx.home.open()?);
     init_logging();
     let config = duet_daemon::Config {
         home: ctx.home.root().to_path_buf(),

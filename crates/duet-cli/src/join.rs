@@ -14,8 +14,9 @@ use crate::context::Context;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The `duet:` link from the inviting device's QR code.
-    #[arg(long)]
+    /// The `duet:` link from the inviting device's QR code (or set
+    /// DUET_URI, which other users of this machine cannot read).
+    #[arg(long, env = "DUET_URI", hide_env_values = true)]
     uri: Option<String>,
     /// Where the inviting device listens (repeatable).
     #[arg(long, value_name = "MULTIADDR")]

@@ -2,11 +2,13 @@
 //! the metadata sync needs. No entry text is ever written here in the
 //! clear; the envelopes and the snapshot are sealed before they arrive.
 //!
-//! Tables (schema version 1; `docs/architecture.md` explains each):
+//! Tables (schema version 2; `docs/architecture.md` explains each):
 //! `meta` (journal id, device id), `members` (device public keys),
 //! `envelopes` (author, seq, change hash, sealed bytes, local position),
-//! `vector` (per author, highest contiguous seq held) and `snapshot` (the
-//! one sealed snapshot and the version vector it covers).
+//! `vector` (per author, highest contiguous seq held), `snapshot` (the one
+//! sealed snapshot and the version vector it covers), `peers` (addresses
+//! and last sync of other devices) and `seen_devices` (devices this one
+//! has told its person about).
 
 use std::collections::HashSet;
 use std::path::Path;

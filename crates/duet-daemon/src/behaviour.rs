@@ -68,8 +68,9 @@ pub fn build(
             let sync_codec = request_response::cbor::codec::Codec::default()
                 .set_request_size_maximum(MAX_SYNC_MESSAGE)
                 .set_response_size_maximum(MAX_SYNC_MESSAGE);
+            // Pairing requests are small; only the welcome is large.
             let pair_codec = request_response::cbor::codec::Codec::default()
-                .set_request_size_maximum(MAX_PAIR_MESSAGE)
+                .set_request_size_maximum(64 * 1024)
                 .set_response_size_maximum(MAX_PAIR_MESSAGE);
             let limits = ConnectionLimits::default()
                 .with_max_pending_incoming(Some(16))

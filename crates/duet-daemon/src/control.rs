@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped when a message changes meaning.
 pub const CONTROL_VERSION: u32 = 1;
-/// Longest line either side accepts.
-pub const MAX_LINE: usize = 64 * 1024;
+/// Longest line either side accepts: room for the largest entry body
+/// (256 KiB, JSON-escaped) on the `add` fast path.
+pub const MAX_LINE: usize = 2 << 20;
 
 pub fn socket_path(home: &Path) -> PathBuf {
     home.join("daemon.sock")

@@ -253,7 +253,6 @@ pub struct Daemon {
     /// Which peer an envelope came from, so it is not echoed back.
     source: HashMap<i64, PeerId>,
     held_back: VecDeque<Vec<u8>>,
-    hellos: HashMap<OutboundRequestId, PeerId>,
     waiters: Vec<SyncWaiter>,
     backoff: HashMap<PeerId, Backoff>,
     last_anti_entropy: Instant,
@@ -280,7 +279,6 @@ impl Daemon {
             pushed_pos,
             source: HashMap::new(),
             held_back: VecDeque::new(),
-            hellos: HashMap::new(),
             waiters: Vec::new(),
             backoff: HashMap::new(),
             last_anti_entropy: Instant::now(),
@@ -510,7 +508,6 @@ impl Daemon {
                 vector: ByteBuf::from(encoded),
             },
         );
-        self.hellos.insert(id, peer);
         Some(id)
     }
 
@@ -578,7 +575,10 @@ impl Daemon {
                     }
                 }
                 tracing::info!(peer = %peer_id, "member device connected");
-                if num_established.get() == 1 {
+                // One hello per connection, from the dialer: the answer
+                // carries the other side's vector, and the dialer then
+                // pushes whatever the other side lacks. One round trip.
+                if num_established.get() == 1 && endpoint.is_dialer() {
                     self.send_hello(peer_id);
                 }
             }
@@ -650,7 +650,6 @@ impl Daemon {
                     if !self.members.is_member(&peer) {
                         return;
                     }
-                    self.hellos.remove(&request_id);
                     self.on_sync_response(peer, request_id, response);
                 }
             },
@@ -661,7 +660,6 @@ impl Daemon {
                 ..
             } => {
                 tracing::debug!(%peer, error = %error, "sync request failed");
-                self.hellos.remove(&request_id);
                 self.settle_waiters(request_id, None);
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
@@ -792,7 +790,8 @@ impl Daemon {
                 Err(e) => tracing::warn!(peer = %from, reason = %e, "rejected a snapshot"),
             }
         }
-        for envelope in envelopes.into_iter().take(MAX_PUSH) {
+        // The message size limit bounds how many arrive at once.
+        for envelope in envelopes {
             accepted += u64::from(self.receive(from, envelope.into_vec()));
         }
         if accepted > 0 {

@@ -15,6 +15,9 @@ use crate::identity;
 use crate::pairing::{new_nameplate, Code, Handshake, PairUri, Session, Side};
 use crate::protocol::{Intro, PairRequest, PairResponse, Welcome};
 
+/// How long a started handshake may wait for the joiner's confirmation.
+const STALL: Duration = Duration::from_secs(60);
+
 pub struct Invitation {
     code: Code,
     uri: PairUri,
@@ -28,6 +31,7 @@ enum State {
     Started {
         peer: PeerId,
         session: Session,
+        since: Instant,
     },
     Asking {
         peer: PeerId,
@@ -142,7 +146,11 @@ impl Daemon {
                 match handshake.finish(&spake) {
                     Ok(session) => {
                         let confirm = session.my_confirmation();
-                        inv.state = State::Started { peer, session };
+                        inv.state = State::Started {
+                            peer,
+                            session,
+                            since: Instant::now(),
+                        };
                         let _ = self.swarm.behaviour_mut().pair.send_response(
                             channel,
                             PairResponse::Started {
@@ -165,40 +173,24 @@ impl Daemon {
                 confirm,
                 sealed_intro,
             } => {
+                // Only the device that started this invitation's handshake
+                // may confirm it; anyone else leaves it exactly as it was.
+                let started_by_this_peer = matches!(
+                    self.invitations.get(&nameplate).map(|inv| &inv.state),
+                    Some(State::Started { peer: p, .. }) if *p == peer
+                );
+                if !started_by_this_peer {
+                    return self.refuse(
+                        channel,
+                        "this device has no handshake in progress for that invitation",
+                    );
+                }
                 let Some(inv) = self.invitations.remove(&nameplate) else {
                     return self.refuse(channel, "the invitation has ended");
                 };
-                let State::Started {
-                    peer: started_by,
-                    session,
-                } = inv.state
-                else {
-                    self.invitations.insert(
-                        nameplate,
-                        Invitation {
-                            state: State::Waiting,
-                            ..inv
-                        },
-                    );
-                    return self
-                        .refuse(channel, "the invitation is not waiting for a confirmation");
+                let State::Started { session, .. } = inv.state else {
+                    return self.refuse(channel, "the invitation has ended");
                 };
-                if started_by != peer {
-                    self.invitations.insert(
-                        nameplate,
-                        Invitation {
-                            state: State::Started {
-                                peer: started_by,
-                                session,
-                            },
-                            ..inv
-                        },
-                    );
-                    return self.refuse(
-                        channel,
-                        "this invitation is already in use by another device",
-                    );
-                }
                 let events = inv.events.clone();
                 if session.check_confirmation(&confirm).is_err() {
                     tracing::warn!(nameplate, %peer, "a device tried a wrong code; invitation ended");
@@ -261,6 +253,13 @@ impl Daemon {
             self.invitations.insert(nameplate, inv);
             return;
         };
+        if !channel.is_open() {
+            let _ = inv.events.try_send(Reply::InviteFailed {
+                reason: "the joining device stopped waiting before the answer; nothing was recorded, so open a new invitation".into(),
+            });
+            self.close_pairing_if_idle();
+            return;
+        }
         if !accept {
             self.refuse(channel, "the other device declined");
             let _ = inv.events.try_send(Reply::InviteFailed {
@@ -365,6 +364,21 @@ impl Daemon {
             self.end_invitation(
                 nameplate,
                 Some("the invitation expired; open a new one with `duet invite`".into()),
+            );
+        }
+        // A handshake that starts and never confirms would hold the
+        // invitation; ending it (rather than reopening it) keeps the rule
+        // of one guess per invitation.
+        let stalled: Vec<u32> = self
+            .invitations
+            .iter()
+            .filter(|(_, inv)| matches!(inv.state, State::Started { since, .. } if since.elapsed() > STALL))
+            .map(|(n, _)| *n)
+            .collect();
+        for nameplate in stalled {
+            self.end_invitation(
+                nameplate,
+                Some("a device began pairing but did not finish, so the invitation has ended; open a new one with `duet invite`".into()),
             );
         }
     }

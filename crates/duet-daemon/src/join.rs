@@ -148,25 +148,15 @@ pub async fn join(
         };
         match event {
             SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                // A device that connects while another is being tried
+                // waits its turn (see `next_candidate` below).
                 if expected.is_some_and(|p| p != peer_id)
                     || !matches!(progress, Progress::Idle)
                     || !tried.insert(peer_id)
                 {
                     continue;
                 }
-                let (handshake, spake) = Handshake::start(Side::Joiner, &password, me, peer_id);
-                swarm.behaviour_mut().pair.send_request(
-                    &peer_id,
-                    PairRequest::Start {
-                        nameplate,
-                        by_uri,
-                        spake: ByteBuf::from(spake),
-                    },
-                );
-                progress = Progress::Started {
-                    peer: peer_id,
-                    handshake: Box::new(handshake),
-                };
+                progress = start(&mut swarm, &password, me, peer_id, nameplate, by_uri);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, addr) in found {
@@ -222,8 +212,6 @@ pub async fn join(
                         let plain = session.open(&sealed)?;
                         let welcome: Welcome = serde_json::from_slice(&plain)
                             .map_err(|_| JoinError::Setup("the welcome is malformed".into()))?;
-                        let addr = swarm.external_addresses().next().cloned();
-                        let _ = addr;
                         return set_up(&home, device, welcome, &request);
                     }
                     (_, PairResponse::Refused { reason }) => {
@@ -234,6 +222,14 @@ pub async fn join(
                         // On a LAN another device may hold the invitation.
                         refused = Some(reason);
                         progress = Progress::Idle;
+                        let next = swarm
+                            .connected_peers()
+                            .find(|p| !tried.contains(p) && expected.is_none_or(|e| e == **p))
+                            .copied();
+                        if let Some(next) = next {
+                            tried.insert(next);
+                            progress = start(&mut swarm, &password, me, next, nameplate, by_uri);
+                        }
                     }
                     (other, _) => progress = other,
                 }
@@ -272,6 +268,30 @@ pub async fn join(
             }
             _ => {}
         }
+    }
+}
+
+/// Sends the first pairing message to `peer`.
+fn start(
+    swarm: &mut libp2p::Swarm<behaviour::Behaviour>,
+    password: &[u8],
+    me: PeerId,
+    peer: PeerId,
+    nameplate: u32,
+    by_uri: bool,
+) -> Progress {
+    let (handshake, spake) = Handshake::start(Side::Joiner, password, me, peer);
+    swarm.behaviour_mut().pair.send_request(
+        &peer,
+        PairRequest::Start {
+            nameplate,
+            by_uri,
+            spake: ByteBuf::from(spake),
+        },
+    );
+    Progress::Started {
+        peer,
+        handshake: Box::new(handshake),
     }
 }
 

@@ -77,6 +77,7 @@ pub enum PairResponse {
 }
 
 /// What the inviter hands the new device, sealed under the pairing key.
+/// The journal key in it is wiped from memory when it is dropped.
 #[derive(Serialize, Deserialize)]
 pub struct Welcome {
     pub journal_id: String,
@@ -92,4 +93,10 @@ pub struct Welcome {
 pub struct Intro {
     pub person: String,
     pub device: String,
+}
+
+impl Drop for Welcome {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.journal_key);
+    }
 }
