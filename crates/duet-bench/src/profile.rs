@@ -68,6 +68,32 @@ pub fn run(home: &Path) -> anyhow::Result<()> {
         ms(t),
         top.len()
     );
+    // What one live entry costs the two daemons' documents at this size.
+    let author = duet_core::journal::Author {
+        person: "Alex".into(),
+        device: duet_core::DeviceId([7; 32]),
+    };
+    let mut receiver = Journal::load(Some(&journal2.save()), [])?;
+    let (mut write, mut apply) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let mut rng = crate::text::Rng::new(9);
+    for i in 0..50 {
+        let new = duet_core::journal::NewEntry {
+            body: crate::text::entry(&mut rng, 400),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let (_, commit) = journal2.add_entry(&author, new, 1_800_000_000_000 + i)?;
+        write += t.elapsed();
+        let t = Instant::now();
+        receiver.apply_change(commit.bytes)?;
+        apply += t.elapsed();
+    }
+    println!(
+        "one new entry        {:>8.2} ms to write, {:.2} ms to apply elsewhere (mean of 50)",
+        write.as_secs_f64() * 1e3 / 50.0,
+        apply.as_secs_f64() * 1e3 / 50.0
+    );
+    drop(receiver);
     let t = Instant::now();
     let saved = journal2.save();
     println!(

@@ -56,6 +56,14 @@ impl From<StoreError> for ReceiveError {
     }
 }
 
+/// A change envelope that passed every check.
+struct Incoming {
+    author: DeviceId,
+    seq: u64,
+    hash: [u8; 32],
+    change: Vec<u8>,
+}
+
 /// What a peer lacks, ready to send: a snapshot first when one is needed
 /// (or cheaper), then envelopes in the order this device received them.
 #[derive(Debug, Default)]
@@ -321,6 +329,30 @@ impl Replica {
     /// Verifies, stores and applies one change envelope from a peer.
     /// Returns the envelope's position in the local store.
     pub fn receive_envelope(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError> {
+        let mut incoming = self.check_incoming(bytes)?;
+        self.journal
+            .apply_change(std::mem::take(&mut incoming.change))
+            .map_err(ReceiveError::BadPayload)?;
+        let pos = self.store_incoming(&incoming, bytes)?;
+        if pos == self.applied_pos + 1 {
+            self.applied_pos = pos;
+        }
+        self.sync_members()?;
+        Ok(pos)
+    }
+
+    /// Verifies one change envelope from a peer and stores it durably,
+    /// leaving it for the next [`Replica::refresh`] to apply. For a daemon
+    /// receiving a stream: the envelope is safe (and readable by the CLI)
+    /// as soon as it is stored, and applying to a large document, which
+    /// costs more the larger it is, can wait until the batch is stored.
+    pub fn store_envelope(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError> {
+        let incoming = self.check_incoming(bytes)?;
+        self.store_incoming(&incoming, bytes)
+    }
+
+    /// Every check of an incoming change envelope, up to a parsed change.
+    fn check_incoming(&self, bytes: &[u8]) -> Result<Incoming, ReceiveError> {
         let sealed = envelope::decode(bytes)?;
         let Body::Change { seq } = sealed.body else {
             return Err(OpenError::WrongKind {
@@ -337,23 +369,27 @@ impl Replica {
         let payload = sealed.decrypt(&self.key)?;
         let change = automerge::Change::from_bytes(payload)
             .map_err(|e| ReceiveError::BadPayload(e.into()))?;
-        let hash = change.hash().0;
-        self.journal
-            .apply_change(change.raw_bytes().to_vec())
-            .map_err(ReceiveError::BadPayload)?;
-        let pos = match self.store.insert_received(&author, seq, &hash, bytes) {
-            Ok(Some(pos)) => pos,
-            Ok(None) => return Err(ReceiveError::Replay { author, seq }),
+        Ok(Incoming {
+            author,
+            seq,
+            hash: change.hash().0,
+            change: change.raw_bytes().to_vec(),
+        })
+    }
+
+    fn store_incoming(&mut self, incoming: &Incoming, bytes: &[u8]) -> Result<i64, ReceiveError> {
+        let (author, seq) = (incoming.author, incoming.seq);
+        match self
+            .store
+            .insert_received(&author, seq, &incoming.hash, bytes)
+        {
+            Ok(Some(pos)) => Ok(pos),
+            Ok(None) => Err(ReceiveError::Replay { author, seq }),
             Err(e) => {
                 self.reload()?;
-                return Err(e.into());
+                Err(e.into())
             }
-        };
-        if pos == self.applied_pos + 1 {
-            self.applied_pos = pos;
         }
-        self.sync_members()?;
-        Ok(pos)
     }
 
     /// Verifies and merges a snapshot from a peer, then compacts so the
@@ -410,9 +446,15 @@ impl Replica {
             if self.journal.contains(&env.hash) {
                 continue;
             }
-            let change = open_stored(&env.bytes, Kind::Change, &self.journal_id, &self.key)?;
-            self.journal.apply_change(change)?;
-            applied += 1;
+            // One bad stored envelope must not stop every later one.
+            let result = open_stored(&env.bytes, Kind::Change, &self.journal_id, &self.key)
+                .and_then(|change| Ok(self.journal.apply_change(change)?));
+            match result {
+                Ok(_) => applied += 1,
+                Err(e) => {
+                    tracing::warn!(pos = env.pos, error = %e, "skipped a stored envelope that does not apply")
+                }
+            }
         }
         if applied > 0 || merged_snapshot {
             self.sync_members()?;

@@ -33,6 +33,10 @@ const MAX_HELD_BACK: usize = 1024;
 const TICK: Duration = Duration::from_millis(200);
 /// How often connected devices compare vectors, to repair missed pushes.
 const ANTI_ENTROPY: Duration = Duration::from_secs(10);
+/// Compaction waits until nothing has been synced or written for this long.
+const QUIET_BEFORE_COMPACTING: Duration = Duration::from_secs(2);
+/// ...unless this many envelopes wait beyond the snapshot.
+const COMPACT_ANYWAY: usize = 2048;
 /// How long `duet sync` waits for answers.
 const SYNC_WAIT: Duration = Duration::from_secs(15);
 
@@ -256,6 +260,8 @@ pub struct Daemon {
     waiters: Vec<SyncWaiter>,
     backoff: HashMap<PeerId, Backoff>,
     last_anti_entropy: Instant,
+    /// When a sync message or a write last kept the event loop busy.
+    last_activity: Instant,
     pub(crate) invitations: HashMap<u32, Invitation>,
 }
 
@@ -282,6 +288,7 @@ impl Daemon {
             waiters: Vec::new(),
             backoff: HashMap::new(),
             last_anti_entropy: Instant::now(),
+            last_activity: Instant::now(),
             invitations: HashMap::new(),
         };
         daemon.update_members();
@@ -338,6 +345,7 @@ impl Daemon {
                 created,
                 reply,
             } => {
+                self.last_activity = Instant::now();
                 // Whatever the CLI wrote before must be in the document
                 // this entry is made in.
                 self.pick_up_local_writes();
@@ -449,8 +457,19 @@ impl Daemon {
         for w in done {
             let _ = w.reply.send(w.peers.into_values().collect());
         }
-        if let Err(e) = self.replica.maybe_compact() {
-            tracing::warn!(error = %e, "compaction failed; will try again");
+        // Compaction saves the whole document (about 0.1 s per 10,000
+        // entries) and holds the event loop meanwhile, so it waits for a
+        // quiet moment, unless the tail has grown long regardless.
+        let quiet = self.last_activity.elapsed() >= QUIET_BEFORE_COMPACTING;
+        let long_tail = self
+            .replica
+            .store()
+            .envelope_count()
+            .is_ok_and(|n| n >= COMPACT_ANYWAY);
+        if quiet || long_tail {
+            if let Err(e) = self.replica.maybe_compact() {
+                tracing::warn!(error = %e, "compaction failed; will try again");
+            }
         }
     }
 
@@ -625,6 +644,7 @@ impl Daemon {
     }
 
     fn on_sync_event(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+        self.last_activity = Instant::now();
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
@@ -790,24 +810,37 @@ impl Daemon {
                 Err(e) => tracing::warn!(peer = %from, reason = %e, "rejected a snapshot"),
             }
         }
-        // The message size limit bounds how many arrive at once.
+        // Store the whole batch first (durable, and readable by the CLI at
+        // once), then apply it to the document in one go. The message size
+        // limit bounds how many arrive at once.
         for envelope in envelopes {
             accepted += u64::from(self.receive(from, envelope.into_vec()));
         }
         if accepted > 0 {
-            self.update_members();
+            self.apply_stored();
             let held: Vec<Vec<u8>> = self.held_back.drain(..).collect();
-            for envelope in held {
-                self.receive(from, envelope);
+            if !held.is_empty() {
+                for envelope in held {
+                    self.receive(from, envelope);
+                }
+                self.apply_stored();
             }
-            self.update_members();
         }
         self.push_new();
         accepted
     }
 
+    /// Applies stored envelopes to the document and takes in any devices
+    /// they added.
+    fn apply_stored(&mut self) {
+        if let Err(e) = self.replica.refresh() {
+            tracing::warn!(error = %e, "cannot apply stored envelopes");
+        }
+        self.update_members();
+    }
+
     fn receive(&mut self, from: PeerId, envelope: Vec<u8>) -> bool {
-        match self.replica.receive_envelope(&envelope) {
+        match self.replica.store_envelope(&envelope) {
             Ok(pos) => {
                 self.source.insert(pos, from);
                 true
