@@ -524,18 +524,9 @@ impl Replica {
         self.refresh()?;
         let base = self.store.snapshot()?;
         let generation = base.as_ref().map_or(0, |s| s.generation);
-        let mut covers = base.map(|s| s.covers).unwrap_or_default();
-        covers.merge(extra);
-        let before = covers.clone();
-        for (author, seq, hash) in self.store.envelope_index()? {
-            let held = covers.get(&author);
-            if seq <= held {
-                continue;
-            }
-            if seq == held + 1 && self.journal.contains(&hash) {
-                covers.set(author, seq);
-            }
-        }
+        let mut before = base.map(|s| s.covers).unwrap_or_default();
+        before.merge(extra);
+        let covers = self.covered_from(before.clone())?;
         if covers == before && extra.is_empty() {
             return Ok(None);
         }
@@ -552,8 +543,31 @@ impl Replica {
         }))
     }
 
-    /// Seals the whole current document as a snapshot covering `covers`
-    /// (for compaction, and for pairing a new device).
+    /// Extends `covers` over every stored envelope, in sequence, whose
+    /// change the document already holds: what a snapshot of the document
+    /// may truthfully claim.
+    fn covered_from(&self, mut covers: VersionVector) -> Result<VersionVector, ReplicaError> {
+        for (author, seq, hash) in self.store.envelope_index()? {
+            let held = covers.get(&author);
+            if seq == held + 1 && self.journal.contains(&hash) {
+                covers.set(author, seq);
+            }
+        }
+        Ok(covers)
+    }
+
+    /// A sealed snapshot of everything this device holds, for a device
+    /// that is joining: stored envelopes are applied first, and the vector
+    /// it claims covers only what the document really contains.
+    pub fn seal_current(&mut self) -> Result<Vec<u8>, ReplicaError> {
+        self.refresh()?;
+        let base = self.store.snapshot()?.map(|s| s.covers).unwrap_or_default();
+        let covers = self.covered_from(base)?;
+        self.seal_snapshot(&covers)
+    }
+
+    /// Seals the whole current document as a snapshot covering `covers`,
+    /// which must describe what the document holds (see `seal_current`).
     pub fn seal_snapshot(&self, covers: &VersionVector) -> Result<Vec<u8>, ReplicaError> {
         Ok(envelope::seal(
             &self.journal_id,

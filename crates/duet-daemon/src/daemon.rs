@@ -33,6 +33,9 @@ const MAX_HELD_BACK: usize = 1024;
 const TICK: Duration = Duration::from_millis(200);
 /// How often connected devices compare vectors, to repair missed pushes.
 const ANTI_ENTROPY: Duration = Duration::from_secs(10);
+/// Stored envelopes are applied to the document once the daemon has been
+/// idle this long (or at once when something needs the document).
+const APPLY_WHEN_IDLE_FOR: Duration = Duration::from_millis(100);
 /// Compaction waits until nothing has been synced or written for this long.
 const QUIET_BEFORE_COMPACTING: Duration = Duration::from_secs(2);
 /// ...unless this many envelopes wait beyond the snapshot.
@@ -262,6 +265,8 @@ pub struct Daemon {
     last_anti_entropy: Instant,
     /// When a sync message or a write last kept the event loop busy.
     last_activity: Instant,
+    /// Received envelopes are stored but not yet applied to the document.
+    apply_pending: bool,
     pub(crate) invitations: HashMap<u32, Invitation>,
 }
 
@@ -289,6 +294,7 @@ impl Daemon {
             backoff: HashMap::new(),
             last_anti_entropy: Instant::now(),
             last_activity: Instant::now(),
+            apply_pending: false,
             invitations: HashMap::new(),
         };
         daemon.update_members();
@@ -441,6 +447,11 @@ impl Daemon {
     }
 
     fn on_tick(&mut self) {
+        if self.apply_pending && self.last_activity.elapsed() < APPLY_WHEN_IDLE_FOR {
+            // Still busy receiving; the envelopes are stored and safe.
+            self.expire_invitations();
+            return;
+        }
         self.pick_up_local_writes();
         self.expire_invitations();
         self.redial(false);
@@ -475,6 +486,7 @@ impl Daemon {
 
     /// Applies what the CLI wrote to the store and pushes it.
     fn pick_up_local_writes(&mut self) {
+        self.apply_pending = false;
         if let Err(e) = self.replica.refresh() {
             tracing::warn!(error = %e, "cannot read new writes from the store");
         }
@@ -817,9 +829,16 @@ impl Daemon {
             accepted += u64::from(self.receive(from, envelope.into_vec()));
         }
         if accepted > 0 {
-            self.apply_stored();
-            let held: Vec<Vec<u8>> = self.held_back.drain(..).collect();
-            if !held.is_empty() {
+            if self.held_back.is_empty() {
+                // Nothing waits on the document: apply when the daemon is
+                // idle, so a long journal's apply time (it grows with the
+                // document) never delays storing the next arrival.
+                self.apply_pending = true;
+            } else {
+                // Some envelopes wait for their author's device record,
+                // which may be among what just arrived: apply now.
+                self.apply_stored();
+                let held: Vec<Vec<u8>> = self.held_back.drain(..).collect();
                 for envelope in held {
                     self.receive(from, envelope);
                 }
@@ -833,6 +852,7 @@ impl Daemon {
     /// Applies stored envelopes to the document and takes in any devices
     /// they added.
     fn apply_stored(&mut self) {
+        self.apply_pending = false;
         if let Err(e) = self.replica.refresh() {
             tracing::warn!(error = %e, "cannot apply stored envelopes");
         }
