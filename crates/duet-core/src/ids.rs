@@ -13,15 +13,12 @@ impl DeviceId {
     /// The full id as lowercase base32 (52 characters): stable, and safe in
     /// file names, JSON and automerge map keys.
     pub fn to_text(&self) -> String {
-        BASE32_NOPAD.encode(&self.0).to_ascii_lowercase()
+        to_base32(&self.0)
     }
 
     /// Parses what [`DeviceId::to_text`] wrote.
     pub fn from_text(text: &str) -> Option<Self> {
-        let bytes = BASE32_NOPAD
-            .decode(text.to_ascii_uppercase().as_bytes())
-            .ok()?;
-        Some(Self(bytes.try_into().ok()?))
+        from_base32(text).map(Self)
     }
 
     /// The first eight characters, which is what people see.
@@ -53,14 +50,11 @@ impl JournalId {
     }
 
     pub fn to_text(&self) -> String {
-        BASE32_NOPAD.encode(&self.0).to_ascii_lowercase()
+        to_base32(&self.0)
     }
 
     pub fn from_text(text: &str) -> Option<Self> {
-        let bytes = BASE32_NOPAD
-            .decode(text.to_ascii_uppercase().as_bytes())
-            .ok()?;
-        Some(Self(bytes.try_into().ok()?))
+        from_base32(text).map(Self)
     }
 }
 
@@ -68,6 +62,18 @@ impl fmt::Debug for JournalId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "JournalId({})", self.to_text())
     }
+}
+
+/// Lowercase base32 without padding: safe in file names, JSON and map keys.
+fn to_base32(bytes: &[u8]) -> String {
+    BASE32_NOPAD.encode(bytes).to_ascii_lowercase()
+}
+
+fn from_base32<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let bytes = BASE32_NOPAD
+        .decode(text.to_ascii_uppercase().as_bytes())
+        .ok()?;
+    bytes.try_into().ok()
 }
 
 /// Alphabet for entry ids: lowercase letters and digits without the ones

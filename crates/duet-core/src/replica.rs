@@ -114,17 +114,7 @@ impl Replica {
         };
         let (journal, commit) = Journal::genesis(&journal_id, &record, now)?;
         store.initialise(&journal_id, &device.id())?;
-        let mut replica = Self {
-            members: store.members()?,
-            store,
-            device,
-            key,
-            journal_id,
-            journal,
-            applied_pos: 0,
-            snapshot_generation: 0,
-            compact_after: DEFAULT_COMPACT_AFTER,
-        };
+        let mut replica = Self::assemble(store, device, key, journal_id, journal, 0, 0)?;
         replica.store_local(&commit)?;
         Ok(replica)
     }
@@ -164,17 +154,7 @@ impl Replica {
             .filter_map(|d| DeviceId::from_text(&d.id))
             .collect();
         store.mark_seen(&everyone)?;
-        let mut replica = Self {
-            members: store.members()?,
-            store,
-            device,
-            key,
-            journal_id,
-            journal,
-            applied_pos: 0,
-            snapshot_generation: 1,
-            compact_after: DEFAULT_COMPACT_AFTER,
-        };
+        let mut replica = Self::assemble(store, device, key, journal_id, journal, 0, 1)?;
         replica.sync_members()?;
         Ok(replica)
     }
@@ -200,7 +180,30 @@ impl Replica {
         if journal.journal_id().is_some_and(|id| id != journal_id) {
             return Err(ReplicaError::KeyMismatch);
         }
-        let mut replica = Self {
+        let generation = snapshot.map_or(0, |s| s.generation);
+        let mut replica = Self::assemble(
+            store,
+            device,
+            key,
+            journal_id,
+            journal,
+            applied_pos,
+            generation,
+        )?;
+        replica.sync_members()?;
+        Ok(replica)
+    }
+
+    fn assemble(
+        store: Store,
+        device: DeviceKey,
+        key: JournalKey,
+        journal_id: JournalId,
+        journal: Journal,
+        applied_pos: i64,
+        snapshot_generation: i64,
+    ) -> Result<Self, ReplicaError> {
+        Ok(Self {
             members: store.members()?,
             store,
             device,
@@ -208,11 +211,9 @@ impl Replica {
             journal_id,
             journal,
             applied_pos,
-            snapshot_generation: snapshot.map_or(0, |s| s.generation),
+            snapshot_generation,
             compact_after: DEFAULT_COMPACT_AFTER,
-        };
-        replica.sync_members()?;
-        Ok(replica)
+        })
     }
 
     pub fn set_compact_after(&mut self, envelopes: usize) {
