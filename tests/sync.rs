@@ -144,7 +144,13 @@ fn a_daemon_killed_mid_transfer_finishes_it_after_restart_without_loss_or_duplic
             .and_then(|c| c.query_row("SELECT COUNT(*) FROM envelopes", [], |r| r.get(0)))
             .unwrap_or(0)
     };
-    eventually(WAIT, "the transfer to start", || count() > 20);
+    // Kill as early into the transfer as can be seen, polling closely, so
+    // a fast machine does not finish it first.
+    let started = std::time::Instant::now();
+    while count() <= 5 {
+        assert!(started.elapsed() < WAIT, "the transfer never started");
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let at_kill = count();
     s.kill();
     assert!(
