@@ -9,14 +9,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use duet_core::home::{Home, HomeError};
-use duet_core::replica::{ReceiveError, Replica, ReplicaError};
-use duet_core::{envelope::OpenError, DeviceId, VersionVector};
+use duet_core::replica::{Replica, ReplicaError};
+use duet_core::{DeviceId, VersionVector};
 use futures::StreamExt;
-use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::request_response::OutboundRequestId;
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, mdns, Multiaddr, PeerId, Swarm};
-use serde_bytes::ByteBuf;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::behaviour::{self, Behaviour, BehaviourEvent, BuildError};
@@ -24,11 +23,10 @@ use crate::control::{self, PeerStatus, Reply, StatusReport, SyncedPeer};
 use crate::gate::Members;
 use crate::identity;
 use crate::invite::Invitation;
-use crate::protocol::{SyncRequest, SyncResponse, MAX_PUSH};
 
 /// Envelopes held back because their author is not yet known to be a
 /// member (the record adding it may still be on its way).
-const MAX_HELD_BACK: usize = 1024;
+pub(crate) const MAX_HELD_BACK: usize = 1024;
 /// How often the daemon looks at the store and its timers.
 const TICK: Duration = Duration::from_millis(200);
 /// How often connected devices compare vectors, to repair missed pushes.
@@ -41,7 +39,7 @@ const QUIET_BEFORE_COMPACTING: Duration = Duration::from_secs(2);
 /// ...unless this many envelopes wait beyond the snapshot.
 const COMPACT_ANYWAY: usize = 2048;
 /// How long `duet sync` waits for answers.
-const SYNC_WAIT: Duration = Duration::from_secs(15);
+pub(crate) const SYNC_WAIT: Duration = Duration::from_secs(15);
 
 pub struct Config {
     pub home: PathBuf,
@@ -237,11 +235,11 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// A `duet sync` waiting for its answers.
-struct SyncWaiter {
-    waiting: HashMap<OutboundRequestId, PeerId>,
-    peers: HashMap<PeerId, SyncedPeer>,
-    deadline: Instant,
-    reply: oneshot::Sender<Vec<SyncedPeer>>,
+pub(crate) struct SyncWaiter {
+    pub(crate) waiting: HashMap<OutboundRequestId, PeerId>,
+    pub(crate) peers: HashMap<PeerId, SyncedPeer>,
+    pub(crate) deadline: Instant,
+    pub(crate) reply: oneshot::Sender<Vec<SyncedPeer>>,
 }
 
 /// Redial state of a member device that is not connected.
@@ -254,19 +252,19 @@ pub struct Daemon {
     pub(crate) swarm: Swarm<Behaviour>,
     pub(crate) replica: Replica,
     pub(crate) members: Members,
-    connected: HashSet<PeerId>,
+    pub(crate) connected: HashSet<PeerId>,
     /// Envelopes up to this store position have been pushed.
-    pushed_pos: i64,
+    pub(crate) pushed_pos: i64,
     /// Which peer an envelope came from, so it is not echoed back.
-    source: HashMap<i64, PeerId>,
-    held_back: VecDeque<Vec<u8>>,
-    waiters: Vec<SyncWaiter>,
+    pub(crate) source: HashMap<i64, PeerId>,
+    pub(crate) held_back: VecDeque<Vec<u8>>,
+    pub(crate) waiters: Vec<SyncWaiter>,
     backoff: HashMap<PeerId, Backoff>,
-    last_anti_entropy: Instant,
+    pub(crate) last_anti_entropy: Instant,
     /// When a sync message or a write last kept the event loop busy.
-    last_activity: Instant,
+    pub(crate) last_activity: Instant,
     /// Received envelopes are stored but not yet applied to the document.
-    apply_pending: bool,
+    pub(crate) apply_pending: bool,
     pub(crate) invitations: HashMap<u32, Invitation>,
 }
 
@@ -321,7 +319,7 @@ impl Daemon {
     }
 
     /// The PeerIds of every member device but this one.
-    fn member_peers(&self) -> Vec<(DeviceId, PeerId)> {
+    pub(crate) fn member_peers(&self) -> Vec<(DeviceId, PeerId)> {
         let me = self.replica.device_id();
         self.replica
             .members()
@@ -413,39 +411,6 @@ impl Daemon {
         }
     }
 
-    fn sync_now(&mut self, reply: oneshot::Sender<Vec<SyncedPeer>>) {
-        self.pick_up_local_writes();
-        let connected: Vec<PeerId> = self.connected.iter().copied().collect();
-        let mut waiter = SyncWaiter {
-            waiting: HashMap::new(),
-            peers: HashMap::new(),
-            deadline: Instant::now() + SYNC_WAIT,
-            reply,
-        };
-        for peer in connected {
-            if let Some(id) = self.send_hello(peer) {
-                waiter.waiting.insert(id, peer);
-                waiter.peers.insert(
-                    peer,
-                    SyncedPeer {
-                        device_id: identity::device_id(&peer)
-                            .map(|d| d.to_text())
-                            .unwrap_or_default(),
-                        received: 0,
-                        sent: 0,
-                        ok: false,
-                    },
-                );
-            }
-        }
-        self.redial(true);
-        if waiter.waiting.is_empty() {
-            let _ = waiter.reply.send(Vec::new());
-        } else {
-            self.waiters.push(waiter);
-        }
-    }
-
     fn on_tick(&mut self) {
         if self.apply_pending && self.last_activity.elapsed() < APPLY_WHEN_IDLE_FOR {
             // Still busy receiving; the envelopes are stored and safe.
@@ -485,7 +450,7 @@ impl Daemon {
     }
 
     /// Applies what the CLI wrote to the store and pushes it.
-    fn pick_up_local_writes(&mut self) {
+    pub(crate) fn pick_up_local_writes(&mut self) {
         self.apply_pending = false;
         if let Err(e) = self.replica.refresh() {
             tracing::warn!(error = %e, "cannot read new writes from the store");
@@ -494,56 +459,8 @@ impl Daemon {
         self.push_new();
     }
 
-    pub(crate) fn push_new_now(&mut self) {
-        self.push_new();
-    }
-
-    /// Pushes every envelope stored since the last push to every connected
-    /// member, except back to the device it came from.
-    fn push_new(&mut self) {
-        let new = match self.replica.store().envelopes_after(self.pushed_pos) {
-            Ok(new) => new,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the store");
-                return;
-            }
-        };
-        let Some(last) = new.last() else { return };
-        self.pushed_pos = last.pos;
-        for peer in self.connected.clone() {
-            let batch: Vec<ByteBuf> = new
-                .iter()
-                .filter(|e| self.source.get(&e.pos) != Some(&peer))
-                .map(|e| ByteBuf::from(e.bytes.clone()))
-                .collect();
-            for chunk in batch.chunks(MAX_PUSH) {
-                self.swarm.behaviour_mut().sync.send_request(
-                    &peer,
-                    SyncRequest::Push {
-                        snapshot: None,
-                        envelopes: chunk.to_vec(),
-                    },
-                );
-            }
-        }
-        self.source.clear();
-    }
-
-    fn send_hello(&mut self, peer: PeerId) -> Option<OutboundRequestId> {
-        let vector = self.replica.vector().ok()?;
-        let mut encoded = Vec::new();
-        vector.encode(&mut encoded);
-        let id = self.swarm.behaviour_mut().sync.send_request(
-            &peer,
-            SyncRequest::Hello {
-                vector: ByteBuf::from(encoded),
-            },
-        );
-        Some(id)
-    }
-
     /// Dials member devices that are not connected, with backoff.
-    fn redial(&mut self, now: bool) {
+    pub(crate) fn redial(&mut self, now: bool) {
         for (device, peer) in self.member_peers() {
             if self.connected.contains(&peer) || self.swarm.is_connected(&peer) {
                 continue;
@@ -652,232 +569,6 @@ impl Daemon {
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Pair(event)) => self.on_pair_event(event),
             _ => {}
-        }
-    }
-
-    fn on_sync_event(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
-        self.last_activity = Instant::now();
-        match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request {
-                    request, channel, ..
-                } => {
-                    if !self.members.is_member(&peer) {
-                        tracing::warn!(%peer, "refused a sync request from a device that is not a member");
-                        return;
-                    }
-                    let response = self.answer_sync(peer, request);
-                    if let Some(response) = response {
-                        let _ = self
-                            .swarm
-                            .behaviour_mut()
-                            .sync
-                            .send_response(channel, response);
-                    }
-                }
-                request_response::Message::Response {
-                    request_id,
-                    response,
-                } => {
-                    if !self.members.is_member(&peer) {
-                        return;
-                    }
-                    self.on_sync_response(peer, request_id, response);
-                }
-            },
-            request_response::Event::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            } => {
-                tracing::debug!(%peer, error = %error, "sync request failed");
-                self.settle_waiters(request_id, None);
-            }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, error = %error, "sync answer failed");
-            }
-            request_response::Event::ResponseSent { .. } => {}
-        }
-    }
-
-    fn answer_sync(&mut self, peer: PeerId, request: SyncRequest) -> Option<SyncResponse> {
-        match request {
-            SyncRequest::Hello { vector } => {
-                let Some((theirs, _)) = VersionVector::decode(&vector) else {
-                    tracing::warn!(%peer, "ignored a malformed version vector");
-                    return None;
-                };
-                let outgoing = match self.replica.outgoing_for(&theirs) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot gather what a peer lacks");
-                        return None;
-                    }
-                };
-                self.record_sync(peer, &theirs);
-                Some(SyncResponse::Missing {
-                    snapshot: outgoing.snapshot.map(ByteBuf::from),
-                    envelopes: outgoing.envelopes.into_iter().map(ByteBuf::from).collect(),
-                    vector: self.encoded_vector(),
-                })
-            }
-            SyncRequest::Push {
-                snapshot,
-                envelopes,
-            } => {
-                self.apply(peer, snapshot, envelopes);
-                Some(SyncResponse::Ack {
-                    vector: self.encoded_vector(),
-                })
-            }
-        }
-    }
-
-    fn on_sync_response(
-        &mut self,
-        peer: PeerId,
-        request_id: OutboundRequestId,
-        response: SyncResponse,
-    ) {
-        match response {
-            SyncResponse::Missing {
-                snapshot,
-                envelopes,
-                vector,
-            } => {
-                let received = self.apply(peer, snapshot, envelopes);
-                let mut sent = 0;
-                if let Some((theirs, _)) = VersionVector::decode(&vector) {
-                    self.record_sync(peer, &theirs);
-                    if let Ok(out) = self.replica.outgoing_for(&theirs) {
-                        sent = out.envelopes.len() as u64 + u64::from(out.snapshot.is_some());
-                        if sent > 0 {
-                            let envelopes: Vec<ByteBuf> =
-                                out.envelopes.into_iter().map(ByteBuf::from).collect();
-                            self.swarm.behaviour_mut().sync.send_request(
-                                &peer,
-                                SyncRequest::Push {
-                                    snapshot: out.snapshot.map(ByteBuf::from),
-                                    envelopes,
-                                },
-                            );
-                        }
-                    }
-                }
-                self.settle_waiters(request_id, Some((received, sent)));
-            }
-            SyncResponse::Ack { vector } => {
-                if let Some((theirs, _)) = VersionVector::decode(&vector) {
-                    self.record_sync(peer, &theirs);
-                }
-            }
-        }
-    }
-
-    /// Records the outcome of one of `duet sync`'s hellos, and answers the
-    /// waiter once all of its hellos are settled.
-    fn settle_waiters(&mut self, request_id: OutboundRequestId, moved: Option<(u64, u64)>) {
-        let mut finished = Vec::new();
-        for (i, waiter) in self.waiters.iter_mut().enumerate() {
-            let Some(peer) = waiter.waiting.remove(&request_id) else {
-                continue;
-            };
-            if let (Some(report), Some((received, sent))) = (waiter.peers.get_mut(&peer), moved) {
-                report.received += received;
-                report.sent += sent;
-                report.ok = true;
-            }
-            if waiter.waiting.is_empty() {
-                finished.push(i);
-            }
-        }
-        for i in finished.into_iter().rev() {
-            let waiter = self.waiters.remove(i);
-            let _ = waiter.reply.send(waiter.peers.into_values().collect());
-        }
-    }
-
-    fn record_sync(&mut self, peer: PeerId, theirs: &VersionVector) {
-        if let Some(device) = identity::device_id(&peer) {
-            let _ = self.replica.store().record_sync(&device, now_ms(), theirs);
-        }
-    }
-
-    fn encoded_vector(&self) -> ByteBuf {
-        let mut out = Vec::new();
-        if let Ok(v) = self.replica.vector() {
-            v.encode(&mut out);
-        }
-        ByteBuf::from(out)
-    }
-
-    /// Applies a snapshot and envelopes from `from`; returns how many were
-    /// new. Bad ones are logged with their reason and skipped.
-    fn apply(&mut self, from: PeerId, snapshot: Option<ByteBuf>, envelopes: Vec<ByteBuf>) -> u64 {
-        let mut accepted = 0;
-        if let Some(snapshot) = snapshot {
-            match self.replica.receive_snapshot(&snapshot) {
-                Ok(()) => accepted += 1,
-                Err(e) => tracing::warn!(peer = %from, reason = %e, "rejected a snapshot"),
-            }
-        }
-        // Store the whole batch first (durable, and readable by the CLI at
-        // once), then apply it to the document in one go. The message size
-        // limit bounds how many arrive at once.
-        for envelope in envelopes {
-            accepted += u64::from(self.receive(from, envelope.into_vec()));
-        }
-        if accepted > 0 {
-            if self.held_back.is_empty() {
-                // Nothing waits on the document: apply when the daemon is
-                // idle, so a long journal's apply time (it grows with the
-                // document) never delays storing the next arrival.
-                self.apply_pending = true;
-            } else {
-                // Some envelopes wait for their author's device record,
-                // which may be among what just arrived: apply now.
-                self.apply_stored();
-                let held: Vec<Vec<u8>> = self.held_back.drain(..).collect();
-                for envelope in held {
-                    self.receive(from, envelope);
-                }
-                self.apply_stored();
-            }
-        }
-        self.push_new();
-        accepted
-    }
-
-    /// Applies stored envelopes to the document and takes in any devices
-    /// they added.
-    fn apply_stored(&mut self) {
-        self.apply_pending = false;
-        if let Err(e) = self.replica.refresh() {
-            tracing::warn!(error = %e, "cannot apply stored envelopes");
-        }
-        self.update_members();
-    }
-
-    fn receive(&mut self, from: PeerId, envelope: Vec<u8>) -> bool {
-        match self.replica.store_envelope(&envelope) {
-            Ok(pos) => {
-                self.source.insert(pos, from);
-                true
-            }
-            Err(ReceiveError::Replay { .. }) => false,
-            Err(ReceiveError::Open(OpenError::UnknownAuthor(author))) => {
-                tracing::debug!(author = %author.short(), "holding an envelope until its author's device record arrives");
-                if self.held_back.len() >= MAX_HELD_BACK {
-                    self.held_back.pop_front();
-                }
-                self.held_back.push_back(envelope);
-                false
-            }
-            Err(e) => {
-                tracing::warn!(peer = %from, reason = %e, "rejected an envelope");
-                false
-            }
         }
     }
 }

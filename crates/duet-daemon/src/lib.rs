@@ -16,6 +16,7 @@ pub mod join;
 pub mod pairing;
 pub mod protocol;
 mod server;
+mod sync;
 pub mod wordlist;
 
 pub use daemon::{run, Config, DaemonError};
