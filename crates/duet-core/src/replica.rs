@@ -370,6 +370,9 @@ impl Replica {
         let payload = sealed.decrypt(&self.key)?;
         let change = automerge::Change::from_bytes(payload)
             .map_err(|e| ReceiveError::BadPayload(e.into()))?;
+        self.journal
+            .check_attribution(&change, &author)
+            .map_err(ReceiveError::BadPayload)?;
         Ok(Incoming {
             author,
             seq,

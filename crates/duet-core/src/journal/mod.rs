@@ -19,6 +19,7 @@
 //! Every write is one automerge transaction and yields one [`Commit`]: the
 //! change's bytes, which the replica seals into an envelope.
 
+mod attribution;
 mod entry;
 mod read;
 
@@ -52,6 +53,8 @@ pub enum JournalError {
     NotYours { id: String, owner: String },
     #[error("entry `{0}` is yours; `heard` is for your partner's entries")]
     OwnEntry(String),
+    #[error("the change writes an entry's {field} as a device other than the one that signed it")]
+    Misattributed { field: &'static str },
     #[error("the journal document is missing its {0}")]
     Schema(&'static str),
     #[error("the change bytes are not an automerge change: {0}")]

@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::journal::{EntryEdit, Filter, NewEntry};
+use crate::journal::{EntryEdit, Filter, JournalError, NewEntry};
 
 fn now() -> i64 {
     1_700_000_000_000
@@ -433,5 +433,55 @@ proptest! {
         prop_assert!(a.receive_snapshot(&snapshot).is_err());
         prop_assert_eq!(a.journal().all_entries(), before);
         prop_assert_eq!(a.store().envelope_count().expect("count"), 1);
+    }
+}
+
+#[test]
+fn an_entry_signed_by_one_device_but_written_as_another_is_refused() {
+    let mut alex = alex();
+    let mut sam = pair(&mut alex, "Sam", "laptop");
+    let forge = |sam: &mut Replica, person: &str, device: DeviceId| {
+        let author = crate::journal::Author {
+            person: person.into(),
+            device,
+        };
+        sam.commit(|j, _| {
+            j.add_entry(
+                &author,
+                NewEntry {
+                    body: "not what it seems".into(),
+                    ..NewEntry::default()
+                },
+                now(),
+            )
+        })
+        .expect("a local commit");
+        everything(sam).pop().expect("the forged envelope")
+    };
+    let sam_id = sam.device_id();
+    let as_alex = forge(&mut sam, "Alex", sam_id);
+    let as_alexs_device = forge(&mut sam, "Sam", alex.device_id());
+    let before = alex.journal().all_entries();
+    for forged in [as_alex, as_alexs_device] {
+        assert!(matches!(
+            alex.receive_envelope(&forged),
+            Err(ReceiveError::BadPayload(JournalError::Misattributed { .. }))
+        ));
+    }
+    assert_eq!(alex.journal().all_entries(), before);
+    // A device's own entries pass, and so does the record of a device
+    // added by another member, which names that other device's person.
+    let mut desktop = pair(&mut alex, "Sam", "desktop");
+    let id = add(&mut desktop, "honestly mine");
+    for env in everything(&desktop) {
+        let _ = alex.receive_envelope(&env);
+    }
+    assert_eq!(alex.journal().entry(&id).expect("arrived").person, "Sam");
+    let mut laptop2 = pair(&mut alex, "Alex", "desktop");
+    for env in everything(&alex) {
+        match laptop2.receive_envelope(&env) {
+            Ok(_) | Err(ReceiveError::Replay { .. }) => {}
+            Err(e) => panic!("a legitimate envelope was refused: {e}"),
+        }
     }
 }
