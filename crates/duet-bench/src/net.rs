@@ -51,10 +51,8 @@ impl Daemon {
             .stderr(std::fs::File::create(log)?)
             .spawn()?;
         let daemon = Self { child };
-        wait_until(Duration::from_secs(30), || {
-            Ok(!addrs(duet, home)?.is_empty())
-        })
-        .context("the daemon did not start")?;
+        wait_until(Duration::from_secs(30), || Ok(!addrs(home)?.is_empty()))
+            .context("the daemon did not start")?;
         Ok(daemon)
     }
 
@@ -97,22 +95,8 @@ fn wait_until(
     bail!("timed out after {limit:?}")
 }
 
-fn addrs(duet: &Path, home: &Path) -> anyhow::Result<Vec<String>> {
-    let Ok(out) = local::output(duet, home, &["--json", "status"]) else {
-        return Ok(Vec::new());
-    };
-    let v: serde_json::Value = serde_json::from_str(&out)?;
-    if v["daemon_running"] != true {
-        return Ok(Vec::new());
-    }
-    Ok(v["status"]["addrs"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default())
+fn addrs(home: &Path) -> anyhow::Result<Vec<String>> {
+    Ok(duet_daemon::control::listen_addrs(home))
 }
 
 /// The highest contiguous sequence `home`'s store holds from `author`.
@@ -149,7 +133,7 @@ pub fn run(entries: usize, live_adds: usize, runs: usize, seed: u64) -> anyhow::
     eprintln!("[{entries}] in-memory limit: {:.1} ms", limit.seconds * 1e3);
 
     let alex = Daemon::start(&duet, &alex_home, &dir.path().join("alex.log"))?;
-    let alex_addr = addrs(&duet, &alex_home)?
+    let alex_addr = addrs(&alex_home)?
         .into_iter()
         .next()
         .ok_or_else(|| anyhow!("no address"))?;

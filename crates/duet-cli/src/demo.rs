@@ -79,21 +79,7 @@ impl Device {
     }
 
     fn addrs(&self) -> anyhow::Result<Vec<String>> {
-        let Ok(out) = self.duet(&["--json", "status"]) else {
-            return Ok(Vec::new());
-        };
-        let v: serde_json::Value = serde_json::from_str(&out)?;
-        if v["daemon_running"] != true {
-            return Ok(Vec::new());
-        }
-        Ok(v["status"]["addrs"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(duet_daemon::control::listen_addrs(&self.home))
     }
 
     fn bodies(&self) -> anyhow::Result<Vec<String>> {

@@ -239,15 +239,7 @@ impl Store {
     /// True when the envelope `(author, seq)` is held or was compacted
     /// into the snapshot.
     pub fn holds(&self, author: &DeviceId, seq: u64) -> Result<bool, StoreError> {
-        let contiguous: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT seq FROM vector WHERE author = ?1",
-                [author.0.as_slice()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if contiguous.is_some_and(|c| seq as i64 <= c) {
+        if seq as i64 <= contiguous_seq(&self.conn, author)? {
             return Ok(true);
         }
         let found = self
@@ -575,18 +567,23 @@ fn insert_envelope(
         params![author.0.as_slice(), seq as i64, hash.as_slice(), bytes],
     )?;
     let pos = tx.last_insert_rowid();
-    let contiguous: i64 = tx
+    let contiguous = contiguous_seq(tx, author)?;
+    if seq as i64 == contiguous + 1 {
+        raise_vector(tx, author, seq)?;
+    }
+    Ok(pos)
+}
+
+/// The author's highest contiguous sequence held (0 if none).
+fn contiguous_seq(conn: &Connection, author: &DeviceId) -> Result<i64, StoreError> {
+    Ok(conn
         .query_row(
             "SELECT seq FROM vector WHERE author = ?1",
             [author.0.as_slice()],
             |r| r.get(0),
         )
         .optional()?
-        .unwrap_or(0);
-    if seq as i64 == contiguous + 1 {
-        raise_vector(tx, author, seq)?;
-    }
-    Ok(pos)
+        .unwrap_or(0))
 }
 
 /// Sets the author's contiguous sequence to at least `seq`, then extends it
@@ -597,14 +594,7 @@ fn raise_vector(
     seq: u64,
 ) -> Result<(), StoreError> {
     let mut top = seq as i64;
-    let current: i64 = tx
-        .query_row(
-            "SELECT seq FROM vector WHERE author = ?1",
-            [author.0.as_slice()],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(0);
+    let current = contiguous_seq(tx, author)?;
     top = top.max(current);
     let mut stmt =
         tx.prepare_cached("SELECT seq FROM envelopes WHERE author = ?1 AND seq > ?2 ORDER BY seq")?;

@@ -199,6 +199,18 @@ impl Client {
 
 use std::io::Read as _;
 
+/// The addresses a running daemon listens on; empty when none runs (or it
+/// has not started listening yet).
+pub fn listen_addrs(home: &Path) -> Vec<String> {
+    let Ok(mut client) = Client::connect(home) else {
+        return Vec::new();
+    };
+    match client.call(&Request::Status) {
+        Ok(Reply::Status(report)) => report.addrs,
+        _ => Vec::new(),
+    }
+}
+
 /// Tells a running daemon that the store changed, if one is running.
 /// Best effort: a daemon also polls the store.
 pub fn poke(home: &Path) {
