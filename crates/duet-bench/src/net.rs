@@ -127,7 +127,7 @@ pub fn run(entries: usize, live_adds: usize, runs: usize, seed: u64) -> anyhow::
     local::build_journal(&home, entries, &mut rng)?;
     let (alex_id, saved) = {
         let replica = home.open()?;
-        (replica.device_id(), replica.journal().save())
+        (replica.device_id(), replica.journal()?.save())
     };
     let limit = limit::measure(&saved, entries)?;
     eprintln!("[{entries}] in-memory limit: {:.1} ms", limit.seconds * 1e3);

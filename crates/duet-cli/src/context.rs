@@ -41,7 +41,7 @@ impl Context {
         let Ok(new) = replica.take_new_devices() else {
             return;
         };
-        let devices = replica.journal().devices();
+        let devices = replica.devices().to_vec();
         for d in new {
             let by = d
                 .added_by

@@ -19,7 +19,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     // Opening first gives the usual one-sentence errors for a home that
     // holds no journal, before any network is started. (Not `ctx.open`:
     // notices of new devices are for the person, not the daemon's log.)
-    drop(ctx.home.open()?);
+    // A writer replica, as the daemon holds: the whole document loaded
+    // here would stay in this process's memory for good.
+    drop(ctx.home.open_writer()?);
     init_logging();
     let config = duet_daemon::Config {
         home: ctx.home.root().to_path_buf(),
@@ -28,6 +30,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         compact_after: std::env::var("DUET_COMPACT_AFTER")
             .ok()
             .and_then(|v| v.parse().ok()),
+        whole_exe: std::env::current_exe().ok(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -23,7 +23,7 @@ fn describe_adder(devices: &[DeviceRecord], d: &DeviceRecord) -> String {
 pub fn devices(ctx: &Context) -> anyhow::Result<()> {
     let replica = ctx.open()?;
     let me = replica.device_id().to_text();
-    let devices = replica.journal().devices();
+    let devices = replica.devices().to_vec();
     if ctx.json {
         let list: Vec<_> = devices
             .iter()
@@ -56,7 +56,7 @@ fn offline_status(ctx: &Context) -> anyhow::Result<StatusReport> {
     let replica = ctx.open()?;
     let me = replica.device_id();
     let mut peers = Vec::new();
-    for d in replica.journal().devices() {
+    for d in replica.devices().to_vec() {
         if d.id == me.to_text() {
             continue;
         }

@@ -79,6 +79,9 @@ enum Command {
     Daemon(daemon_cmd::Args),
     /// Two devices on this machine pair and sync, end to end.
     Demo(demo::Args),
+    /// The daemon's work on the whole journal, in a process of its own.
+    #[command(hide = true)]
+    WholeJob { job: String },
 }
 
 fn main() -> ExitCode {
@@ -107,6 +110,9 @@ fn main() -> ExitCode {
         Command::Sync => devices::sync(&ctx),
         Command::Daemon(args) => daemon_cmd::run(&ctx, args),
         Command::Demo(args) => demo::run(args),
+        Command::WholeJob { job } => {
+            duet_daemon::whole::serve(&ctx.home, &job).map_err(anyhow::Error::msg)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

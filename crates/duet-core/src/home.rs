@@ -34,6 +34,8 @@ pub enum HomeError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Replica(#[from] ReplicaError),
+    #[error("cannot open the journal in a worker thread: {0}")]
+    Thread(String),
 }
 
 #[derive(Clone, Debug)]
@@ -115,14 +117,36 @@ impl Home {
         )?)
     }
 
-    /// Opens the journal held here.
-    pub fn open(&self) -> Result<Replica, HomeError> {
+    /// Opens the journal held here as a writer replica, without its
+    /// document (see [`Replica::open_writer`]). `None` when the store does
+    /// not yet hold what that needs: open the whole journal once first.
+    pub fn open_writer(&self) -> Result<Option<Replica>, HomeError> {
+        self.check_initialised()?;
+        let device = DeviceKey::read(&self.device_key_path())?;
+        let key = JournalKey::read(&self.journal_key_path())?;
+        let store = Store::open(&self.store_path())?;
+        match Replica::open_writer(store, device, key) {
+            Err(ReplicaError::Store(StoreError::NotInitialised)) => {
+                Err(HomeError::Partial(self.root.clone()))
+            }
+            Err(ReplicaError::MissingRecord(_)) => Ok(None),
+            other => Ok(Some(other?)),
+        }
+    }
+
+    fn check_initialised(&self) -> Result<(), HomeError> {
         if !self.is_initialised() {
             if self.is_empty_of_journal() {
                 return Err(HomeError::NotInitialised(self.root.clone()));
             }
             return Err(HomeError::Partial(self.root.clone()));
         }
+        Ok(())
+    }
+
+    /// Opens the journal held here.
+    pub fn open(&self) -> Result<Replica, HomeError> {
+        self.check_initialised()?;
         let device = DeviceKey::read(&self.device_key_path())?;
         let key = JournalKey::read(&self.journal_key_path())?;
         let store = Store::open(&self.store_path())?;

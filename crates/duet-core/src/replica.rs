@@ -7,12 +7,20 @@
 //! enter through [`Replica::receive_envelope`] and
 //! [`Replica::receive_snapshot`], which verify before they decrypt and
 //! apply nothing from bytes that fail.
+//!
+//! A replica opened with [`Replica::open`] holds the whole document. One
+//! opened with [`Replica::open_writer`] (the daemon's) holds only the
+//! journal's first change, its own writes and the device list: it verifies,
+//! stores and relays envelopes and adds entries, while reading, editing
+//! and compacting are left to a replica that holds the whole document.
+//! Both keep the device list and the first change in the store, sealed
+//! with the journal key, so a writer replica opens without the document.
 
 use std::collections::HashSet;
 
 use crate::envelope::{self, Body, Kind, OpenError, SealError};
 use crate::ids::{DeviceId, JournalId};
-use crate::journal::{Author, Commit, DeviceRecord, Journal, JournalError};
+use crate::journal::{rebase, Author, Commit, DeviceRecord, Frontier, Journal, JournalError};
 use crate::keys::{DeviceKey, JournalKey};
 use crate::store::{Store, StoreError};
 use crate::vv::VersionVector;
@@ -35,6 +43,12 @@ pub enum ReplicaError {
     NotAMember,
     #[error("the store belongs to another journal than the key")]
     KeyMismatch,
+    #[error("this needs the whole journal document, which a writer replica does not hold")]
+    NoDocument,
+    #[error("the store has no sealed {0} yet; open the whole journal once to record it")]
+    MissingRecord(&'static str),
+    #[error("a record in the store does not decrypt or parse")]
+    BadRecord,
 }
 
 /// Why an envelope or snapshot from a peer was not applied.
@@ -62,7 +76,46 @@ struct Incoming {
     seq: u64,
     hash: [u8; 32],
     change: Vec<u8>,
+    /// Device records the change makes.
+    devices: Vec<DeviceRecord>,
+    parsed: automerge::Change,
 }
+
+/// How much of the journal document a replica holds.
+enum Doc {
+    /// The whole document: reads, every write, snapshots.
+    Whole(Box<Journal>),
+    /// Only the first change: enough to add entries and devices.
+    Writer(Box<Writer>),
+}
+
+impl Doc {
+    /// A journal that knows the `devices` map, for attribution checks.
+    fn any(&self) -> &Journal {
+        match self {
+            Doc::Whole(j) => j,
+            Doc::Writer(w) => &w.template,
+        }
+    }
+}
+
+/// A writer replica's state (see `journal/frontier.rs`).
+struct Writer {
+    /// The journal's first change.
+    base: Vec<u8>,
+    /// A journal of only the first change, never written to.
+    template: Journal,
+    /// This session's automerge actor and its last sequence number.
+    actor: automerge::ActorId,
+    seq: u64,
+    /// Where the next change goes; `None` until the whole document's
+    /// heads are given ([`Replica::set_frontier`]).
+    frontier: Option<Frontier>,
+}
+
+/// Meta keys of the sealed records a writer replica opens from.
+const ROSTER: &str = "roster";
+const BASE: &str = "base";
 
 /// What a peer lacks, ready to send: a snapshot first when one is needed
 /// (or cheaper), then envelopes in the order this device received them.
@@ -85,7 +138,10 @@ pub struct Replica {
     device: DeviceKey,
     key: JournalKey,
     journal_id: JournalId,
-    journal: Journal,
+    doc: Doc,
+    /// The journal's device list, kept in step with the document (or, for
+    /// a writer, with the device records in what it stores).
+    roster: Vec<DeviceRecord>,
     members: HashSet<DeviceId>,
     /// Highest store position this replica has applied, so `refresh` picks
     /// up what other processes (the CLI, the daemon) wrote since.
@@ -116,6 +172,7 @@ impl Replica {
         store.initialise(&journal_id, &device.id())?;
         let mut replica = Self::assemble(store, device, key, journal_id, journal, 0, 0)?;
         replica.store_local(&commit)?;
+        replica.sync_members()?;
         Ok(replica)
     }
 
@@ -194,6 +251,66 @@ impl Replica {
         Ok(replica)
     }
 
+    /// Opens this device's replica without the journal document: a writer
+    /// (see the module documentation). It needs the sealed device list and
+    /// first change that opening the whole journal records in the store,
+    /// and it writes only once given the document's heads
+    /// ([`Replica::set_frontier`]); every change stored after this call is
+    /// taken into them.
+    pub fn open_writer(
+        store: Store,
+        device: DeviceKey,
+        key: JournalKey,
+    ) -> Result<Self, ReplicaError> {
+        let journal_id = store.journal_id()?;
+        if store.device_id()? != device.id() {
+            return Err(ReplicaError::KeyMismatch);
+        }
+        let base = store
+            .record(BASE)?
+            .ok_or(ReplicaError::MissingRecord("first change"))?;
+        let base = open_record(&key, &base)?;
+        let writer = Writer {
+            template: Journal::writer(&base)?,
+            base,
+            actor: automerge::ActorId::random(),
+            seq: 0,
+            frontier: None,
+        };
+        let roster =
+            read_roster(&store, &key)?.ok_or(ReplicaError::MissingRecord("device list"))?;
+        let applied_pos = store.last_position()?;
+        let mut replica = Self {
+            members: store.members()?,
+            store,
+            device,
+            key,
+            journal_id,
+            doc: Doc::Writer(Box::new(writer)),
+            roster,
+            applied_pos,
+            snapshot_generation: 0,
+            compact_after: DEFAULT_COMPACT_AFTER,
+        };
+        replica.sync_members()?;
+        Ok(replica)
+    }
+
+    /// Gives a writer the whole document's heads, as a replica holding the
+    /// document found them after this writer opened (or after it stored a
+    /// snapshot). Envelopes stored since are taken in at the next
+    /// [`Replica::refresh`].
+    pub fn set_frontier(&mut self, frontier: Frontier) {
+        if let Doc::Writer(w) = &mut self.doc {
+            w.frontier = Some(frontier);
+        }
+    }
+
+    /// True for a replica that holds the whole document.
+    pub fn is_whole(&self) -> bool {
+        matches!(self.doc, Doc::Whole(_))
+    }
+
     fn assemble(
         store: Store,
         device: DeviceKey,
@@ -203,13 +320,15 @@ impl Replica {
         applied_pos: i64,
         snapshot_generation: i64,
     ) -> Result<Self, ReplicaError> {
+        let roster = journal.devices();
         Ok(Self {
             members: store.members()?,
             store,
             device,
             key,
             journal_id,
-            journal,
+            doc: Doc::Whole(Box::new(journal)),
+            roster,
             applied_pos,
             snapshot_generation,
             compact_after: DEFAULT_COMPACT_AFTER,
@@ -220,8 +339,24 @@ impl Replica {
         self.compact_after = envelopes.max(1);
     }
 
-    pub fn journal(&self) -> &Journal {
-        &self.journal
+    /// The whole journal document; a writer replica does not hold it.
+    pub fn journal(&self) -> Result<&Journal, ReplicaError> {
+        match &self.doc {
+            Doc::Whole(journal) => Ok(journal),
+            Doc::Writer(_) => Err(ReplicaError::NoDocument),
+        }
+    }
+
+    fn whole_mut(&mut self) -> Result<&mut Journal, ReplicaError> {
+        match &mut self.doc {
+            Doc::Whole(journal) => Ok(journal),
+            Doc::Writer(_) => Err(ReplicaError::NoDocument),
+        }
+    }
+
+    /// The journal's devices, oldest first.
+    pub fn devices(&self) -> &[DeviceRecord] {
+        &self.roster
     }
 
     pub fn journal_id(&self) -> JournalId {
@@ -252,13 +387,12 @@ impl Replica {
     pub fn author(&self) -> Result<Author, ReplicaError> {
         let me = self.device.id().to_text();
         let record = self
-            .journal
-            .devices()
-            .into_iter()
+            .roster
+            .iter()
             .find(|d| d.id == me)
             .ok_or(ReplicaError::NotAMember)?;
         Ok(Author {
-            person: record.person,
+            person: record.person.clone(),
             device: self.device.id(),
         })
     }
@@ -268,10 +402,10 @@ impl Replica {
     pub fn take_new_devices(&mut self) -> Result<Vec<DeviceRecord>, ReplicaError> {
         let seen = self.store.seen_devices()?;
         let new: Vec<DeviceRecord> = self
-            .journal
-            .devices()
-            .into_iter()
+            .roster
+            .iter()
             .filter(|d| DeviceId::from_text(&d.id).is_some_and(|id| !seen.contains(&id)))
+            .cloned()
             .collect();
         let ids: Vec<DeviceId> = new
             .iter()
@@ -288,13 +422,44 @@ impl Replica {
         write: impl FnOnce(&mut Journal, &Author) -> Result<(T, Commit), JournalError>,
     ) -> Result<T, ReplicaError> {
         let author = self.author()?;
-        let (value, commit) = write(&mut self.journal, &author)?;
-        if let Err(e) = self.store_local(&commit) {
-            // The document holds a change the store does not: rebuild it
-            // from the store so later changes never depend on a lost one.
-            self.reload()?;
-            return Err(e);
+        let writer = match &mut self.doc {
+            Doc::Whole(journal) => {
+                let (value, commit) = write(journal, &author)?;
+                if let Err(e) = self.store_local(&commit) {
+                    // The document holds a change the store does not:
+                    // rebuild it from the store so later changes never
+                    // depend on a lost one.
+                    self.reload()?;
+                    return Err(e);
+                }
+                self.sync_members()?;
+                return Ok(value);
+            }
+            Doc::Writer(writer) => writer,
+        };
+        let frontier = writer.frontier.as_ref().ok_or(ReplicaError::NoDocument)?;
+        let mut scratch = Journal::writer(&writer.base)?;
+        let (value, draft) = write(&mut scratch, &author)?;
+        let draft = automerge::Change::from_bytes(draft.bytes).map_err(JournalError::from)?;
+        let change = rebase(&draft, &writer.actor, writer.seq + 1, frontier)?;
+        // A writer has no device list in its document: take any device
+        // this write records from the change itself.
+        let made =
+            writer
+                .template
+                .check_attribution_as(&change, &author.device, Some(&author.person))?;
+        let commit = Commit {
+            hash: change.hash().0,
+            bytes: change.raw_bytes().to_vec(),
+        };
+        self.store_local(&commit)?;
+        if let Doc::Writer(writer) = &mut self.doc {
+            writer.seq += 1;
+            if let Some(frontier) = &mut writer.frontier {
+                frontier.observe(&change);
+            }
         }
+        merge_roster(&mut self.roster, made);
         self.sync_members()?;
         Ok(value)
     }
@@ -322,16 +487,24 @@ impl Replica {
         let device = std::mem::replace(&mut self.device, DeviceKey::generate());
         let key = std::mem::replace(&mut self.key, JournalKey::generate());
         let compact_after = self.compact_after;
-        *self = Replica::open(store, device, key)?;
+        *self = if self.is_whole() {
+            Replica::open(store, device, key)?
+        } else {
+            Replica::open_writer(store, device, key)?
+        };
         self.compact_after = compact_after;
         Ok(())
     }
 
     /// Verifies, stores and applies one change envelope from a peer.
-    /// Returns the envelope's position in the local store.
+    /// Returns the envelope's position in the local store. A writer
+    /// replica only stores it.
     pub fn receive_envelope(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError> {
+        if !self.is_whole() {
+            return self.store_envelope(bytes);
+        }
         let mut incoming = self.check_incoming(bytes)?;
-        self.journal
+        self.whole_mut()?
             .apply_change(std::mem::take(&mut incoming.change))
             .map_err(ReceiveError::BadPayload)?;
         let pos = self.store_incoming(&incoming, bytes)?;
@@ -348,8 +521,24 @@ impl Replica {
     /// as soon as it is stored, and applying to a large document, which
     /// costs more the larger it is, can wait until the batch is stored.
     pub fn store_envelope(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError> {
-        let incoming = self.check_incoming(bytes)?;
-        self.store_incoming(&incoming, bytes)
+        let mut incoming = self.check_incoming(bytes)?;
+        let pos = self.store_incoming(&incoming, bytes)?;
+        if let Doc::Writer(w) = &mut self.doc {
+            // A whole replica applies it at the next refresh; a writer
+            // only needs it in its frontier, now.
+            if pos == self.applied_pos + 1 {
+                self.applied_pos = pos;
+            }
+            if let Some(frontier) = &mut w.frontier {
+                frontier.observe(&incoming.parsed);
+            }
+        }
+        if !incoming.devices.is_empty() {
+            // The new devices' envelopes verify from now on, before the
+            // change is applied anywhere.
+            self.learn_devices(std::mem::take(&mut incoming.devices))?;
+        }
+        Ok(pos)
     }
 
     /// Every check of an incoming change envelope, up to a parsed change.
@@ -370,14 +559,24 @@ impl Replica {
         let payload = sealed.decrypt(&self.key)?;
         let change = automerge::Change::from_bytes(payload)
             .map_err(|e| ReceiveError::BadPayload(e.into()))?;
-        self.journal
-            .check_attribution(&change, &author)
+        let author_text = author.to_text();
+        let person = self
+            .roster
+            .iter()
+            .find(|d| d.id == author_text)
+            .map(|d| d.person.as_str());
+        let devices = self
+            .doc
+            .any()
+            .check_attribution_as(&change, &author, person)
             .map_err(ReceiveError::BadPayload)?;
         Ok(Incoming {
             author,
             seq,
             hash: change.hash().0,
             change: change.raw_bytes().to_vec(),
+            devices,
+            parsed: change,
         })
     }
 
@@ -412,7 +611,7 @@ impl Replica {
         if self.store.vector()?.dominates(&covers) {
             return Ok(());
         }
-        self.journal
+        self.whole_mut()?
             .merge_saved(&payload)
             .map_err(ReceiveError::BadPayload)?;
         self.sync_members()?;
@@ -433,13 +632,16 @@ impl Replica {
     /// Applies what other processes wrote to the store since this replica
     /// last looked. Returns how many envelopes were new to it.
     pub fn refresh(&mut self) -> Result<usize, ReplicaError> {
+        if !self.is_whole() {
+            return self.refresh_writer();
+        }
         let generation = self.store.snapshot_generation()?;
         let mut merged_snapshot = false;
         if generation != self.snapshot_generation {
             if let Some(snapshot) = self.store.snapshot()? {
                 let saved =
                     open_stored(&snapshot.bytes, Kind::Snapshot, &self.journal_id, &self.key)?;
-                self.journal.merge_saved(&saved)?;
+                self.whole_mut()?.merge_saved(&saved)?;
                 self.snapshot_generation = snapshot.generation;
                 merged_snapshot = true;
             }
@@ -447,12 +649,13 @@ impl Replica {
         let mut applied = 0;
         for env in self.store.envelopes_after(self.applied_pos)? {
             self.applied_pos = env.pos;
-            if self.journal.contains(&env.hash) {
+            let journal = self.whole_mut()?;
+            if journal.contains(&env.hash) {
                 continue;
             }
             // One bad stored envelope must not stop every later one.
             let result = open_stored(&env.bytes, Kind::Change, &self.journal_id, &self.key)
-                .and_then(|change| Ok(self.journal.apply_change(change)?));
+                .and_then(|change| Ok(self.whole_mut()?.apply_change(change)?));
             match result {
                 Ok(_) => applied += 1,
                 Err(e) => {
@@ -464,6 +667,35 @@ impl Replica {
             self.sync_members()?;
         }
         Ok(applied)
+    }
+
+    /// A writer's refresh: takes what other processes stored into its
+    /// frontier, and the devices they recorded into its device list.
+    fn refresh_writer(&mut self) -> Result<usize, ReplicaError> {
+        let mut seen = 0;
+        for env in self.store.envelopes_after(self.applied_pos)? {
+            self.applied_pos = env.pos;
+            let change = open_stored(&env.bytes, Kind::Change, &self.journal_id, &self.key)
+                .and_then(|bytes| {
+                    automerge::Change::from_bytes(bytes)
+                        .map_err(|e| ReplicaError::Journal(e.into()))
+                });
+            match change {
+                Ok(change) => {
+                    if let Doc::Writer(w) = &mut self.doc {
+                        if let Some(frontier) = &mut w.frontier {
+                            frontier.observe(&change);
+                        }
+                    }
+                    seen += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(pos = env.pos, error = %e, "skipped a stored envelope that does not open")
+                }
+            }
+        }
+        self.sync_members()?;
+        Ok(seen)
     }
 
     /// The highest contiguous sequence held from each author.
@@ -506,9 +738,15 @@ impl Replica {
             .sum())
     }
 
+    /// True when the tail of envelopes beyond the snapshot is long enough
+    /// to compact.
+    pub fn wants_compaction(&self) -> Result<bool, ReplicaError> {
+        Ok(self.store.envelope_count()? >= self.compact_after)
+    }
+
     /// Compacts when the tail of envelopes beyond the snapshot is long.
     pub fn maybe_compact(&mut self) -> Result<Option<Compaction>, ReplicaError> {
-        if self.store.envelope_count()? < self.compact_after {
+        if !self.wants_compaction()? {
             return Ok(None);
         }
         self.compact()
@@ -525,6 +763,7 @@ impl Replica {
         &mut self,
         extra: &VersionVector,
     ) -> Result<Option<Compaction>, ReplicaError> {
+        self.whole_mut()?;
         self.refresh()?;
         let base = self.store.snapshot()?;
         let generation = base.as_ref().map_or(0, |s| s.generation);
@@ -551,9 +790,10 @@ impl Replica {
     /// change the document already holds: what a snapshot of the document
     /// may truthfully claim.
     fn covered_from(&self, mut covers: VersionVector) -> Result<VersionVector, ReplicaError> {
+        let journal = self.journal()?;
         for (author, seq, hash) in self.store.envelope_index()? {
             let held = covers.get(&author);
-            if seq == held + 1 && self.journal.contains(&hash) {
+            if seq == held + 1 && journal.contains(&hash) {
                 covers.set(author, seq);
             }
         }
@@ -564,6 +804,7 @@ impl Replica {
     /// that is joining: stored envelopes are applied first, and the vector
     /// it claims covers only what the document really contains.
     pub fn seal_current(&mut self) -> Result<Vec<u8>, ReplicaError> {
+        self.whole_mut()?;
         self.refresh()?;
         let base = self.store.snapshot()?.map(|s| s.covers).unwrap_or_default();
         let covers = self.covered_from(base)?;
@@ -580,22 +821,87 @@ impl Replica {
                 covers: covers.clone(),
             },
             &self.key.recipient(),
-            &self.journal.save(),
+            &self.journal()?.save(),
         )?)
     }
 
-    /// Copies the journal's device list into the store's member table, the
-    /// list envelopes are verified against.
+    /// Brings the device list up to date (from the document, and from what
+    /// other processes recorded) and copies it into the store's member
+    /// table, the list envelopes are verified against. Records the sealed
+    /// device list, and the first change, for writer replicas.
     fn sync_members(&mut self) -> Result<(), ReplicaError> {
-        for record in self.journal.devices() {
+        let mut roster = match &self.doc {
+            Doc::Whole(journal) => journal.devices(),
+            Doc::Writer(_) => self.roster.clone(),
+        };
+        let stored = read_roster(&self.store, &self.key)?;
+        let stored_complete = stored
+            .as_ref()
+            .is_some_and(|s| roster.iter().all(|d| s.contains(d)));
+        merge_roster(&mut roster, stored.unwrap_or_default());
+        self.roster = roster;
+        for record in &self.roster {
             if let Some(id) = DeviceId::from_text(&record.id) {
                 if self.members.insert(id) {
                     self.store.add_member(&id)?;
                 }
             }
         }
+        if !stored_complete {
+            let json = serde_json::to_vec(&self.roster).map_err(|_| ReplicaError::BadRecord)?;
+            self.store
+                .set_record(ROSTER, &seal_record(&self.key, &json)?)?;
+        }
+        if let Doc::Whole(journal) = &self.doc {
+            if self.store.record(BASE)?.is_none() {
+                if let Some(base) = journal.base_change() {
+                    self.store
+                        .set_record(BASE, &seal_record(&self.key, &base)?)?;
+                }
+            }
+        }
         Ok(())
     }
+
+    /// Takes in device records from a change this replica stored.
+    fn learn_devices(&mut self, records: Vec<DeviceRecord>) -> Result<(), ReplicaError> {
+        merge_roster(&mut self.roster, records);
+        self.sync_members()
+    }
+}
+
+/// Adds to `roster` the devices of `more` it lacks. Devices are only ever
+/// added to a journal, so a union never loses one.
+fn merge_roster(roster: &mut Vec<DeviceRecord>, more: Vec<DeviceRecord>) {
+    for record in more {
+        if !roster.iter().any(|d| d.id == record.id) {
+            roster.push(record);
+        }
+    }
+    roster.sort_by(|a, b| a.added_at.cmp(&b.added_at).then_with(|| a.id.cmp(&b.id)));
+}
+
+fn read_roster(store: &Store, key: &JournalKey) -> Result<Option<Vec<DeviceRecord>>, ReplicaError> {
+    let Some(sealed) = store.record(ROSTER)? else {
+        return Ok(None);
+    };
+    let json = open_record(key, &sealed)?;
+    serde_json::from_slice(&json)
+        .map(Some)
+        .map_err(|_| ReplicaError::BadRecord)
+}
+
+/// Encrypts a record kept beside the journal in the store (the device
+/// list, the first change) with the journal key.
+fn seal_record(key: &JournalKey, bytes: &[u8]) -> Result<Vec<u8>, ReplicaError> {
+    age::encrypt(&key.recipient(), bytes).map_err(|e| SealError::Encrypt(e).into())
+}
+
+fn open_record(key: &JournalKey, sealed: &[u8]) -> Result<Vec<u8>, ReplicaError> {
+    if !sealed.starts_with(b"age-encryption.org/") {
+        return Err(ReplicaError::BadRecord);
+    }
+    age::decrypt(key.identity(), sealed).map_err(|_| ReplicaError::BadRecord)
 }
 
 /// Opens an envelope from this device's own store. Its signature was

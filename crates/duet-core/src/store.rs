@@ -206,6 +206,32 @@ impl Store {
             .ok_or(StoreError::NotInitialised)
     }
 
+    /// The position of the last stored envelope (0 when there is none).
+    pub fn last_position(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(pos), 0) FROM envelopes", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// A record the replica keeps beside the journal (sealed by it).
+    pub fn record(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_record(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
     pub fn members(&self) -> Result<HashSet<DeviceId>, StoreError> {
         let mut stmt = self.conn.prepare_cached("SELECT device FROM members")?;
         let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;

@@ -23,6 +23,7 @@ use crate::control::{self, PeerStatus, Reply, StatusReport, SyncedPeer};
 use crate::gate::Members;
 use crate::identity;
 use crate::invite::Invitation;
+use crate::whole::{self, Job};
 
 /// Envelopes held back because their author is not yet known to be a
 /// member (the record adding it may still be on its way).
@@ -51,6 +52,9 @@ pub struct Config {
     /// Compact after this many envelopes beyond the snapshot (default:
     /// `duet_core::replica::DEFAULT_COMPACT_AFTER`).
     pub compact_after: Option<usize>,
+    /// The `duet` executable, which runs work on the whole journal in a
+    /// child process (`whole.rs`); `None` runs it in a thread.
+    pub whole_exe: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +71,8 @@ pub enum DaemonError {
     Listen(Multiaddr, String),
     #[error("cannot open the control socket {0}: {1}")]
     Socket(PathBuf, std::io::Error),
+    #[error("cannot read the whole journal: {0}")]
+    Whole(String),
 }
 
 /// What the control socket asks of the event loop.
@@ -97,7 +103,20 @@ pub enum Command {
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
     let _lock = lock_home(&config.home)?;
     let home = Home::new(&config.home);
-    let mut replica = home.open()?;
+    let whole_exe = config.whole_exe.clone();
+    let writer = home.open_writer()?;
+    // Where the journal's history ends, from the whole document, once.
+    // Opening it also records what a writer needs, for a store from
+    // before writer replicas.
+    let outcome =
+        whole::run(&home, whole_exe.as_deref(), Job::Frontier, &[]).map_err(DaemonError::Whole)?;
+    let mut replica = match writer {
+        Some(replica) => replica,
+        None => home
+            .open_writer()?
+            .ok_or(ReplicaError::MissingRecord("first change"))?,
+    };
+    replica.set_frontier(outcome.frontier().map_err(DaemonError::Whole)?);
     if let Some(n) = config.compact_after {
         replica.set_compact_after(n);
     }
@@ -118,7 +137,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     let (commands_tx, commands) = mpsc::channel(64);
     let server = tokio::spawn(crate::server::serve(listener, commands_tx));
-    let mut daemon = Daemon::new(swarm, replica, members)?;
+    let mut daemon = Daemon::new(swarm, home, replica, members)?;
+    daemon.whole_exe = whole_exe;
     let listen = if config.listen.is_empty() {
         vec![
             "/ip4/0.0.0.0/tcp/0"
@@ -250,6 +270,9 @@ struct Backoff {
 
 pub struct Daemon {
     pub(crate) swarm: Swarm<Behaviour>,
+    pub(crate) home: Home,
+    pub(crate) whole_exe: Option<PathBuf>,
+    /// A writer replica: no document (see `whole.rs`).
     pub(crate) replica: Replica,
     pub(crate) members: Members,
     pub(crate) connected: HashSet<PeerId>,
@@ -271,6 +294,7 @@ pub struct Daemon {
 impl Daemon {
     fn new(
         swarm: Swarm<Behaviour>,
+        home: Home,
         replica: Replica,
         members: Members,
     ) -> Result<Self, DaemonError> {
@@ -282,6 +306,8 @@ impl Daemon {
             .map_or(0, |e| e.pos);
         let mut daemon = Self {
             swarm,
+            home,
+            whole_exe: None,
             replica,
             members,
             connected: HashSet::new(),
@@ -375,7 +401,7 @@ impl Daemon {
 
     fn status(&self) -> StatusReport {
         let me = self.replica.device_id();
-        let devices = self.replica.journal().devices();
+        let devices = self.replica.devices().to_vec();
         let peers = devices
             .into_iter()
             .filter(|d| d.id != me.to_text())
@@ -433,20 +459,33 @@ impl Daemon {
         for w in done {
             let _ = w.reply.send(w.peers.into_values().collect());
         }
-        // Compaction saves the whole document (about 0.1 s per 10,000
-        // entries) and holds the event loop meanwhile, so it waits for a
-        // quiet moment, unless the tail has grown long regardless.
+        // Compaction loads and saves the whole document (about 0.2 s per
+        // 10,000 entries) and holds the event loop meanwhile, so it waits
+        // for a quiet moment, unless the tail has grown long regardless.
         let quiet = self.last_activity.elapsed() >= QUIET_BEFORE_COMPACTING;
         let long_tail = self
             .replica
             .store()
             .envelope_count()
             .is_ok_and(|n| n >= COMPACT_ANYWAY);
-        if quiet || long_tail {
-            if let Err(e) = self.replica.maybe_compact() {
-                tracing::warn!(error = %e, "compaction failed; will try again");
-            }
+        if (quiet || long_tail) && self.replica.wants_compaction().unwrap_or(false) {
+            self.compact();
         }
+    }
+
+    /// Folds the stored envelopes into a new snapshot (`whole.rs`).
+    pub(crate) fn compact(&mut self) {
+        match self.whole(Job::Compact, &[]) {
+            Ok(_) => tracing::debug!("compacted"),
+            Err(e) => tracing::warn!(error = %e, "compaction failed; will try again"),
+        }
+        // The whole journal may have recorded devices this writer lacks.
+        self.apply_stored();
+    }
+
+    /// Runs a job on the whole journal (`whole.rs`).
+    pub(crate) fn whole(&self, job: Job, input: &[u8]) -> Result<crate::whole::Outcome, String> {
+        whole::run(&self.home, self.whole_exe.as_deref(), job, input)
     }
 
     /// Applies what the CLI wrote to the store and pushes it.

@@ -320,7 +320,7 @@ impl Daemon {
         // This device's person just accepted it; no notice needed here.
         let _ = self.replica.store().mark_seen(&[device]);
         self.update_members();
-        let snapshot = self.replica.seal_current().map_err(|e| e.to_string())?;
+        let snapshot = self.whole(crate::whole::Job::Seal, &[])?.sealed()?;
         let welcome = Welcome {
             journal_id: self.replica.journal_id().to_text(),
             journal_key: self.replica.journal_key().to_secret_text().to_string(),

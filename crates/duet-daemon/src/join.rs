@@ -334,7 +334,7 @@ fn set_up(
         Ok(Joined {
             device_id,
             inviter,
-            devices: replica.journal().devices(),
+            devices: replica.devices().to_vec(),
         })
     })();
     result.map_err(|e| {

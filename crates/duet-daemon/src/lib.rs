@@ -17,6 +17,7 @@ pub mod pairing;
 pub mod protocol;
 mod server;
 mod sync;
+pub mod whole;
 pub mod wordlist;
 
 pub use daemon::{run, Config, DaemonError};

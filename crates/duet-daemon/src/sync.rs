@@ -277,8 +277,15 @@ impl Daemon {
     ) -> u64 {
         let mut accepted = 0;
         if let Some(snapshot) = snapshot {
-            match self.replica.receive_snapshot(&snapshot) {
-                Ok(()) => accepted += 1,
+            let whole = self
+                .whole(crate::whole::Job::ReceiveSnapshot, &snapshot)
+                .and_then(|outcome| outcome.frontier());
+            match whole {
+                Ok(frontier) => {
+                    accepted += 1;
+                    self.replica.set_frontier(frontier);
+                    self.apply_stored();
+                }
                 Err(e) => tracing::warn!(peer = %from, reason = %e, "rejected a snapshot"),
             }
         }

@@ -12,23 +12,36 @@ use std::collections::HashMap;
 use automerge::legacy::{Key, ObjectId, OpId, OpType};
 use automerge::{Change, ScalarValue};
 
-use super::{Journal, JournalError};
+use super::{DeviceRecord, Journal, JournalError};
 use crate::ids::DeviceId;
 
 impl Journal {
     /// Checks that `change`, signed by `signer`, writes `person` and
-    /// `device` fields only as the signer (device records aside).
+    /// `device` fields only as the signer (device records aside). Returns
+    /// the device records the change makes.
     pub fn check_attribution(
         &self,
         change: &Change,
         signer: &DeviceId,
-    ) -> Result<(), JournalError> {
+    ) -> Result<Vec<DeviceRecord>, JournalError> {
         let signer_text = signer.to_text();
-        let signer_person = self
+        let person = self
             .devices()
             .into_iter()
             .find(|d| d.id == signer_text)
             .map(|d| d.person);
+        self.check_attribution_as(change, signer, person.as_deref())
+    }
+
+    /// [`Journal::check_attribution`] with the signer's person given, for a
+    /// journal that does not hold the device list (see [`Journal::writer`]).
+    pub fn check_attribution_as(
+        &self,
+        change: &Change,
+        signer: &DeviceId,
+        signer_person: Option<&str>,
+    ) -> Result<Vec<DeviceRecord>, JournalError> {
+        let signer_text = signer.to_text();
         let expanded = change.decode();
         let start = expanded.start_op.get();
         let actor = expanded.actor_id.clone();
@@ -36,28 +49,56 @@ impl Journal {
             automerge::ObjId::Id(counter, actor, _) => ObjectId::Id(OpId(*counter, actor.clone())),
             automerge::ObjId::Root => ObjectId::Root,
         };
-        // Maps this change creates, by id, with the object they are made in.
-        let mut parent_of: HashMap<ObjectId, ObjectId> = HashMap::new();
+        // Maps this change creates, by id, with the object and key they are
+        // made at.
+        let mut made: HashMap<ObjectId, (ObjectId, Option<String>)> = HashMap::new();
         for (i, op) in expanded.operations.iter().enumerate() {
             if let OpType::Make(_) = op.action {
                 let id = ObjectId::Id(OpId(start + i as u64, actor.clone()));
-                parent_of.insert(id, op.obj.clone());
+                let key = match &op.key {
+                    Key::Map(key) => Some(key.to_string()),
+                    Key::Seq(_) => None,
+                };
+                made.insert(id, (op.obj.clone(), key));
             }
         }
+        let mut records: HashMap<ObjectId, DeviceRecord> = HashMap::new();
         for op in &expanded.operations {
-            let (Key::Map(key), OpType::Put(ScalarValue::Str(value))) = (&op.key, &op.action)
-            else {
+            let Key::Map(key) = &op.key else {
+                continue;
+            };
+            let in_device_record = made
+                .get(&op.obj)
+                .and_then(|(parent, id)| (*parent == devices_map).then_some(id.as_ref()?));
+            if let Some(id) = in_device_record {
+                let record = records
+                    .entry(op.obj.clone())
+                    .or_insert_with(|| DeviceRecord {
+                        id: id.clone(),
+                        person: String::new(),
+                        name: String::new(),
+                        added_by: None,
+                        added_at: 0,
+                    });
+                match (key.as_str(), &op.action) {
+                    ("person", OpType::Put(ScalarValue::Str(v))) => record.person = v.to_string(),
+                    ("name", OpType::Put(ScalarValue::Str(v))) => record.name = v.to_string(),
+                    ("added_by", OpType::Put(ScalarValue::Str(v))) => {
+                        record.added_by = Some(v.to_string())
+                    }
+                    ("added_at", OpType::Put(ScalarValue::Timestamp(t))) => record.added_at = *t,
+                    _ => {}
+                }
+                continue;
+            }
+            let OpType::Put(ScalarValue::Str(value)) = &op.action else {
                 continue;
             };
             let expected = match key.as_str() {
-                "person" => signer_person.as_deref(),
+                "person" => signer_person,
                 "device" => Some(signer_text.as_str()),
                 _ => continue,
             };
-            let in_device_record = parent_of.get(&op.obj) == Some(&devices_map);
-            if in_device_record {
-                continue;
-            }
             if expected != Some(value.as_str()) {
                 return Err(JournalError::Misattributed {
                     field: if key.as_str() == "person" {
@@ -68,6 +109,6 @@ impl Journal {
                 });
             }
         }
-        Ok(())
+        Ok(records.into_values().collect())
     }
 }

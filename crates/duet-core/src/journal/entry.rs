@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What kind of moment an entry records. The kinds follow the habits duet
 /// exists for: saying how you feel, being honest about needs, gratitude,
@@ -116,7 +116,7 @@ pub struct Heard {
 }
 
 /// A device that may read and write the journal, as recorded in it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceRecord {
     pub id: String,
     pub person: String,

@@ -21,6 +21,7 @@
 
 mod attribution;
 mod entry;
+mod frontier;
 mod read;
 
 use automerge::transaction::Transactable;
@@ -30,6 +31,7 @@ pub use entry::{
     DeviceRecord, Entry, EntryEdit, EntryKind, Filter, Heard, NewEntry, Reaction, Reply,
     UnknownKind,
 };
+pub use frontier::{rebase, Frontier};
 
 use crate::ids::{new_entry_id, DeviceId, JournalId};
 
@@ -128,6 +130,50 @@ impl Journal {
         doc.apply_changes(changes)?;
         // A fresh actor for every session: a reused actor id with a
         // repeated sequence number would wedge sync for good.
+        doc.set_actor(ActorId::random());
+        let entries = map_at_root(&doc, "entries")?;
+        let devices = map_at_root(&doc, "devices")?;
+        Ok(Self {
+            doc,
+            entries,
+            devices,
+        })
+    }
+
+    /// The journal's first change, which made the `devices` and `entries`
+    /// maps, if it depends on nothing (as every duet journal's does): what
+    /// [`Journal::writer`] starts from.
+    pub fn base_change(&self) -> Option<Vec<u8>> {
+        let hash = self.doc.hash_for_opid(&self.entries)?;
+        if self.doc.hash_for_opid(&self.devices)? != hash {
+            return None;
+        }
+        let change = self.doc.get_change_by_hash(&hash)?;
+        change
+            .deps()
+            .is_empty()
+            .then(|| change.raw_bytes().to_vec())
+    }
+
+    /// A journal holding only its first change (see
+    /// [`Journal::base_change`]) and what is written to it: enough to add
+    /// entries and device records without loading every entry. Each write
+    /// is a change that depends on the first change and this writer's own
+    /// earlier writes; a new key in `entries` or `devices` touches nothing
+    /// else, so it merges into the whole document like any other change.
+    /// The daemon writes this way. It cannot read, edit or reply: those
+    /// need the entries, which are not here.
+    pub fn writer(base: &[u8]) -> Result<Self, JournalError> {
+        let change = Change::from_bytes(base.to_vec())?;
+        if !change.deps().is_empty() {
+            return Err(JournalError::Schema("first change"));
+        }
+        let hash = change.hash();
+        let mut doc = Automerge::new();
+        doc.apply_changes([change])?;
+        if doc.get_heads() != [hash] {
+            return Err(JournalError::Schema("first change"));
+        }
         doc.set_actor(ActorId::random());
         let entries = map_at_root(&doc, "entries")?;
         let devices = map_at_root(&doc, "devices")?;
