@@ -195,3 +195,31 @@ fn invite_and_sync_say_clearly_when_no_daemon_runs() {
     let status = alex.json(&["status"]);
     assert_eq!(status["daemon_running"], false);
 }
+
+#[test]
+fn a_device_learns_where_its_partner_listens_from_the_sync_hello() {
+    let laptop = Device::init("Alex");
+    let _a = laptop.daemon();
+    let desktop = pair(&laptop, "Alex", "desktop");
+    // Only the desktop dials (it knows the laptop's address from pairing);
+    // the laptop learns where the desktop listens from its hello.
+    let _d = desktop.daemon();
+    let desktop_addrs = desktop.addrs();
+    assert!(!desktop_addrs.is_empty());
+    let store = laptop.home().join("store.sqlite");
+    eventually(WAIT, "the laptop to remember the desktop's address", || {
+        let Ok(db) = rusqlite::Connection::open(&store) else {
+            return false;
+        };
+        let remembered: Vec<String> = db
+            .prepare("SELECT addrs FROM peers")
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get::<_, String>(0))
+                    .and_then(|rows| rows.collect())
+            })
+            .unwrap_or_default();
+        desktop_addrs
+            .iter()
+            .any(|a| remembered.iter().any(|r| r.contains(a.as_str())))
+    });
+}

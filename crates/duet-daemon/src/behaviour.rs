@@ -6,7 +6,7 @@ use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{identify, identity::Keypair, mdns, noise, ping, tcp, yamux, StreamProtocol, Swarm};
+use libp2p::{identity::Keypair, mdns, noise, ping, tcp, yamux, StreamProtocol, Swarm};
 
 use crate::gate::{Gate, Members};
 use crate::protocol::{
@@ -22,7 +22,6 @@ pub struct Behaviour {
     /// A couple's devices are a handful; these bounds only stop floods.
     pub limits: connection_limits::Behaviour,
     pub gate: Gate,
-    pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     pub sync: SyncBehaviour,
@@ -81,10 +80,6 @@ pub fn build(
             Behaviour {
                 limits: connection_limits::Behaviour::new(limits),
                 gate: Gate::new(members),
-                identify: identify::Behaviour::new(identify::Config::new(
-                    "/duet/1.0.0".into(),
-                    key.public(),
-                )),
                 ping: ping::Behaviour::default(),
                 mdns: Toggle::from(mdns),
                 sync: request_response::Behaviour::with_codec(

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use libp2p::request_response::OutboundRequestId;
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{identify, mdns, Multiaddr, PeerId, Swarm};
+use libp2p::{mdns, Multiaddr, PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::behaviour::{self, Behaviour, BehaviourEvent, BuildError};
@@ -578,17 +578,6 @@ impl Daemon {
             }
             SwarmEvent::IncomingConnectionError { error, .. } => {
                 tracing::debug!(error = %error, "incoming connection failed");
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
-                peer_id,
-                info,
-                ..
-            })) if self.members.is_member(&peer_id) => {
-                if let Some(device) = identity::device_id(&peer_id) {
-                    let addrs: Vec<String> =
-                        info.listen_addrs.iter().map(|a| a.to_string()).collect();
-                    let _ = self.replica.store().remember_addrs(&device, &addrs);
-                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, addr) in found {

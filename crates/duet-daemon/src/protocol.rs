@@ -19,11 +19,20 @@ pub const MAX_SYNC_MESSAGE: u64 = 64 << 20;
 pub const MAX_PAIR_MESSAGE: u64 = 64 << 20;
 /// Most envelopes in one push.
 pub const MAX_PUSH: usize = 4096;
+/// Most listen addresses taken from one message, and the longest one.
+pub const MAX_ADDRS: usize = 16;
+pub const MAX_ADDR_BYTES: usize = 128;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum SyncRequest {
     /// "This is what I hold (an encoded version vector); send what I lack."
-    Hello { vector: ByteBuf },
+    /// With the addresses the sender listens on (binary multiaddrs), so
+    /// the other device can dial it later.
+    Hello {
+        vector: ByteBuf,
+        #[serde(default)]
+        addrs: Vec<ByteBuf>,
+    },
     /// New envelopes, pushed as they are written or received; a snapshot
     /// first when the receiver is known to be behind one.
     Push {
@@ -39,6 +48,9 @@ pub enum SyncResponse {
         snapshot: Option<ByteBuf>,
         envelopes: Vec<ByteBuf>,
         vector: ByteBuf,
+        /// The addresses the answerer listens on, as in `Hello`.
+        #[serde(default)]
+        addrs: Vec<ByteBuf>,
     },
     /// After a push: the receiver's vector now.
     Ack { vector: ByteBuf },

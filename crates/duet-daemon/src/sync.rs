@@ -8,14 +8,14 @@ use duet_core::envelope::OpenError;
 use duet_core::replica::ReceiveError;
 use duet_core::VersionVector;
 use libp2p::request_response::{self, OutboundRequestId};
-use libp2p::PeerId;
+use libp2p::{Multiaddr, PeerId};
 use serde_bytes::ByteBuf;
 use tokio::sync::oneshot;
 
 use crate::control::SyncedPeer;
 use crate::daemon::{now_ms, Daemon, SyncWaiter, MAX_HELD_BACK, SYNC_WAIT};
 use crate::identity;
-use crate::protocol::{SyncRequest, SyncResponse, MAX_PUSH};
+use crate::protocol::{SyncRequest, SyncResponse, MAX_ADDRS, MAX_ADDR_BYTES, MAX_PUSH};
 
 impl Daemon {
     pub(crate) fn sync_now(&mut self, reply: oneshot::Sender<Vec<SyncedPeer>>) {
@@ -90,13 +90,43 @@ impl Daemon {
         let vector = self.replica.vector().ok()?;
         let mut encoded = Vec::new();
         vector.encode(&mut encoded);
+        let addrs = self.own_addrs();
         let id = self.swarm.behaviour_mut().sync.send_request(
             &peer,
             SyncRequest::Hello {
                 vector: ByteBuf::from(encoded),
+                addrs,
             },
         );
         Some(id)
+    }
+
+    /// The addresses this device listens on, for a member to dial later.
+    /// (They travel in the sync messages, encrypted by Noise; duet runs
+    /// no identify protocol, whose per-connection cost is larger.)
+    fn own_addrs(&self) -> Vec<ByteBuf> {
+        self.swarm
+            .listeners()
+            .take(MAX_ADDRS)
+            .map(|a| ByteBuf::from(a.to_vec()))
+            .collect()
+    }
+
+    /// Remembers where a member device said it listens.
+    fn remember_their_addrs(&mut self, peer: PeerId, addrs: &[ByteBuf]) {
+        let Some(device) = identity::device_id(&peer) else {
+            return;
+        };
+        let addrs: Vec<String> = addrs
+            .iter()
+            .take(MAX_ADDRS)
+            .filter(|a| a.len() <= MAX_ADDR_BYTES)
+            .filter_map(|a| Multiaddr::try_from(a.to_vec()).ok())
+            .map(|a| a.to_string())
+            .collect();
+        if !addrs.is_empty() {
+            let _ = self.replica.store().remember_addrs(&device, &addrs);
+        }
     }
 
     pub(crate) fn on_sync_event(
@@ -154,11 +184,12 @@ impl Daemon {
         request: SyncRequest,
     ) -> Option<SyncResponse> {
         match request {
-            SyncRequest::Hello { vector } => {
+            SyncRequest::Hello { vector, addrs } => {
                 let Some((theirs, _)) = VersionVector::decode(&vector) else {
                     tracing::warn!(%peer, "ignored a malformed version vector");
                     return None;
                 };
+                self.remember_their_addrs(peer, &addrs);
                 let outgoing = match self.replica.outgoing_for(&theirs) {
                     Ok(o) => o,
                     Err(e) => {
@@ -171,6 +202,7 @@ impl Daemon {
                     snapshot: outgoing.snapshot.map(ByteBuf::from),
                     envelopes: outgoing.envelopes.into_iter().map(ByteBuf::from).collect(),
                     vector: self.encoded_vector(),
+                    addrs: self.own_addrs(),
                 })
             }
             SyncRequest::Push {
@@ -196,7 +228,9 @@ impl Daemon {
                 snapshot,
                 envelopes,
                 vector,
+                addrs,
             } => {
+                self.remember_their_addrs(peer, &addrs);
                 let received = self.apply(peer, snapshot, envelopes);
                 let mut sent = 0;
                 if let Some((theirs, _)) = VersionVector::decode(&vector) {
