@@ -121,40 +121,37 @@ impl Home {
     /// document (see [`Replica::open_writer`]). `None` when the store does
     /// not yet hold what that needs: open the whole journal once first.
     pub fn open_writer(&self) -> Result<Option<Replica>, HomeError> {
-        self.check_initialised()?;
-        let device = DeviceKey::read(&self.device_key_path())?;
-        let key = JournalKey::read(&self.journal_key_path())?;
-        let store = Store::open(&self.store_path())?;
-        match Replica::open_writer(store, device, key) {
-            Err(ReplicaError::Store(StoreError::NotInitialised)) => {
-                Err(HomeError::Partial(self.root.clone()))
-            }
+        match self.open_with(Replica::open_writer)? {
             Err(ReplicaError::MissingRecord(_)) => Ok(None),
             other => Ok(Some(other?)),
         }
     }
 
-    fn check_initialised(&self) -> Result<(), HomeError> {
+    /// Opens the journal held here.
+    pub fn open(&self) -> Result<Replica, HomeError> {
+        Ok(self.open_with(Replica::open)??)
+    }
+
+    /// Reads the keys, opens the store and hands them to `open`; a store
+    /// that was never initialised is a half-made home.
+    fn open_with(
+        &self,
+        open: impl FnOnce(Store, DeviceKey, JournalKey) -> Result<Replica, ReplicaError>,
+    ) -> Result<Result<Replica, ReplicaError>, HomeError> {
         if !self.is_initialised() {
             if self.is_empty_of_journal() {
                 return Err(HomeError::NotInitialised(self.root.clone()));
             }
             return Err(HomeError::Partial(self.root.clone()));
         }
-        Ok(())
-    }
-
-    /// Opens the journal held here.
-    pub fn open(&self) -> Result<Replica, HomeError> {
-        self.check_initialised()?;
         let device = DeviceKey::read(&self.device_key_path())?;
         let key = JournalKey::read(&self.journal_key_path())?;
         let store = Store::open(&self.store_path())?;
-        match Replica::open(store, device, key) {
+        match open(store, device, key) {
             Err(ReplicaError::Store(StoreError::NotInitialised)) => {
                 Err(HomeError::Partial(self.root.clone()))
             }
-            other => Ok(other?),
+            other => Ok(other),
         }
     }
 }

@@ -170,7 +170,7 @@ impl Replica {
         };
         let (journal, commit) = Journal::genesis(&journal_id, &record, now)?;
         store.initialise(&journal_id, &device.id())?;
-        let mut replica = Self::assemble(store, device, key, journal_id, journal, 0, 0)?;
+        let mut replica = Self::assemble(store, device, key, Doc::Whole(Box::new(journal)), 0, 0)?;
         replica.store_local(&commit)?;
         replica.sync_members()?;
         Ok(replica)
@@ -211,7 +211,7 @@ impl Replica {
             .filter_map(|d| DeviceId::from_text(&d.id))
             .collect();
         store.mark_seen(&everyone)?;
-        let mut replica = Self::assemble(store, device, key, journal_id, journal, 0, 1)?;
+        let mut replica = Self::assemble(store, device, key, Doc::Whole(Box::new(journal)), 0, 1)?;
         replica.sync_members()?;
         Ok(replica)
     }
@@ -242,8 +242,7 @@ impl Replica {
             store,
             device,
             key,
-            journal_id,
-            journal,
+            Doc::Whole(Box::new(journal)),
             applied_pos,
             generation,
         )?;
@@ -262,7 +261,6 @@ impl Replica {
         device: DeviceKey,
         key: JournalKey,
     ) -> Result<Self, ReplicaError> {
-        let journal_id = store.journal_id()?;
         if store.device_id()? != device.id() {
             return Err(ReplicaError::KeyMismatch);
         }
@@ -277,21 +275,15 @@ impl Replica {
             seq: 0,
             frontier: None,
         };
-        let roster =
-            read_roster(&store, &key)?.ok_or(ReplicaError::MissingRecord("device list"))?;
         let applied_pos = store.last_position()?;
-        let mut replica = Self {
-            members: store.members()?,
+        let mut replica = Self::assemble(
             store,
             device,
             key,
-            journal_id,
-            doc: Doc::Writer(Box::new(writer)),
-            roster,
+            Doc::Writer(Box::new(writer)),
             applied_pos,
-            snapshot_generation: 0,
-            compact_after: DEFAULT_COMPACT_AFTER,
-        };
+            0,
+        )?;
         replica.sync_members()?;
         Ok(replica)
     }
@@ -315,19 +307,23 @@ impl Replica {
         store: Store,
         device: DeviceKey,
         key: JournalKey,
-        journal_id: JournalId,
-        journal: Journal,
+        doc: Doc,
         applied_pos: i64,
         snapshot_generation: i64,
     ) -> Result<Self, ReplicaError> {
-        let roster = journal.devices();
+        let roster = match &doc {
+            Doc::Whole(journal) => journal.devices(),
+            Doc::Writer(_) => {
+                read_roster(&store, &key)?.ok_or(ReplicaError::MissingRecord("device list"))?
+            }
+        };
         Ok(Self {
             members: store.members()?,
+            journal_id: store.journal_id()?,
             store,
             device,
             key,
-            journal_id,
-            doc: Doc::Whole(Box::new(journal)),
+            doc,
             roster,
             applied_pos,
             snapshot_generation,
