@@ -10,7 +10,8 @@
 //! these runs in a short-lived `duet whole-job` process whose memory goes
 //! with it; the daemon waits for it as it waited for the same work before
 //! (`docs/performance.md` has the figures). Without the `duet` executable
-//! (the library used on its own) the job runs in a thread instead.
+//! (the library used on its own), or when it cannot be started (moved or
+//! replaced by an upgrade), the job runs in a thread instead.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -155,24 +156,25 @@ pub(crate) fn run(
     input: &[u8],
 ) -> Result<Outcome, String> {
     let Some(exe) = exe else {
-        return std::thread::scope(|scope| {
-            std::thread::Builder::new()
-                .name("duet-whole".into())
-                .spawn_scoped(scope, || perform(home, job, input))
-                .map_err(|e| e.to_string())?
-                .join()
-                .unwrap_or_else(|_| Err("the whole-journal job panicked".into()))
-        });
+        return in_thread(home, job, input);
     };
-    let mut child = Command::new(exe)
+    let spawned = Command::new(exe)
         .arg("--home")
         .arg(home.root())
         .args(["whole-job", job.name()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            // The executable was moved or replaced (an upgrade while the
+            // daemon runs): do the job here rather than not at all.
+            tracing::warn!(exe = %exe.display(), error = %e, "cannot start a whole-journal job; running it in the daemon (restart the daemon to free the memory)");
+            return in_thread(home, job, input);
+        }
+    };
     if let Some(mut stdin) = child.stdin.take() {
         // A child that fails before reading closes the pipe; its exit
         // status and stderr say why.
@@ -192,4 +194,39 @@ pub(crate) fn run(
     }
     serde_json::from_slice(&output.stdout)
         .map_err(|_| format!("the whole-journal job `{}` reported nonsense", job.name()))
+}
+
+/// Runs `job` in a thread of this process.
+fn in_thread(home: &Home, job: Job, input: &[u8]) -> Result<Outcome, String> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("duet-whole".into())
+            .spawn_scoped(scope, || perform(home, job, input))
+            .map_err(|e| e.to_string())?
+            .join()
+            .unwrap_or_else(|_| Err("the whole-journal job panicked".into()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_runs_in_a_thread_when_there_is_no_executable_to_start() {
+        let dir = tempfile::tempdir().expect("dir");
+        let home = Home::new(dir.path().join("alex"));
+        drop(home.init("Alex", "laptop", 1).expect("init"));
+        for exe in [None, Some(Path::new("/nonexistent/duet"))] {
+            let outcome = run(&home, exe, Job::Frontier, &[]).expect("frontier");
+            assert_eq!(outcome.frontier().expect("heads").heads().len(), 1);
+            let sealed = run(&home, exe, Job::Seal, &[]).expect("seal");
+            assert!(sealed.sealed().expect("snapshot").starts_with(b"DUET"));
+        }
+        assert_eq!(
+            Job::from_name("receive-snapshot"),
+            Some(Job::ReceiveSnapshot)
+        );
+        assert_eq!(Job::from_name("nonsense"), None);
+    }
 }
