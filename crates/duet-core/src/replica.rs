@@ -10,7 +10,7 @@
 //!
 //! A replica opened with [`Replica::open`] holds the whole document. One
 //! opened with [`Replica::open_writer`] (the daemon's) holds only the
-//! journal's first change, its own writes and the device list: it verifies,
+//! journal's first change, the document's heads and the device list: it verifies,
 //! stores and relays envelopes and adds entries, while reading, editing
 //! and compacting are left to a replica that holds the whole document.
 //! Both keep the device list and the first change in the store, sealed
@@ -451,10 +451,8 @@ impl Replica {
         self.store_local(&commit)?;
         if let Doc::Writer(writer) = &mut self.doc {
             writer.seq += 1;
-            if let Some(frontier) = &mut writer.frontier {
-                frontier.observe(&change);
-            }
         }
+        self.observe(&change);
         merge_roster(&mut self.roster, made);
         self.sync_members()?;
         Ok(value)
@@ -519,15 +517,13 @@ impl Replica {
     pub fn store_envelope(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError> {
         let mut incoming = self.check_incoming(bytes)?;
         let pos = self.store_incoming(&incoming, bytes)?;
-        if let Doc::Writer(w) = &mut self.doc {
+        if !self.is_whole() {
             // A whole replica applies it at the next refresh; a writer
             // only needs it in its frontier, now.
             if pos == self.applied_pos + 1 {
                 self.applied_pos = pos;
             }
-            if let Some(frontier) = &mut w.frontier {
-                frontier.observe(&incoming.parsed);
-            }
+            self.observe(&incoming.parsed);
         }
         if !incoming.devices.is_empty() {
             // The new devices' envelopes verify from now on, before the
@@ -665,6 +661,15 @@ impl Replica {
         Ok(applied)
     }
 
+    /// Takes a stored change into a writer's frontier.
+    fn observe(&mut self, change: &automerge::Change) {
+        if let Doc::Writer(writer) = &mut self.doc {
+            if let Some(frontier) = &mut writer.frontier {
+                frontier.observe(change);
+            }
+        }
+    }
+
     /// A writer's refresh: takes what other processes stored into its
     /// frontier, and the devices they recorded into its device list.
     fn refresh_writer(&mut self) -> Result<usize, ReplicaError> {
@@ -678,11 +683,7 @@ impl Replica {
                 });
             match change {
                 Ok(change) => {
-                    if let Doc::Writer(w) = &mut self.doc {
-                        if let Some(frontier) = &mut w.frontier {
-                            frontier.observe(&change);
-                        }
-                    }
+                    self.observe(&change);
                     seen += 1;
                 }
                 Err(e) => {

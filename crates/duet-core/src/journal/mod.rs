@@ -128,8 +128,12 @@ impl Journal {
             .map(Change::from_bytes)
             .collect::<Result<Vec<_>, _>>()?;
         doc.apply_changes(changes)?;
-        // A fresh actor for every session: a reused actor id with a
-        // repeated sequence number would wedge sync for good.
+        Self::for_session(doc)
+    }
+
+    /// The journal over `doc`, writing as a fresh actor: a reused actor id
+    /// with a repeated sequence number would wedge sync for good.
+    fn for_session(mut doc: Automerge) -> Result<Self, JournalError> {
         doc.set_actor(ActorId::random());
         let entries = map_at_root(&doc, "entries")?;
         let devices = map_at_root(&doc, "devices")?;
@@ -156,13 +160,11 @@ impl Journal {
     }
 
     /// A journal holding only its first change (see
-    /// [`Journal::base_change`]) and what is written to it: enough to add
-    /// entries and device records without loading every entry. Each write
-    /// is a change that depends on the first change and this writer's own
-    /// earlier writes; a new key in `entries` or `devices` touches nothing
-    /// else, so it merges into the whole document like any other change.
-    /// The daemon writes this way. It cannot read, edit or reply: those
-    /// need the entries, which are not here.
+    /// [`Journal::base_change`]): enough to draft a new entry or device
+    /// record without loading every entry. A write here depends on the
+    /// first change alone; the replica re-bases it onto the whole
+    /// document's heads before it is sealed (`frontier.rs`). It cannot
+    /// read, edit or reply: those need the entries, which are not here.
     pub fn writer(base: &[u8]) -> Result<Self, JournalError> {
         let change = Change::from_bytes(base.to_vec())?;
         if !change.deps().is_empty() {
@@ -174,14 +176,7 @@ impl Journal {
         if doc.get_heads() != [hash] {
             return Err(JournalError::Schema("first change"));
         }
-        doc.set_actor(ActorId::random());
-        let entries = map_at_root(&doc, "entries")?;
-        let devices = map_at_root(&doc, "devices")?;
-        Ok(Self {
-            doc,
-            entries,
-            devices,
-        })
+        Self::for_session(doc)
     }
 
     /// Applies one change received from a member; returns its hash.
