@@ -404,6 +404,11 @@ impl Journal {
 /// is signed by a member and sealed with age's AEAD, so automerge's own
 /// re-hashing of every change (most of the load time) adds no safety.
 fn load_trusted(bytes: &[u8]) -> Result<Automerge, JournalError> {
+    // automerge loads zero bytes as an empty document; a snapshot of a
+    // journal is never empty.
+    if bytes.is_empty() {
+        return Err(JournalError::Schema("saved document"));
+    }
     Ok(Automerge::load_with_options(
         bytes,
         automerge::LoadOptions::new().verification_mode(automerge::VerificationMode::DontCheck),

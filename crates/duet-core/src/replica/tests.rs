@@ -640,3 +640,22 @@ fn a_writer_learns_new_devices_from_what_it_stores_and_checks_attribution() {
     let whole = home.open().expect("whole");
     assert_eq!(whole.journal().unwrap().all_entries().len(), 2);
 }
+
+#[test]
+fn an_empty_snapshot_from_a_member_is_refused() {
+    let mut a = alex();
+    let covers: VersionVector = [(a.device_id(), 9)].into_iter().collect();
+    let snapshot = envelope::seal(
+        &a.journal_id(),
+        a.device_key(),
+        &Body::Snapshot { covers },
+        &a.journal_key().recipient(),
+        &[],
+    )
+    .expect("seal");
+    assert!(matches!(
+        a.receive_snapshot(&snapshot),
+        Err(ReceiveError::BadPayload(JournalError::Schema(_)))
+    ));
+    assert_eq!(a.vector().expect("vv").get(&a.device_id()), 1);
+}
