@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
+use duet_daemon::child::{self, ChildDaemon};
+
 /// The `duet` binary of this workspace, built once per test binary so the
 /// tests never run a stale one.
 pub fn duet_bin() -> &'static Path {
@@ -70,15 +72,20 @@ impl Device {
         self.dir.path().join("home")
     }
 
+    /// A private runtime dir inside the temporary directory.
+    fn runtime_dir(&self) -> PathBuf {
+        let runtime = self.dir.path().join("run");
+        std::fs::create_dir_all(&runtime).expect("runtime dir");
+        runtime
+    }
+
     /// A `duet` command for this home, with a private runtime dir inside
     /// the temporary directory and no editor.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(duet_bin());
-        let runtime = self.dir.path().join("run");
-        std::fs::create_dir_all(&runtime).expect("runtime dir");
         cmd.args(args)
             .env("DUET_HOME", self.home())
-            .env("XDG_RUNTIME_DIR", runtime)
+            .env("XDG_RUNTIME_DIR", self.runtime_dir())
             .env_remove("VISUAL")
             .env_remove("EDITOR")
             .stdin(Stdio::null());
@@ -150,25 +157,22 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// A running `duet daemon`, stopped (SIGTERM) when dropped.
+/// A running `duet daemon` (the shared child-process harness), with the
+/// log it writes.
 pub struct Daemon {
-    pub child: std::process::Child,
+    pub child: ChildDaemon,
     pub log: PathBuf,
 }
 
 impl Daemon {
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     /// SIGTERM, then waits; returns how long it took to exit.
-    pub fn stop(mut self) -> std::time::Duration {
+    pub fn stop(self) -> std::time::Duration {
         let start = std::time::Instant::now();
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid().to_string())
-            .status();
-        let status = wait_child(&mut self.child, std::time::Duration::from_secs(20));
+        let status = self.child.stop(std::time::Duration::from_secs(20));
         assert!(
             status.is_some_and(|s| s.success()),
             "the daemon should exit 0 on SIGTERM: {status:?}"
@@ -177,43 +181,13 @@ impl Daemon {
     }
 
     /// SIGKILL, as a crash would.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill(self) {
+        self.child.kill();
     }
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(self.child.id().to_string())
-                .status();
-            if wait_child(&mut self.child, std::time::Duration::from_secs(5)).is_none() {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-            }
-        }
-    }
-}
-
-fn wait_child(
-    child: &mut std::process::Child,
-    limit: std::time::Duration,
-) -> Option<std::process::ExitStatus> {
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    None
 }
 
 /// Polls `ready` every 20 ms until it holds or `limit` passes.
@@ -244,22 +218,19 @@ impl Device {
                 .map(|d| d.as_nanos())
                 .unwrap_or(0)
         ));
-        let file = std::fs::File::create(&log).expect("log file");
-        let child = self
-            .cmd(&["daemon", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
-            .envs(env.iter().copied())
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("start daemon");
-        let daemon = Daemon { child, log };
-        eventually(
-            std::time::Duration::from_secs(30),
-            "the daemon to listen",
-            || !self.addrs().is_empty(),
-        );
-        daemon
+        let runtime = self.runtime_dir();
+        let mut all: Vec<(&str, &str)> = vec![
+            ("RUST_LOG", "info"),
+            ("XDG_RUNTIME_DIR", runtime.to_str().expect("utf-8 path")),
+        ];
+        all.extend_from_slice(env);
+        let options = child::Options {
+            log: Some(&log),
+            env: &all,
+            ..child::Options::default()
+        };
+        let child = ChildDaemon::start(duet_bin(), &self.home(), &options).expect("start daemon");
+        Daemon { child, log }
     }
 
     /// The daemon's listen addresses (empty when it is not running).

@@ -3,11 +3,12 @@
 //! idle CPU, and what a reconnect of synced devices costs.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use duet_core::home::Home;
+use duet_daemon::child::{self, ChildDaemon};
 use serde::Serialize;
 
 use crate::limit::{self, Limit};
@@ -15,6 +16,9 @@ use crate::local::{self, Latency};
 use crate::procfs;
 use crate::relay::Relay;
 use crate::text::{self, Rng};
+
+/// How long a daemon may take to stop on SIGTERM.
+const STOP: Duration = Duration::from_secs(20);
 
 #[derive(Clone, Serialize)]
 pub struct NetReport {
@@ -36,49 +40,14 @@ pub struct NetReport {
     pub reconnect_seconds: f64,
 }
 
-struct Daemon {
-    child: Child,
-}
-
-impl Daemon {
-    fn start(duet: &Path, home: &Path, log: &Path) -> anyhow::Result<Self> {
-        let child = Command::new(duet)
-            .args(["daemon", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
-            .env("DUET_HOME", home)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log)?)
-            .spawn()?;
-        let daemon = Self { child };
-        wait_until(Duration::from_secs(30), || Ok(!addrs(home)?.is_empty()))
-            .context("the daemon did not start")?;
-        Ok(daemon)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(self.child.id().to_string())
-                .status();
-            let _ = self.child.wait();
-        }
-    }
+/// Starts `duet daemon` for `home`, logging warnings to `log`.
+fn daemon(duet: &Path, home: &Path, log: &Path) -> anyhow::Result<ChildDaemon> {
+    let options = child::Options {
+        log: Some(log),
+        env: &[("RUST_LOG", "warn")],
+        ..child::Options::default()
+    };
+    ChildDaemon::start(duet, home, &options).context("the daemon did not start")
 }
 
 fn wait_until(
@@ -96,7 +65,7 @@ fn wait_until(
 }
 
 fn addrs(home: &Path) -> anyhow::Result<Vec<String>> {
-    Ok(duet_daemon::control::listen_addrs(home))
+    Ok(duet_daemon::client::listen_addrs(home))
 }
 
 /// The highest contiguous sequence `home`'s store holds from `author`.
@@ -127,12 +96,12 @@ pub fn run(entries: usize, live_adds: usize, runs: usize, seed: u64) -> anyhow::
     local::build_journal(&home, entries, &mut rng)?;
     let (alex_id, saved) = {
         let replica = home.open()?;
-        (replica.device_id(), replica.journal()?.save())
+        (replica.device_id(), replica.journal().save())
     };
     let limit = limit::measure(&saved, entries)?;
     eprintln!("[{entries}] in-memory limit: {:.1} ms", limit.seconds * 1e3);
 
-    let alex = Daemon::start(&duet, &alex_home, &dir.path().join("alex.log"))?;
+    let alex = daemon(&duet, &alex_home, &dir.path().join("alex.log"))?;
     let alex_addr = addrs(&alex_home)?
         .into_iter()
         .next()
@@ -149,7 +118,7 @@ pub fn run(entries: usize, live_adds: usize, runs: usize, seed: u64) -> anyhow::
         bail!("Sam's laptop did not receive the whole journal when it joined");
     }
 
-    let sam = Daemon::start(&duet, &sam_home, &dir.path().join("sam.log"))?;
+    let sam = daemon(&duet, &sam_home, &dir.path().join("sam.log"))?;
     wait_until(Duration::from_secs(30), || {
         let out = local::output(&duet, &sam_home, &["--json", "status"])?;
         let v: serde_json::Value = serde_json::from_str(&out)?;
@@ -192,7 +161,7 @@ pub fn run(entries: usize, live_adds: usize, runs: usize, seed: u64) -> anyhow::
     let (peak, steady) = procfs::rss(alex.pid()).unwrap_or((0, 0));
 
     eprintln!("[{entries}] reconnect of synced devices...");
-    sam.stop();
+    sam.stop(STOP);
     let relay2 = Relay::start(([127, 0, 0, 1], port_of(&alex_addr)?).into())?;
     sam_store.execute(
         "UPDATE peers SET addrs = ?1 WHERE device = ?2",
@@ -211,7 +180,7 @@ pub fn run(entries: usize, live_adds: usize, runs: usize, seed: u64) -> anyhow::
     };
     let synced_before = last_sync(&sam_store);
     let start = Instant::now();
-    let sam = Daemon::start(&duet, &sam_home, &dir.path().join("sam2.log"))?;
+    let sam = daemon(&duet, &sam_home, &dir.path().join("sam2.log"))?;
     wait_until(Duration::from_secs(30), || {
         Ok(last_sync(&sam_store) > synced_before)
     })
@@ -219,8 +188,8 @@ pub fn run(entries: usize, live_adds: usize, runs: usize, seed: u64) -> anyhow::
     let reconnect_seconds = start.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(300));
     let reconnect_bytes = relay2.bytes();
-    sam.stop();
-    alex.stop();
+    sam.stop(STOP);
+    alex.stop(STOP);
 
     Ok(NetReport {
         entries,

@@ -72,28 +72,20 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The fast path: a running daemon holds the journal in memory, so it
-/// writes the entry without this process loading it. `None` when no daemon
-/// runs; the daemon's refusal (an empty entry, say) is this command's.
+/// The fast path: a running daemon writes the entry without any process
+/// loading the journal. `None` when no daemon answers; the daemon's
+/// refusal (an empty entry, say) is this command's.
 fn through_daemon(ctx: &Context, new: &NewEntry, created: i64) -> anyhow::Result<Option<String>> {
-    use duet_daemon::control::{Client, ControlError, Reply, Request};
-    let mut client = match Client::connect(ctx.home.root()) {
-        Ok(client) => client,
-        Err(ControlError::NotRunning) => return Ok(None),
-        Err(_) => return Ok(None),
+    use duet_daemon::client::{Client, ControlError};
+    let Ok(mut client) = Client::connect(ctx.home.root()) else {
+        return Ok(None);
     };
-    let request = Request::Add {
-        kind: new.kind.to_string(),
-        tags: new.tags.clone(),
-        mood: new.mood.clone(),
-        body: new.body.clone(),
-        created,
-    };
-    match client.call(&request) {
-        Ok(Reply::Added { id }) => Ok(Some(id)),
-        Ok(other) => anyhow::bail!("the daemon sent an unexpected reply: {other:?}"),
-        Err(ControlError::Daemon(message)) => anyhow::bail!("{message}"),
-        Err(e) => Err(e.into()),
+    match client.add(new, created) {
+        Ok(id) => Ok(Some(id)),
+        Err(ControlError::Daemon { message }) => anyhow::bail!("{message}"),
+        Err(e) => Err(anyhow::Error::from(e).context(
+            "the daemon did not confirm the entry; `duet log` shows whether it was saved",
+        )),
     }
 }
 

@@ -64,7 +64,7 @@ impl Context {
     /// long tail of envelopes into the snapshot. A failure here loses
     /// nothing.
     pub fn tidy(&self, replica: &mut Replica) {
-        duet_daemon::control::poke(self.home.root());
+        duet_daemon::client::poke(self.home.root());
         if let Err(e) = replica.maybe_compact() {
             eprintln!("duet: note: could not compact the store ({e}); your entries are safe");
         }
@@ -87,16 +87,4 @@ fn default_home() -> PathBuf {
     directories::ProjectDirs::from("", "", "duet")
         .map(|dirs| dirs.data_dir().to_path_buf())
         .unwrap_or_else(|| PathBuf::from(".duet"))
-}
-
-/// The error as one sentence: the outermost message, which the libraries
-/// write to say what went wrong and what to do.
-pub fn sentence(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
-    if let Some(first) = text.chars().next() {
-        if first.is_uppercase() && !text.starts_with("I ") {
-            text = first.to_lowercase().collect::<String>() + &text[first.len_utf8()..];
-        }
-    }
-    text
 }

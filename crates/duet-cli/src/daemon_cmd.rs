@@ -16,12 +16,12 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    // Opening first gives the usual one-sentence errors for a home that
+    // Checking first gives the usual one-sentence errors for a home that
     // holds no journal, before any network is started. (Not `ctx.open`:
-    // notices of new devices are for the person, not the daemon's log.)
-    // A writer replica, as the daemon holds: the whole document loaded
-    // here would stay in this process's memory for good.
-    drop(ctx.home.open_writer()?);
+    // the whole document loaded here would stay in this process's memory
+    // for good, and notices of new devices are for the person, not the
+    // daemon's log.)
+    ctx.home.check()?;
     init_logging();
     let config = duet_daemon::Config {
         home: ctx.home.root().to_path_buf(),
@@ -31,6 +31,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             .ok()
             .and_then(|v| v.parse().ok()),
         whole_exe: std::env::current_exe().ok(),
+        control: duet_daemon::Control::Socket,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

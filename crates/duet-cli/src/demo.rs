@@ -5,10 +5,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _};
+use duet_daemon::child::{self, ChildDaemon};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,7 +21,7 @@ pub struct Args {
 struct Device {
     name: &'static str,
     home: PathBuf,
-    daemon: Option<Child>,
+    daemon: Option<ChildDaemon>,
 }
 
 impl Device {
@@ -45,41 +46,29 @@ impl Device {
     }
 
     fn start_daemon(&mut self) -> anyhow::Result<()> {
-        let log = std::fs::File::create(self.home.with_extension("daemon.log"))?;
-        let child = Command::new(exe()?)
-            .arg("--home")
-            .arg(&self.home)
-            .args(["daemon", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("cannot start a daemon")?;
-        self.daemon = Some(child);
-        wait_for(Duration::from_secs(10), || Ok(!self.addrs()?.is_empty()))
-            .with_context(|| format!("{}'s daemon did not start listening", self.name))
+        let log = self.home.with_extension("daemon.log");
+        let options = child::Options {
+            log: Some(&log),
+            wait: Duration::from_secs(10),
+            ..child::Options::default()
+        };
+        let daemon = ChildDaemon::start(&exe()?, &self.home, &options)
+            .with_context(|| format!("{}'s daemon did not start", self.name))?;
+        self.daemon = Some(daemon);
+        Ok(())
     }
 
     fn stop_daemon(&mut self) {
-        if let Some(mut child) = self.daemon.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(3);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(daemon) = self.daemon.take() {
+            daemon.stop(Duration::from_secs(3));
         }
     }
 
-    fn addrs(&self) -> anyhow::Result<Vec<String>> {
-        Ok(duet_daemon::control::listen_addrs(&self.home))
+    fn addrs(&self) -> Vec<String> {
+        self.daemon
+            .as_ref()
+            .map(ChildDaemon::addrs)
+            .unwrap_or_default()
     }
 
     fn bodies(&self) -> anyhow::Result<Vec<String>> {
@@ -101,12 +90,6 @@ impl Device {
             .as_str()
             .map(str::to_string)
             .ok_or_else(|| anyhow!("no id"))
-    }
-}
-
-impl Drop for Device {
-    fn drop(&mut self) {
-        self.stop_daemon();
     }
 }
 
@@ -166,7 +149,7 @@ fn story(root: &Path) -> anyhow::Result<()> {
     alex.duet(&["init", "--person", "Alex", "--device", "laptop"])?;
     alex.start_daemon()?;
     let addr = alex
-        .addrs()?
+        .addrs()
         .into_iter()
         .next()
         .ok_or_else(|| anyhow!("no address"))?;

@@ -1,10 +1,10 @@
 //! `duet devices`, `duet status` and `duet sync`: who can read the
 //! journal, and how the daemon is doing.
 
-use anyhow::bail;
 use duet_core::journal::DeviceRecord;
 use duet_core::VersionVector;
-use duet_daemon::control::{Client, ControlError, PeerStatus, Reply, Request, StatusReport};
+use duet_daemon::client::{Client, ControlError};
+use duet_daemon::control::{PeerStatus, StatusReport};
 use serde_json::json;
 
 use crate::context::Context;
@@ -83,10 +83,7 @@ fn offline_status(ctx: &Context) -> anyhow::Result<StatusReport> {
 
 pub fn status(ctx: &Context) -> anyhow::Result<()> {
     let (running, report) = match Client::connect(ctx.home.root()) {
-        Ok(mut client) => match client.call(&Request::Status)? {
-            Reply::Status(report) => (true, report),
-            other => bail!("the daemon sent an unexpected reply: {other:?}"),
-        },
+        Ok(mut client) => (true, client.status()?),
         Err(ControlError::NotRunning) => (false, offline_status(ctx)?),
         Err(e) => return Err(e.into()),
     };
@@ -133,17 +130,7 @@ pub fn status(ctx: &Context) -> anyhow::Result<()> {
 
 pub fn sync(ctx: &Context) -> anyhow::Result<()> {
     drop(ctx.open()?);
-    let mut client = match Client::connect(ctx.home.root()) {
-        Ok(c) => c,
-        Err(ControlError::NotRunning) => {
-            bail!("no daemon is running for this home; start it with `duet daemon`")
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let peers = match client.call(&Request::Sync)? {
-        Reply::Synced { peers } => peers,
-        other => bail!("the daemon sent an unexpected reply: {other:?}"),
-    };
+    let peers = Client::connect(ctx.home.root())?.sync()?;
     if ctx.json {
         return ctx.print_json(&json!({ "peers": peers }));
     }

@@ -28,7 +28,7 @@ pub struct EditArgs {
 /// Opens the replica and resolves an id prefix to the full id.
 fn open_entry(ctx: &Context, id: &str) -> anyhow::Result<(Replica, String)> {
     let replica = ctx.open()?;
-    let id = replica.journal()?.resolve_id(id)?;
+    let id = replica.journal().resolve_id(id)?;
     Ok((replica, id))
 }
 
@@ -49,7 +49,7 @@ pub fn edit(ctx: &Context, args: EditArgs) -> anyhow::Result<()> {
         None
     } else {
         let entry = replica
-            .journal()?
+            .journal()
             .entry(&id)
             .ok_or_else(|| duet_core::journal::JournalError::NoSuchEntry(id.clone()))?;
         let mut initial = entry.body.clone();

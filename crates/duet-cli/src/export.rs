@@ -58,7 +58,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         );
     }
     let replica = ctx.open()?;
-    let journal = replica.journal()?;
+    let journal = replica.journal();
     let mut entries = journal.query(&Filter::default());
     entries.reverse();
     let text = match args.format {

@@ -3,8 +3,9 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail};
-use duet_daemon::control::{Client, ControlError, Reply, Request};
+use anyhow::bail;
+use duet_daemon::client::{Client, ControlError};
+use duet_daemon::control::InviteEvent;
 use serde_json::json;
 
 use crate::context::Context;
@@ -41,22 +42,18 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let replica = ctx.open()?;
-    drop(replica);
-    let mut client = match Client::connect(ctx.home.root()) {
+    drop(ctx.open()?);
+    let client = match Client::connect(ctx.home.root()) {
         Ok(c) => c,
         Err(ControlError::NotRunning) => {
             bail!("`duet invite` needs the daemon running on this device; start it with `duet daemon` (or see README for running it in the background)")
         }
         Err(e) => return Err(e.into()),
     };
-    client.set_timeout(None)?;
-    client.send(&Request::Invite {
-        timeout_secs: args.timeout.as_secs(),
-    })?;
+    let mut invitation = client.invite(args.timeout)?;
     loop {
-        match client.receive()? {
-            Reply::InviteOpened {
+        match invitation.next_event()? {
+            InviteEvent::Opened {
                 code,
                 uri,
                 expires_at,
@@ -71,16 +68,16 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                 }
                 std::io::stdout().flush()?;
             }
-            Reply::InviteJoining {
+            InviteEvent::Joining {
                 person,
                 device,
                 device_id,
                 words,
             } => {
                 let accept = args.yes || ask(&person, &device, &device_id, &words)?;
-                client.send(&Request::Answer { accept })?;
+                invitation.answer(accept)?;
             }
-            Reply::InviteJoined {
+            InviteEvent::Joined {
                 person,
                 device,
                 device_id,
@@ -99,8 +96,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                 }
                 return Ok(());
             }
-            Reply::InviteFailed { reason } => bail!("{reason}"),
-            other => return Err(anyhow!("the daemon sent an unexpected reply: {other:?}")),
+            InviteEvent::Failed { reason } => bail!("{reason}"),
         }
     }
 }

@@ -41,12 +41,12 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         limit: args.limit,
     };
     let replica = ctx.open()?;
-    let entries = replica.journal()?.query(&filter);
+    let entries = replica.journal().query(&filter);
     if ctx.json {
         return ctx.print_json(&entries);
     }
     if entries.is_empty() {
-        if replica.journal()?.is_empty() {
+        if replica.journal().is_empty() {
             println!("The journal is empty. Write the first entry with `duet add`, or ask `duet prompt` for a question.");
         } else {
             println!("No entries match.");
@@ -60,7 +60,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
 
 pub fn show(ctx: &Context, id: &str) -> anyhow::Result<()> {
     let replica = ctx.open()?;
-    let journal = replica.journal()?;
+    let journal = replica.journal();
     let id = journal.resolve_id(id)?;
     let entry = journal
         .entry(&id)

@@ -12,6 +12,7 @@ mod devices;
 mod editor;
 mod entry_ops;
 mod export;
+mod hints;
 mod init;
 mod invite;
 mod join;
@@ -111,13 +112,13 @@ fn main() -> ExitCode {
         Command::Daemon(args) => daemon_cmd::run(&ctx, args),
         Command::Demo(args) => demo::run(args),
         Command::WholeJob { job } => {
-            duet_daemon::whole::serve(&ctx.home, &job).map_err(anyhow::Error::msg)
+            duet_daemon::whole::serve(&ctx.home, &job).map_err(anyhow::Error::from)
         }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("duet: {}", context::sentence(&err));
+            eprintln!("duet: {}", hints::sentence(&err));
             ExitCode::FAILURE
         }
     }

@@ -14,14 +14,15 @@ use std::path::{Path, PathBuf};
 use crate::keys::{DeviceKey, JournalKey, KeyError};
 use crate::replica::{Replica, ReplicaError};
 use crate::store::{Store, StoreError};
+use crate::writer::{Start, Writer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HomeError {
-    #[error("there is no journal in {0}; start one with `duet init --person NAME` or pair this device with `duet join`")]
+    #[error("there is no journal in {0}")]
     NotInitialised(PathBuf),
-    #[error("{0} already holds a journal; use another --home to start a second one")]
+    #[error("{0} already holds a journal")]
     AlreadyInitialised(PathBuf),
-    #[error("{0} holds part of a journal (an earlier `duet init` or `duet join` did not finish); move it aside and try again")]
+    #[error("{0} holds part of a journal (an earlier `duet init` or `duet join` did not finish)")]
     Partial(PathBuf),
     #[error("cannot create {path}: {source}")]
     Create {
@@ -34,8 +35,6 @@ pub enum HomeError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Replica(#[from] ReplicaError),
-    #[error("cannot open the journal in a worker thread: {0}")]
-    Thread(String),
 }
 
 #[derive(Clone, Debug)]
@@ -117,27 +116,29 @@ impl Home {
         )?)
     }
 
-    /// Opens the journal held here as a writer replica, without its
-    /// document (see [`Replica::open_writer`]). `None` when the store does
-    /// not yet hold what that needs: open the whole journal once first.
-    pub fn open_writer(&self) -> Result<Option<Replica>, HomeError> {
-        match self.open_with(Replica::open_writer)? {
-            Err(ReplicaError::MissingRecord(_)) => Ok(None),
-            other => Ok(Some(other?)),
-        }
-    }
-
-    /// Opens the journal held here.
+    /// Opens the journal held here, whole.
     pub fn open(&self) -> Result<Replica, HomeError> {
-        Ok(self.open_with(Replica::open)??)
+        let (store, device, key) = self.parts()?;
+        self.partial_if_uninitialised(Replica::open(store, device, key))
     }
 
-    /// Reads the keys, opens the store and hands them to `open`; a store
-    /// that was never initialised is a half-made home.
-    fn open_with(
-        &self,
-        open: impl FnOnce(Store, DeviceKey, JournalKey) -> Result<Replica, ReplicaError>,
-    ) -> Result<Result<Replica, ReplicaError>, HomeError> {
+    /// Opens the journal held here as a writer (see [`Writer`]), starting
+    /// at `start`, which a whole replica gives.
+    pub fn open_writer(&self, start: Start) -> Result<Writer, HomeError> {
+        let (store, device, key) = self.parts()?;
+        self.partial_if_uninitialised(Writer::open(store, device, key, start))
+    }
+
+    /// Checks that a journal is here and that its keys and store open,
+    /// without loading the journal.
+    pub fn check(&self) -> Result<(), HomeError> {
+        let (store, _, _) = self.parts()?;
+        let opened = crate::ledger::Ledger::open(store).map_err(ReplicaError::from);
+        self.partial_if_uninitialised(opened).map(drop)
+    }
+
+    /// Reads the keys and opens the store.
+    fn parts(&self) -> Result<(Store, DeviceKey, JournalKey), HomeError> {
         if !self.is_initialised() {
             if self.is_empty_of_journal() {
                 return Err(HomeError::NotInitialised(self.root.clone()));
@@ -147,11 +148,16 @@ impl Home {
         let device = DeviceKey::read(&self.device_key_path())?;
         let key = JournalKey::read(&self.journal_key_path())?;
         let store = Store::open(&self.store_path())?;
-        match open(store, device, key) {
+        Ok((store, device, key))
+    }
+
+    /// A store that was never initialised is a half-made home.
+    fn partial_if_uninitialised<T>(&self, opened: Result<T, ReplicaError>) -> Result<T, HomeError> {
+        match opened {
             Err(ReplicaError::Store(StoreError::NotInitialised)) => {
                 Err(HomeError::Partial(self.root.clone()))
             }
-            other => Ok(other),
+            other => Ok(other?),
         }
     }
 }

@@ -30,7 +30,7 @@ pub enum KeyError {
     },
     #[error("{path} is not a duet key file")]
     Malformed { path: String },
-    #[error("{path} can be read by other users (mode {mode:o}); run `chmod 600 {path}`")]
+    #[error("{path} can be read by other users (mode {mode:o})")]
     TooOpen { path: String, mode: u32 },
 }
 

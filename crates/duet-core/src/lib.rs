@@ -12,9 +12,14 @@ pub mod home;
 pub mod ids;
 pub mod journal;
 pub mod keys;
+pub mod ledger;
 pub mod replica;
 pub mod store;
+pub mod sync;
+#[cfg(test)]
+mod testing;
 pub mod vv;
+pub mod writer;
 
 pub use ids::{DeviceId, JournalId};
 pub use vv::VersionVector;

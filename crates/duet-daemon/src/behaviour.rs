@@ -30,10 +30,8 @@ pub struct Behaviour {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("cannot set up the network transport: {0}")]
-    Transport(String),
-    #[error("cannot start the network: {0}")]
-    Behaviour(String),
+    #[error("cannot set up the network transport")]
+    Transport(#[source] noise::Error),
 }
 
 /// How long a pairing request may wait: the inviter's person has to read
@@ -49,7 +47,7 @@ pub fn build(
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-        .map_err(|e| BuildError::Transport(e.to_string()))?
+        .map_err(BuildError::Transport)?
         .with_quic()
         .with_behaviour(|key| {
             let peer = key.public().to_peer_id();
@@ -98,7 +96,7 @@ pub fn build(
                 ),
             }
         })
-        .map_err(|e| BuildError::Behaviour(e.to_string()))?
+        .unwrap_or_else(|never| match never {})
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
         .build();
     Ok(swarm)

@@ -1,17 +1,16 @@
-//! The control socket: how the CLI talks to a running daemon.
+//! The control socket's messages: how the CLI talks to a running daemon.
 //!
 //! A Unix socket at `<home>/daemon.sock`, mode 0600 inside the 0700 home.
 //! Each line is one JSON message. The client opens with
 //! `{"cmd":"hello","version":1}`; the daemon answers with its own version
 //! or an error, and the client then sends one request. Most requests get
 //! one reply; `invite` streams events, and takes an `answer` from the
-//! client when a device asks to join.
+//! client when a device asks to join. The CLI's side is
+//! [`Client`](crate::client::Client); the daemon's is `server.rs`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use duet_core::journal::NewEntry;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a message changes meaning.
@@ -34,13 +33,11 @@ pub enum Request {
     Sync,
     /// The CLI wrote to the store: pick it up and push it now.
     Refresh,
-    /// The fast path for `duet add`: the daemon, which holds the journal
-    /// in memory, writes the entry (durably) and pushes it at once.
+    /// The fast path for `duet add`: the daemon writes the entry (durably)
+    /// without any process loading the journal, and pushes it at once.
     Add {
-        kind: String,
-        tags: Vec<String>,
-        mood: Option<String>,
-        body: String,
+        #[serde(flatten)]
+        entry: NewEntry,
         created: i64,
     },
     Invite {
@@ -76,6 +73,42 @@ pub struct SyncedPeer {
     pub received: u64,
     pub sent: u64,
     pub ok: bool,
+}
+
+/// What happens to an invitation, in order: it opens; a device asks to
+/// join (answer it); it ends, joined or failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InviteEvent {
+    Opened {
+        code: String,
+        uri: String,
+        expires_at: i64,
+    },
+    Joining {
+        person: String,
+        device: String,
+        device_id: String,
+        words: String,
+    },
+    Joined {
+        person: String,
+        device: String,
+        device_id: String,
+        words: String,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+impl InviteEvent {
+    /// True for the events that end an invitation.
+    pub fn is_last(&self) -> bool {
+        matches!(
+            self,
+            InviteEvent::Joined { .. } | InviteEvent::Failed { .. }
+        )
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -117,105 +150,137 @@ pub enum Reply {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ControlError {
-    #[error("no daemon is running for this home; start it with `duet daemon`")]
-    NotRunning,
-    #[error("the daemon speaks control version {0}, this duet speaks {CONTROL_VERSION}; restart the daemon")]
-    Version(u32),
-    #[error("the daemon closed the connection")]
-    Closed,
-    #[error("the daemon said: {0}")]
-    Daemon(String),
-    #[error("talking to the daemon failed: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("the daemon sent something this duet does not understand: {0}")]
-    Garbled(String),
+impl Reply {
+    /// The reply's name on the wire, for messages about it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Reply::Hello { .. } => "hello",
+            Reply::Status(_) => "status",
+            Reply::Synced { .. } => "synced",
+            Reply::Ok => "ok",
+            Reply::Added { .. } => "added",
+            Reply::InviteOpened { .. } => "invite_opened",
+            Reply::InviteJoining { .. } => "invite_joining",
+            Reply::InviteJoined { .. } => "invite_joined",
+            Reply::InviteFailed { .. } => "invite_failed",
+            Reply::Error { .. } => "error",
+        }
+    }
+
+    /// The invitation event this reply carries, if it is one.
+    pub fn into_invite_event(self) -> Result<InviteEvent, Reply> {
+        Ok(match self {
+            Reply::InviteOpened {
+                code,
+                uri,
+                expires_at,
+            } => InviteEvent::Opened {
+                code,
+                uri,
+                expires_at,
+            },
+            Reply::InviteJoining {
+                person,
+                device,
+                device_id,
+                words,
+            } => InviteEvent::Joining {
+                person,
+                device,
+                device_id,
+                words,
+            },
+            Reply::InviteJoined {
+                person,
+                device,
+                device_id,
+                words,
+            } => InviteEvent::Joined {
+                person,
+                device,
+                device_id,
+                words,
+            },
+            Reply::InviteFailed { reason } => InviteEvent::Failed { reason },
+            other => return Err(other),
+        })
+    }
 }
 
-/// A blocking client, for the CLI.
-pub struct Client {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
+impl From<InviteEvent> for Reply {
+    fn from(event: InviteEvent) -> Self {
+        match event {
+            InviteEvent::Opened {
+                code,
+                uri,
+                expires_at,
+            } => Reply::InviteOpened {
+                code,
+                uri,
+                expires_at,
+            },
+            InviteEvent::Joining {
+                person,
+                device,
+                device_id,
+                words,
+            } => Reply::InviteJoining {
+                person,
+                device,
+                device_id,
+                words,
+            },
+            InviteEvent::Joined {
+                person,
+                device,
+                device_id,
+                words,
+            } => Reply::InviteJoined {
+                person,
+                device,
+                device_id,
+                words,
+            },
+            InviteEvent::Failed { reason } => Reply::InviteFailed { reason },
+        }
+    }
 }
 
-impl Client {
-    /// Connects and checks versions. `NotRunning` when nobody listens.
-    pub fn connect(home: &Path) -> Result<Self, ControlError> {
-        let stream =
-            UnixStream::connect(socket_path(home)).map_err(|_| ControlError::NotRunning)?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let writer = stream.try_clone()?;
-        let mut client = Self {
-            reader: BufReader::new(stream),
-            writer,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_add_request_keeps_its_wire_form() {
+        let request = Request::Add {
+            entry: NewEntry {
+                kind: duet_core::journal::EntryKind::Feeling,
+                tags: vec!["us".into()],
+                mood: Some("warm".into()),
+                body: "a walk".into(),
+            },
+            created: 5,
         };
-        client.send(&Request::Hello {
-            version: CONTROL_VERSION,
-        })?;
-        match client.receive()? {
-            Reply::Hello { version } if version == CONTROL_VERSION => Ok(client),
-            Reply::Hello { version } => Err(ControlError::Version(version)),
-            Reply::Error { message } => Err(ControlError::Daemon(message)),
-            other => Err(ControlError::Garbled(format!("{other:?}"))),
-        }
+        let line = serde_json::to_value(&request).expect("json");
+        assert_eq!(
+            line,
+            serde_json::json!({"cmd": "add", "kind": "feeling", "tags": ["us"], "mood": "warm", "body": "a walk", "created": 5})
+        );
+        let back: Request = serde_json::from_value(line).expect("parses");
+        assert!(matches!(back, Request::Add { created: 5, .. }));
     }
 
-    /// Waits up to `timeout` for each reply (`None`: forever).
-    pub fn set_timeout(&self, timeout: Option<Duration>) -> Result<(), ControlError> {
-        Ok(self.writer.set_read_timeout(timeout)?)
-    }
-
-    pub fn send(&mut self, request: &Request) -> Result<(), ControlError> {
-        let mut line =
-            serde_json::to_string(request).map_err(|e| ControlError::Garbled(e.to_string()))?;
-        line.push('\n');
-        self.writer.write_all(line.as_bytes())?;
-        Ok(())
-    }
-
-    /// The next reply; `Error` replies become `ControlError::Daemon`.
-    pub fn receive(&mut self) -> Result<Reply, ControlError> {
-        let mut line = String::new();
-        let n = (&mut self.reader)
-            .take(MAX_LINE as u64)
-            .read_line(&mut line)?;
-        if n == 0 {
-            return Err(ControlError::Closed);
-        }
-        match serde_json::from_str(&line) {
-            Ok(Reply::Error { message }) => Err(ControlError::Daemon(message)),
-            Ok(reply) => Ok(reply),
-            Err(e) => Err(ControlError::Garbled(e.to_string())),
-        }
-    }
-
-    /// Sends a request and reads its one reply.
-    pub fn call(&mut self, request: &Request) -> Result<Reply, ControlError> {
-        self.send(request)?;
-        self.receive()
-    }
-}
-
-use std::io::Read as _;
-
-/// The addresses a running daemon listens on; empty when none runs (or it
-/// has not started listening yet).
-pub fn listen_addrs(home: &Path) -> Vec<String> {
-    let Ok(mut client) = Client::connect(home) else {
-        return Vec::new();
-    };
-    match client.call(&Request::Status) {
-        Ok(Reply::Status(report)) => report.addrs,
-        _ => Vec::new(),
-    }
-}
-
-/// Tells a running daemon that the store changed, if one is running.
-/// Best effort: a daemon also polls the store.
-pub fn poke(home: &Path) {
-    if let Ok(mut client) = Client::connect(home) {
-        let _ = client.set_timeout(Some(Duration::from_secs(2)));
-        let _ = client.call(&Request::Refresh);
+    #[test]
+    fn invitation_events_travel_as_replies_and_back() {
+        let event = InviteEvent::Joining {
+            person: "Sam".into(),
+            device: "laptop".into(),
+            device_id: "x".into(),
+            words: "a-b-c".into(),
+        };
+        let reply = Reply::from(event.clone());
+        assert_eq!(reply.name(), "invite_joining");
+        assert_eq!(reply.into_invite_event().expect("an event"), event);
+        assert!(Reply::Ok.into_invite_event().is_err());
     }
 }

@@ -1,32 +1,59 @@
-//! The inviting side of pairing, inside the daemon.
+//! The inviting side of pairing, as a state machine: requests and the
+//! person's answers go in, [`Action`]s come out for the event loop to
+//! carry out. `C` is how a request is answered (libp2p's response channel
+//! in the daemon, anything in a test).
+//!
+//! An invitation waits for one device. That device starts a SPAKE2
+//! handshake, confirms it (the tags prove both sides used the same code)
+//! and introduces itself; the person then sees the verification words and
+//! answers. A wrong code, a handshake left unconfirmed for a minute, or the
+//! end of the invitation's time ends it: one guess per invitation.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use duet_core::journal::DeviceRecord;
-use duet_core::DeviceId;
-use libp2p::request_response::{self, ResponseChannel};
 use libp2p::{Multiaddr, PeerId};
 use serde_bytes::ByteBuf;
-use tokio::sync::mpsc;
 
-use crate::control::Reply;
-use crate::daemon::{now_ms, Daemon};
+use crate::control::InviteEvent;
 use crate::identity;
 use crate::pairing::{new_nameplate, Code, Handshake, PairUri, Session, Side};
-use crate::protocol::{Intro, PairRequest, PairResponse, Welcome};
+use crate::protocol::{Intro, PairRequest, PairResponse};
 
 /// How long a started handshake may wait for the joiner's confirmation.
 const STALL: Duration = Duration::from_secs(60);
 
-pub struct Invitation {
+#[derive(Debug, thiserror::Error)]
+pub enum InviteError {
+    #[error("the daemon is not listening on any address yet; try again in a moment")]
+    NotListening,
+}
+
+/// What the event loop must do.
+pub enum Action<C> {
+    /// Answer a pairing request.
+    Respond { channel: C, response: PairResponse },
+    /// Tell the person holding invitation `nameplate`.
+    Tell { nameplate: u32, event: InviteEvent },
+    /// The person accepted `peer`: record it in the journal, answer with
+    /// the welcome sealed under `session`, then tell the person.
+    Welcome {
+        nameplate: u32,
+        peer: PeerId,
+        channel: C,
+        session: Session,
+        intro: Intro,
+    },
+}
+
+struct Invitation<C> {
     code: Code,
     uri: PairUri,
     expires: Instant,
-    events: mpsc::Sender<Reply>,
-    state: State,
+    state: State<C>,
 }
 
-enum State {
+enum State<C> {
     Waiting,
     Started {
         peer: PeerId,
@@ -36,212 +63,224 @@ enum State {
     Asking {
         peer: PeerId,
         session: Session,
-        channel: ResponseChannel<PairResponse>,
+        channel: C,
         intro: Intro,
     },
 }
 
-impl Daemon {
-    pub(crate) fn open_invitation(
-        &mut self,
-        timeout: Duration,
-        events: mpsc::Sender<Reply>,
-    ) -> Result<u32, String> {
-        let taken: Vec<u32> = self.invitations.keys().copied().collect();
-        let nameplate = new_nameplate(&taken);
-        let addrs: Vec<Multiaddr> = self.swarm.listeners().cloned().collect();
-        if addrs.is_empty() {
-            return Err(
-                "the daemon is not listening on any address yet; try again in a moment".into(),
-            );
+/// The open invitations of one device.
+pub struct Invitations<C> {
+    me: PeerId,
+    open: HashMap<u32, Invitation<C>>,
+}
+
+impl<C> Invitations<C> {
+    pub fn new(me: PeerId) -> Self {
+        Self {
+            me,
+            open: HashMap::new(),
         }
+    }
+
+    /// True while any invitation is open (strangers may connect to pair).
+    pub fn any_open(&self) -> bool {
+        !self.open.is_empty()
+    }
+
+    /// Opens an invitation reachable at `addrs` for `timeout`; returns its
+    /// nameplate and the event that tells the person how to join.
+    pub fn open(
+        &mut self,
+        addrs: Vec<Multiaddr>,
+        timeout: Duration,
+        now: Instant,
+        now_ms: i64,
+    ) -> Result<(u32, InviteEvent), InviteError> {
+        if addrs.is_empty() {
+            return Err(InviteError::NotListening);
+        }
+        let taken: Vec<u32> = self.open.keys().copied().collect();
+        let nameplate = new_nameplate(&taken);
         let uri = PairUri {
             nameplate,
-            peer: *self.swarm.local_peer_id(),
+            peer: self.me,
             secret: duet_core::ids::random_bytes(),
             addrs,
         };
         let code = Code::generate(nameplate);
-        let expires_at = now_ms() + timeout.as_millis() as i64;
-        let opened = Reply::InviteOpened {
+        let opened = InviteEvent::Opened {
             code: code.to_string(),
             uri: uri.to_string(),
-            expires_at,
+            expires_at: now_ms.saturating_add(timeout.as_millis() as i64),
         };
-        events
-            .try_send(opened)
-            .map_err(|_| "the client went away".to_string())?;
-        self.invitations.insert(
+        self.open.insert(
             nameplate,
             Invitation {
                 code,
                 uri,
-                expires: Instant::now() + timeout,
-                events,
+                expires: now + timeout,
                 state: State::Waiting,
             },
         );
-        self.members.set_pairing_open(true);
-        tracing::info!(nameplate, "invitation open");
-        Ok(nameplate)
+        Ok((nameplate, opened))
     }
 
-    pub(crate) fn on_pair_event(
-        &mut self,
-        event: request_response::Event<PairRequest, PairResponse>,
-    ) {
-        if let request_response::Event::Message {
-            peer,
-            message:
-                request_response::Message::Request {
-                    request, channel, ..
-                },
-            ..
-        } = event
-        {
-            self.on_pair_request(peer, request, channel);
-        }
-    }
-
-    fn refuse(&mut self, channel: ResponseChannel<PairResponse>, reason: &str) {
-        let _ = self.swarm.behaviour_mut().pair.send_response(
-            channel,
-            PairResponse::Refused {
-                reason: reason.to_string(),
-            },
-        );
-    }
-
-    fn on_pair_request(
+    /// A pairing request from `peer`.
+    pub fn on_request(
         &mut self,
         peer: PeerId,
         request: PairRequest,
-        channel: ResponseChannel<PairResponse>,
-    ) {
-        let me = *self.swarm.local_peer_id();
+        channel: C,
+        now: Instant,
+    ) -> Vec<Action<C>> {
         match request {
             PairRequest::Start {
                 nameplate,
                 by_uri,
                 spake,
-            } => {
-                let Some(inv) = self.invitations.get_mut(&nameplate) else {
-                    return self.refuse(
-                        channel,
-                        &format!("there is no open invitation number {nameplate} here"),
-                    );
-                };
-                if !matches!(inv.state, State::Waiting) {
-                    return self.refuse(
-                        channel,
-                        "this invitation is already in use by another device",
-                    );
-                }
-                let password = if by_uri {
-                    inv.uri.password()
-                } else {
-                    inv.code.password()
-                };
-                let (handshake, mine) = Handshake::start(Side::Inviter, &password, peer, me);
-                match handshake.finish(&spake) {
-                    Ok(session) => {
-                        let confirm = session.my_confirmation();
-                        inv.state = State::Started {
-                            peer,
-                            session,
-                            since: Instant::now(),
-                        };
-                        let _ = self.swarm.behaviour_mut().pair.send_response(
-                            channel,
-                            PairResponse::Started {
-                                spake: ByteBuf::from(mine),
-                                confirm: ByteBuf::from(confirm),
-                            },
-                        );
-                    }
-                    Err(e) => {
-                        self.refuse(channel, "the pairing handshake failed");
-                        self.end_invitation(
-                            nameplate,
-                            Some(format!("pairing failed ({e}); the invitation has ended")),
-                        );
-                    }
-                }
-            }
+            } => self.on_start(peer, nameplate, by_uri, &spake, channel, now),
             PairRequest::Confirm {
                 nameplate,
                 confirm,
                 sealed_intro,
-            } => {
-                // Only the device that started this invitation's handshake
-                // may confirm it; anyone else leaves it exactly as it was.
-                let started_by_this_peer = matches!(
-                    self.invitations.get(&nameplate).map(|inv| &inv.state),
-                    Some(State::Started { peer: p, .. }) if *p == peer
-                );
-                if !started_by_this_peer {
-                    return self.refuse(
-                        channel,
-                        "this device has no handshake in progress for that invitation",
-                    );
-                }
-                let Some(inv) = self.invitations.remove(&nameplate) else {
-                    return self.refuse(channel, "the invitation has ended");
+            } => self.on_confirm(peer, nameplate, &confirm, &sealed_intro, channel),
+        }
+    }
+
+    fn on_start(
+        &mut self,
+        peer: PeerId,
+        nameplate: u32,
+        by_uri: bool,
+        spake: &[u8],
+        channel: C,
+        now: Instant,
+    ) -> Vec<Action<C>> {
+        let me = self.me;
+        let Some(inv) = self.open.get_mut(&nameplate) else {
+            let reason = format!("there is no open invitation number {nameplate} here");
+            return vec![refuse(channel, &reason)];
+        };
+        if !matches!(inv.state, State::Waiting) {
+            return vec![refuse(
+                channel,
+                "this invitation is already in use by another device",
+            )];
+        }
+        let password = if by_uri {
+            inv.uri.password()
+        } else {
+            inv.code.password()
+        };
+        let (handshake, mine) = Handshake::start(Side::Inviter, &password, peer, me);
+        match handshake.finish(spake) {
+            Ok(session) => {
+                let confirm = session.my_confirmation();
+                inv.state = State::Started {
+                    peer,
+                    session,
+                    since: now,
                 };
-                let State::Started { session, .. } = inv.state else {
-                    return self.refuse(channel, "the invitation has ended");
-                };
-                let events = inv.events.clone();
-                if session.check_confirmation(&confirm).is_err() {
-                    tracing::warn!(nameplate, %peer, "a device tried a wrong code; invitation ended");
-                    self.refuse(channel, "the code was wrong; the invitation has ended");
-                    let _ = events.try_send(Reply::InviteFailed {
-                        reason: "a device tried a wrong code, so the invitation has ended; open a new one with `duet invite`".into(),
-                    });
-                    self.close_pairing_if_idle();
-                    return;
-                }
-                let intro = session
-                    .open(&sealed_intro)
-                    .ok()
-                    .and_then(|bytes| serde_json::from_slice::<Intro>(&bytes).ok());
-                let Some(intro) = intro else {
-                    self.refuse(channel, "the device's introduction does not open");
-                    let _ = events.try_send(Reply::InviteFailed {
-                        reason: "the joining device sent a malformed introduction".into(),
-                    });
-                    self.close_pairing_if_idle();
-                    return;
-                };
-                let device_id = identity::device_id(&peer)
-                    .map(|d| d.to_text())
-                    .unwrap_or_default();
-                let _ = events.try_send(Reply::InviteJoining {
-                    person: intro.person.clone(),
-                    device: intro.device.clone(),
-                    device_id,
-                    words: session.verification_words(),
-                });
-                self.invitations.insert(
-                    nameplate,
-                    Invitation {
-                        state: State::Asking {
-                            peer,
-                            session,
-                            channel,
-                            intro,
-                        },
-                        ..inv
+                vec![Action::Respond {
+                    channel,
+                    response: PairResponse::Started {
+                        spake: ByteBuf::from(mine),
+                        confirm: ByteBuf::from(confirm),
                     },
-                );
+                }]
+            }
+            Err(e) => {
+                let mut actions = vec![refuse(channel, "the pairing handshake failed")];
+                actions.extend(self.end(
+                    nameplate,
+                    Some(format!("pairing failed ({e}); the invitation has ended")),
+                ));
+                actions
             }
         }
     }
 
-    /// The person accepted or declined the joining device.
-    pub(crate) fn answer_invitation(&mut self, nameplate: u32, accept: bool) {
-        let Some(inv) = self.invitations.remove(&nameplate) else {
-            return;
+    fn on_confirm(
+        &mut self,
+        peer: PeerId,
+        nameplate: u32,
+        confirm: &[u8],
+        sealed_intro: &[u8],
+        channel: C,
+    ) -> Vec<Action<C>> {
+        // Only the device that started this invitation's handshake may
+        // confirm it; anyone else leaves it exactly as it was.
+        let started_by_this_peer = matches!(
+            self.open.get(&nameplate).map(|inv| &inv.state),
+            Some(State::Started { peer: p, .. }) if *p == peer
+        );
+        if !started_by_this_peer {
+            return vec![refuse(
+                channel,
+                "this device has no handshake in progress for that invitation",
+            )];
+        }
+        let Some(inv) = self.open.remove(&nameplate) else {
+            return vec![refuse(channel, "the invitation has ended")];
+        };
+        let State::Started { session, .. } = inv.state else {
+            return vec![refuse(channel, "the invitation has ended")];
+        };
+        if session.check_confirmation(confirm).is_err() {
+            tracing::warn!(nameplate, %peer, "a device tried a wrong code; invitation ended");
+            return vec![
+                refuse(channel, "the code was wrong; the invitation has ended"),
+                failed(nameplate, "a device tried a wrong code, so the invitation has ended; open a new one with `duet invite`"),
+            ];
+        }
+        let intro = session
+            .open(sealed_intro)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Intro>(&bytes).ok());
+        let Some(intro) = intro else {
+            return vec![
+                refuse(channel, "the device's introduction does not open"),
+                failed(
+                    nameplate,
+                    "the joining device sent a malformed introduction",
+                ),
+            ];
+        };
+        let joining = InviteEvent::Joining {
+            person: intro.person.clone(),
+            device: intro.device.clone(),
+            device_id: device_text(&peer),
+            words: session.verification_words(),
+        };
+        self.open.insert(
+            nameplate,
+            Invitation {
+                state: State::Asking {
+                    peer,
+                    session,
+                    channel,
+                    intro,
+                },
+                ..inv
+            },
+        );
+        vec![Action::Tell {
+            nameplate,
+            event: joining,
+        }]
+    }
+
+    /// The person's answer about the device asking to join invitation
+    /// `nameplate`; `still_waiting` tells whether that device still waits
+    /// for the answer.
+    pub fn answer(
+        &mut self,
+        nameplate: u32,
+        accept: bool,
+        still_waiting: impl FnOnce(&C) -> bool,
+    ) -> Vec<Action<C>> {
+        let Some(inv) = self.open.remove(&nameplate) else {
+            return Vec::new();
         };
         let State::Asking {
             peer,
@@ -250,150 +289,91 @@ impl Daemon {
             intro,
         } = inv.state
         else {
-            self.invitations.insert(nameplate, inv);
-            return;
+            self.open.insert(nameplate, inv);
+            return Vec::new();
         };
-        if !channel.is_open() {
-            let _ = inv.events.try_send(Reply::InviteFailed {
-                reason: "the joining device stopped waiting before the answer; nothing was recorded, so open a new invitation".into(),
-            });
-            self.close_pairing_if_idle();
-            return;
+        if !still_waiting(&channel) {
+            return vec![failed(nameplate, "the joining device stopped waiting before the answer; nothing was recorded, so open a new invitation")];
         }
         if !accept {
-            self.refuse(channel, "the other device declined");
-            let _ = inv.events.try_send(Reply::InviteFailed {
-                reason: "you declined the device".into(),
-            });
-            self.close_pairing_if_idle();
-            return;
+            return vec![
+                refuse(channel, "the other device declined"),
+                failed(nameplate, "you declined the device"),
+            ];
         }
-        match self.welcome(peer, &session, &intro) {
-            Ok(sealed) => {
-                let _ = self.swarm.behaviour_mut().pair.send_response(
-                    channel,
-                    PairResponse::Welcome {
-                        sealed: ByteBuf::from(sealed),
-                    },
-                );
-                let device_id = identity::device_id(&peer)
-                    .map(|d| d.to_text())
-                    .unwrap_or_default();
-                tracing::info!(device = %device_id.get(..8).unwrap_or_default(), "a new device joined");
-                let _ = inv.events.try_send(Reply::InviteJoined {
-                    person: intro.person,
-                    device: intro.device,
-                    device_id,
-                    words: session.verification_words(),
-                });
-            }
-            Err(reason) => {
-                self.refuse(
-                    channel,
-                    "the inviting device could not record the new device",
-                );
-                let _ = inv.events.try_send(Reply::InviteFailed { reason });
-            }
-        }
-        self.close_pairing_if_idle();
+        vec![Action::Welcome {
+            nameplate,
+            peer,
+            channel,
+            session,
+            intro,
+        }]
     }
 
-    /// Records the new device in the journal and seals what it needs.
-    fn welcome(
-        &mut self,
-        peer: PeerId,
-        session: &Session,
-        intro: &Intro,
-    ) -> Result<Vec<u8>, String> {
-        let device: DeviceId =
-            identity::device_id(&peer).ok_or("the joining device's id is not ed25519")?;
-        let record = DeviceRecord {
-            id: device.to_text(),
-            person: intro.person.clone(),
-            name: intro.device.clone(),
-            added_by: Some(self.replica.device_id().to_text()),
-            added_at: now_ms(),
-        };
-        self.replica
-            .commit(|journal, _| Ok(((), journal.add_device(&record)?)))
-            .map_err(|e| format!("cannot record the new device: {e}"))?;
-        // This device's person just accepted it; no notice needed here.
-        let _ = self.replica.store().mark_seen(&[device]);
-        self.update_members();
-        let snapshot = self.whole(crate::whole::Job::Seal, &[])?.sealed()?;
-        let welcome = Welcome {
-            journal_id: self.replica.journal_id().to_text(),
-            journal_key: self.replica.journal_key().to_secret_text().to_string(),
-            inviter: self.replica.device_id().to_text(),
-            snapshot: data_encoding::BASE64.encode(&snapshot),
-            inviter_addrs: self.swarm.listeners().map(|a| a.to_string()).collect(),
-        };
-        let plain =
-            zeroize::Zeroizing::new(serde_json::to_vec(&welcome).map_err(|e| e.to_string())?);
-        drop(welcome);
-        let sealed = session.seal(&plain).map_err(|e| e.to_string())?;
-        self.push_new_now();
-        Ok(sealed)
-    }
-
-    pub(crate) fn end_invitation(&mut self, nameplate: u32, reason: Option<String>) {
-        if let Some(inv) = self.invitations.remove(&nameplate) {
+    /// Ends invitation `nameplate`, telling the person `reason` if any.
+    pub fn end(&mut self, nameplate: u32, reason: Option<String>) -> Vec<Action<C>> {
+        let mut actions = Vec::new();
+        if let Some(inv) = self.open.remove(&nameplate) {
             if let State::Asking { channel, .. } = inv.state {
-                self.refuse(channel, "the invitation has ended");
+                actions.push(refuse(channel, "the invitation has ended"));
             }
             if let Some(reason) = reason {
-                let _ = inv.events.try_send(Reply::InviteFailed { reason });
+                actions.push(Action::Tell {
+                    nameplate,
+                    event: InviteEvent::Failed { reason },
+                });
             }
         }
-        self.close_pairing_if_idle();
+        actions
     }
 
-    pub(crate) fn expire_invitations(&mut self) {
-        let now = Instant::now();
-        let expired: Vec<u32> = self
-            .invitations
-            .iter()
-            .filter(|(_, inv)| inv.expires <= now)
-            .map(|(n, _)| *n)
-            .collect();
-        for nameplate in expired {
-            self.end_invitation(
-                nameplate,
-                Some("the invitation expired; open a new one with `duet invite`".into()),
-            );
+    /// Ends the invitations whose time is up, and those whose handshake
+    /// started but was never confirmed (ending, not reopening, keeps the
+    /// rule of one guess per invitation).
+    pub fn expire(&mut self, now: Instant) -> Vec<Action<C>> {
+        let mut ended: Vec<(u32, &str)> = Vec::new();
+        for (nameplate, inv) in &self.open {
+            if inv.expires <= now {
+                ended.push((
+                    *nameplate,
+                    "the invitation expired; open a new one with `duet invite`",
+                ));
+            } else if matches!(inv.state, State::Started { since, .. } if now.duration_since(since) > STALL)
+            {
+                ended.push((*nameplate, "a device began pairing but did not finish, so the invitation has ended; open a new one with `duet invite`"));
+            }
         }
-        // A handshake that starts and never confirms would hold the
-        // invitation; ending it (rather than reopening it) keeps the rule
-        // of one guess per invitation.
-        let stalled: Vec<u32> = self
-            .invitations
-            .iter()
-            .filter(|(_, inv)| matches!(inv.state, State::Started { since, .. } if since.elapsed() > STALL))
-            .map(|(n, _)| *n)
-            .collect();
-        for nameplate in stalled {
-            self.end_invitation(
-                nameplate,
-                Some("a device began pairing but did not finish, so the invitation has ended; open a new one with `duet invite`".into()),
-            );
-        }
-    }
-
-    /// With no invitation open, strangers may no longer connect, and those
-    /// still connected are sent away.
-    fn close_pairing_if_idle(&mut self) {
-        if !self.invitations.is_empty() {
-            return;
-        }
-        self.members.set_pairing_open(false);
-        let strangers: Vec<PeerId> = self
-            .swarm
-            .connected_peers()
-            .filter(|p| !self.members.is_member(p))
-            .copied()
-            .collect();
-        for peer in strangers {
-            let _ = self.swarm.disconnect_peer_id(peer);
-        }
+        ended
+            .into_iter()
+            .flat_map(|(nameplate, reason)| self.end(nameplate, Some(reason.to_string())))
+            .collect()
     }
 }
+
+fn refuse<C>(channel: C, reason: &str) -> Action<C> {
+    Action::Respond {
+        channel,
+        response: PairResponse::Refused {
+            reason: reason.to_string(),
+        },
+    }
+}
+
+fn failed<C>(nameplate: u32, reason: &str) -> Action<C> {
+    Action::Tell {
+        nameplate,
+        event: InviteEvent::Failed {
+            reason: reason.to_string(),
+        },
+    }
+}
+
+/// A joining device's id as text, as the person sees it.
+pub fn device_text(peer: &PeerId) -> String {
+    identity::device_id(peer)
+        .map(|d| d.to_text())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use duet_core::home::{Home, HomeError};
 use duet_core::journal::DeviceRecord;
-use duet_core::keys::{DeviceKey, JournalKey};
+use duet_core::keys::{DeviceKey, JournalKey, KeyError};
+use duet_core::ledger::ReceiveError;
 use duet_core::replica::Replica;
-use duet_core::store::Store;
+use duet_core::store::{Store, StoreError};
 use duet_core::{DeviceId, JournalId};
 use futures::StreamExt;
 use libp2p::request_response;
@@ -19,7 +20,7 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{mdns, Multiaddr, PeerId};
 use serde_bytes::ByteBuf;
 
-use crate::behaviour::{self, BehaviourEvent};
+use crate::behaviour::{self, BehaviourEvent, BuildError};
 use crate::gate::Members;
 use crate::identity;
 use crate::pairing::{Code, Handshake, PairUri, PairingError, Session, Side};
@@ -52,22 +53,44 @@ pub struct Joined {
 pub enum JoinError {
     #[error(transparent)]
     Home(#[from] HomeError),
-    #[error("there is no address to find the inviting device at; pass --addr, use --uri, or join on the same network (mDNS)")]
+    #[error("there is no address to find the inviting device at")]
     NoAddress,
-    #[error("could not reach an inviting device within {0} s; check the address and that `duet invite` is still waiting")]
+    #[error("could not reach an inviting device within {0} s")]
     Timeout(u64),
-    #[error("could not connect to the inviting device at {0}; check the address and that its daemon runs")]
-    Unreachable(String),
-    #[error("the inviting device refused: {0}")]
-    Refused(String),
-    #[error("the code is wrong; the invitation has ended on both devices, so ask for a new one")]
+    #[error("could not connect to the inviting device at {}", list(.addrs))]
+    Unreachable { addrs: Vec<Multiaddr> },
+    /// The inviting device said no; `reason` is its sentence.
+    #[error("the inviting device refused: {reason}")]
+    Refused { reason: String },
+    #[error("the code is wrong; the invitation has ended on both devices")]
     WrongCode,
     #[error(transparent)]
     Pairing(#[from] PairingError),
-    #[error("pairing succeeded but setting up this device failed: {0}")]
-    Setup(String),
-    #[error("cannot start the network: {0}")]
-    Network(String),
+    #[error("pairing succeeded but setting up this device failed")]
+    Setup(#[source] SetupError),
+    #[error("cannot start the network")]
+    Network(#[from] BuildError),
+}
+
+/// Why what pairing delivered could not be set up here.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the welcome is malformed ({0})")]
+    Welcome(&'static str),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the journal it sent does not open")]
+    Journal(#[from] ReceiveError),
+}
+
+fn list(addrs: &[Multiaddr]) -> String {
+    addrs
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 enum Progress {
@@ -99,8 +122,7 @@ pub async fn join(
     let me = identity::keypair(&device).public().to_peer_id();
     let members = Members::default();
     members.set_pairing_open(true);
-    let mut swarm = behaviour::build(identity::keypair(&device), members, request.mdns)
-        .map_err(|e| JoinError::Network(e.to_string()))?;
+    let mut swarm = behaviour::build(identity::keypair(&device), members, request.mdns)?;
     let (nameplate, by_uri, password, expected) = match &request.secret {
         Secret::Code(code) => (code.nameplate, false, code.password(), None),
         Secret::Uri(uri) => (uri.nameplate, true, uri.password(), Some(uri.peer)),
@@ -114,9 +136,8 @@ pub async fn join(
     }
     if request.mdns {
         // mDNS answers only devices that listen.
-        let any: Multiaddr = "/ip4/0.0.0.0/tcp/0"
-            .parse()
-            .map_err(|e: libp2p::multiaddr::Error| JoinError::Network(e.to_string()))?;
+        let any = Multiaddr::from(std::net::Ipv4Addr::UNSPECIFIED)
+            .with(libp2p::multiaddr::Protocol::Tcp(0));
         let _ = swarm.listen_on(any);
     }
     for addr in &addrs {
@@ -140,7 +161,7 @@ pub async fn join(
         let event = tokio::select! {
             _ = &mut deadline => {
                 return Err(match refused {
-                    Some(reason) => JoinError::Refused(reason),
+                    Some(reason) => JoinError::Refused { reason },
                     None => JoinError::Timeout(request.timeout.as_secs()),
                 });
             }
@@ -211,13 +232,13 @@ pub async fn join(
                     ) if p == peer => {
                         let plain = session.open(&sealed)?;
                         let welcome: Welcome = serde_json::from_slice(&plain)
-                            .map_err(|_| JoinError::Setup("the welcome is malformed".into()))?;
+                            .map_err(|_| JoinError::Setup(SetupError::Welcome("not JSON")))?;
                         return set_up(&home, device, welcome, &request);
                     }
                     (_, PairResponse::Refused { reason }) => {
                         tracing::info!(%peer, %reason, "refused");
                         if !request.mdns {
-                            return Err(JoinError::Refused(reason));
+                            return Err(JoinError::Refused { reason });
                         }
                         // On a LAN another device may hold the invitation.
                         refused = Some(reason);
@@ -242,10 +263,11 @@ pub async fn join(
                 }
                 tracing::debug!(error = %error, "pairing request failed");
                 if !request.mdns {
-                    return Err(JoinError::Refused(
-                        "it closed the connection; it has no open invitation for this device"
-                            .into(),
-                    ));
+                    return Err(JoinError::Refused {
+                        reason:
+                            "it closed the connection; it has no open invitation for this device"
+                                .into(),
+                    });
                 }
                 progress = Progress::Idle;
             }
@@ -253,8 +275,9 @@ pub async fn join(
                 tracing::debug!(error = %error, "could not connect");
                 dials_failed += 1;
                 if !request.mdns && dials_failed >= addrs.len() && tried.is_empty() {
-                    let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-                    return Err(JoinError::Unreachable(list.join(", ")));
+                    return Err(JoinError::Unreachable {
+                        addrs: addrs.clone(),
+                    });
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -303,34 +326,25 @@ fn set_up(
     welcome: Welcome,
     request: &JoinRequest,
 ) -> Result<Joined, JoinError> {
-    let journal_id = JournalId::from_text(&welcome.journal_id)
-        .ok_or_else(|| JoinError::Setup("bad journal id".into()))?;
-    let inviter = DeviceId::from_text(&welcome.inviter)
-        .ok_or_else(|| JoinError::Setup("bad inviter id".into()))?;
-    let key = JournalKey::from_secret_text(&welcome.journal_key)
-        .ok_or_else(|| JoinError::Setup("bad journal key".into()))?;
+    let bad = |what| JoinError::Setup(SetupError::Welcome(what));
+    let journal_id = JournalId::from_text(&welcome.journal_id).ok_or(bad("journal id"))?;
+    let inviter = DeviceId::from_text(&welcome.inviter).ok_or(bad("inviter id"))?;
+    let key = JournalKey::from_secret_text(&welcome.journal_key).ok_or(bad("journal key"))?;
     let snapshot = data_encoding::BASE64
         .decode(welcome.snapshot.as_bytes())
-        .map_err(|_| JoinError::Setup("bad snapshot".into()))?;
+        .map_err(|_| bad("snapshot"))?;
     let device_id = device.id();
-    let result = (|| -> Result<Joined, String> {
-        device
-            .write(&home.device_key_path())
-            .map_err(|e| e.to_string())?;
-        key.write(&home.journal_key_path())
-            .map_err(|e| e.to_string())?;
-        let store = Store::open(&home.store_path()).map_err(|e| e.to_string())?;
-        let replica = Replica::join(store, device, key, journal_id, inviter, &snapshot)
-            .map_err(|e| e.to_string())?;
+    let result = (|| -> Result<Joined, SetupError> {
+        device.write(&home.device_key_path())?;
+        key.write(&home.journal_key_path())?;
+        let store = Store::open(&home.store_path())?;
+        let replica = Replica::join(store, device, key, journal_id, inviter, &snapshot)?;
         let mut addrs = welcome.inviter_addrs.clone();
         addrs.extend(request.addrs.iter().map(|a| a.to_string()));
         if let Secret::Uri(uri) = &request.secret {
             addrs.extend(uri.addrs.iter().map(|a| a.to_string()));
         }
-        replica
-            .store()
-            .remember_addrs(&inviter, &addrs)
-            .map_err(|e| e.to_string())?;
+        replica.store().remember_addrs(&inviter, &addrs)?;
         Ok(Joined {
             device_id,
             inviter,

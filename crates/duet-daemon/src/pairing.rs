@@ -29,10 +29,10 @@ pub const VERIFY_WORDS: usize = 3;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PairingError {
-    #[error("`{0}` is not a duet code; it looks like 7-crisp-lantern-orbit")]
-    BadCode(String),
-    #[error("`{0}` is not a word of the code list; check the spelling")]
-    UnknownWord(String),
+    #[error("`{text}` is not a duet code; it looks like 7-crisp-lantern-orbit")]
+    BadCode { text: String },
+    #[error("`{word}` is not a word of the code list; check the spelling")]
+    UnknownWord { word: String },
     #[error("not a duet pairing URI: {0}")]
     BadUri(&'static str),
     #[error("the pairing handshake failed: {0}")]
@@ -64,13 +64,17 @@ impl Code {
         let nameplate = parts
             .next()
             .and_then(|n| n.parse::<u32>().ok())
-            .ok_or_else(|| PairingError::BadCode(text.trim().to_string()))?;
+            .ok_or_else(|| PairingError::BadCode {
+                text: text.trim().to_string(),
+            })?;
         let words: Vec<String> = parts.map(str::to_string).collect();
         if words.len() != CODE_WORDS {
-            return Err(PairingError::BadCode(text.trim().to_string()));
+            return Err(PairingError::BadCode {
+                text: text.trim().to_string(),
+            });
         }
         if let Some(bad) = words.iter().find(|w| !wordlist::contains(w)) {
-            return Err(PairingError::UnknownWord(bad.clone()));
+            return Err(PairingError::UnknownWord { word: bad.clone() });
         }
         Ok(Self { nameplate, words })
     }
@@ -395,15 +399,15 @@ mod tests {
         );
         assert!(matches!(
             Code::parse("7-crisp-lantern"),
-            Err(PairingError::BadCode(_))
+            Err(PairingError::BadCode { .. })
         ));
         assert!(matches!(
             Code::parse("seven-acid-acorn-acre"),
-            Err(PairingError::BadCode(_))
+            Err(PairingError::BadCode { .. })
         ));
         assert!(matches!(
             Code::parse("7-acid-acorn-duet"),
-            Err(PairingError::UnknownWord(_))
+            Err(PairingError::UnknownWord { .. })
         ));
     }
 

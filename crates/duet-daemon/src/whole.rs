@@ -1,25 +1,26 @@
 //! Work that needs the whole journal document, done outside the daemon.
 //!
-//! The daemon holds a writer replica ([`Replica::open_writer`]): it
-//! verifies, stores, relays and adds entries without the document. Four
-//! things need the document: where its history ends (once, at start),
-//! compaction, a joining device's snapshot and a snapshot from a peer.
-//! Loading a 10,000-entry journal takes a process to about 50 MB resident,
-//! and glibc keeps most of that after the document is dropped (in the main
-//! thread and, as measured, in a worker thread's arena too). So each of
-//! these runs in a short-lived `duet whole-job` process whose memory goes
-//! with it; the daemon waits for it as it waited for the same work before
-//! (`docs/performance.md` has the figures). Without the `duet` executable
-//! (the library used on its own), or when it cannot be started (moved or
-//! replaced by an upgrade), the job runs in a thread instead.
+//! The daemon holds a [`Writer`](duet_core::writer::Writer): it verifies,
+//! stores, relays and adds entries without the document. Four things need
+//! the document: where its history ends (once, at start), compaction, a
+//! joining device's snapshot and a snapshot from a peer. Loading a
+//! 10,000-entry journal takes a process to about 50 MB resident, and glibc
+//! keeps most of that after the document is dropped. So each of these
+//! runs in a short-lived `duet whole-job` process whose memory goes with
+//! it; the daemon waits for it (`docs/performance.md` has the figures).
+//! Without the `duet` executable (the library used on its own), or when it
+//! cannot be started (moved or replaced by an upgrade), the job runs in a
+//! thread instead.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use duet_core::home::Home;
+use duet_core::home::{Home, HomeError};
 use duet_core::journal::Frontier;
-use duet_core::replica::Replica;
+use duet_core::ledger::ReceiveError;
+use duet_core::replica::ReplicaError;
+use duet_core::writer::Start;
 use serde::{Deserialize, Serialize};
 
 /// A job on the whole journal.
@@ -36,6 +37,8 @@ pub enum Job {
 }
 
 impl Job {
+    pub const ALL: [Job; 4] = [Job::Frontier, Job::Compact, Job::Seal, Job::ReceiveSnapshot];
+
     pub fn name(self) -> &'static str {
         match self {
             Job::Frontier => "frontier",
@@ -46,10 +49,33 @@ impl Job {
     }
 
     pub fn from_name(name: &str) -> Option<Job> {
-        [Job::Frontier, Job::Compact, Job::Seal, Job::ReceiveSnapshot]
-            .into_iter()
-            .find(|j| j.name() == name)
+        Job::ALL.into_iter().find(|j| j.name() == name)
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WholeError {
+    #[error("there is no whole-journal job `{name}`")]
+    UnknownJob { name: String },
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    #[error("the snapshot was refused")]
+    Refused(#[source] ReceiveError),
+    #[error("cannot talk to the whole-journal job `{job}`")]
+    Io {
+        job: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The child failed; `said` is the sentence it printed.
+    #[error("the whole-journal job `{job}` failed: {said}")]
+    Failed { job: &'static str, said: String },
+    #[error("the whole-journal job `{job}` reported something this daemon does not understand")]
+    Garbled { job: &'static str },
+    #[error("the whole-journal job `{job}` panicked")]
+    Panicked { job: &'static str },
 }
 
 /// What a job reports, as one line of JSON on the child's stdout.
@@ -60,26 +86,32 @@ pub struct Outcome {
     pub heads: Vec<String>,
     #[serde(default)]
     pub max_op: u64,
+    /// The store position the heads hold everything up to.
+    #[serde(default)]
+    pub pos: i64,
     /// Base64 of a sealed snapshot (already encrypted to the journal key).
     #[serde(default)]
     pub sealed: Option<String>,
 }
 
 impl Outcome {
-    fn frontier_of(replica: &Replica) -> Result<Self, String> {
-        let frontier = replica.journal().map_err(|e| e.to_string())?.frontier();
-        Ok(Self {
-            heads: frontier
+    fn start_of(start: Start) -> Self {
+        Self {
+            heads: start
+                .frontier
                 .heads()
                 .iter()
                 .map(|h| data_encoding::HEXLOWER.encode(h))
                 .collect(),
-            max_op: frontier.max_op(),
+            max_op: start.frontier.max_op(),
+            pos: start.pos,
             sealed: None,
-        })
+        }
     }
 
-    pub fn frontier(&self) -> Result<Frontier, String> {
+    /// Where a writer starts after this job.
+    pub fn start(&self, job: Job) -> Result<Start, WholeError> {
+        let garbled = WholeError::Garbled { job: job.name() };
         let heads = self
             .heads
             .iter()
@@ -88,124 +120,150 @@ impl Outcome {
                     .decode(h.as_bytes())
                     .ok()
                     .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .ok_or_else(|| "a whole-journal job reported a malformed head".to_string())
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Frontier::new(heads, self.max_op))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(garbled)?;
+        Ok(Start {
+            frontier: Frontier::new(heads, self.max_op),
+            pos: self.pos,
+        })
     }
 
-    pub fn sealed(&self) -> Result<Vec<u8>, String> {
-        let text = self
-            .sealed
+    /// The sealed snapshot a `seal` job made.
+    pub fn sealed(&self, job: Job) -> Result<Vec<u8>, WholeError> {
+        self.sealed
             .as_deref()
-            .ok_or("a whole-journal job reported no snapshot")?;
-        data_encoding::BASE64
-            .decode(text.as_bytes())
-            .map_err(|_| "a whole-journal job reported a malformed snapshot".to_string())
+            .and_then(|text| data_encoding::BASE64.decode(text.as_bytes()).ok())
+            .ok_or(WholeError::Garbled { job: job.name() })
     }
 }
 
 /// Does `job` on the whole journal in `home`, in this process.
-pub fn perform(home: &Home, job: Job, input: &[u8]) -> Result<Outcome, String> {
-    let mut replica = home.open().map_err(|e| e.to_string())?;
+pub fn perform(home: &Home, job: Job, input: &[u8]) -> Result<Outcome, WholeError> {
+    let mut replica = home.open()?;
     match job {
-        Job::Frontier => Outcome::frontier_of(&replica),
+        Job::Frontier => Ok(Outcome::start_of(replica.writer_start())),
         Job::Compact => {
-            replica.compact().map_err(|e| e.to_string())?;
+            replica.compact()?;
             Ok(Outcome::default())
         }
         Job::Seal => {
-            let sealed = replica.seal_current().map_err(|e| e.to_string())?;
+            let sealed = replica.seal_current()?;
             Ok(Outcome {
                 sealed: Some(data_encoding::BASE64.encode(&sealed)),
                 ..Outcome::default()
             })
         }
         Job::ReceiveSnapshot => {
-            replica.receive_snapshot(input).map_err(|e| e.to_string())?;
-            Outcome::frontier_of(&replica)
+            replica
+                .receive_snapshot(input)
+                .map_err(WholeError::Refused)?;
+            Ok(Outcome::start_of(replica.writer_start()))
         }
     }
 }
 
 /// The child's side (`duet whole-job NAME`): reads the input from stdin
 /// when the job takes one and prints the outcome as one line of JSON.
-pub fn serve(home: &Home, name: &str) -> Result<(), String> {
-    let job =
-        Job::from_name(name).ok_or_else(|| format!("there is no whole-journal job `{name}`"))?;
+pub fn serve(home: &Home, name: &str) -> Result<(), WholeError> {
+    let job = Job::from_name(name).ok_or_else(|| WholeError::UnknownJob {
+        name: name.to_string(),
+    })?;
+    let io = |source| WholeError::Io {
+        job: job.name(),
+        source,
+    };
     let mut input = Vec::new();
     if job == Job::ReceiveSnapshot {
         std::io::stdin()
             .take(duet_core::envelope::MAX_SNAPSHOT_BYTES as u64 + (1 << 20))
             .read_to_end(&mut input)
-            .map_err(|e| format!("cannot read the snapshot: {e}"))?;
+            .map_err(io)?;
     }
     let outcome = perform(home, job, &input)?;
-    let line = serde_json::to_string(&outcome).map_err(|e| e.to_string())?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").map_err(|e| e.to_string())?;
-    Ok(())
+    let line =
+        serde_json::to_string(&outcome).map_err(|_| WholeError::Garbled { job: job.name() })?;
+    writeln!(std::io::stdout().lock(), "{line}").map_err(io)
 }
 
-/// Runs `job` in a `duet whole-job` child of `exe` (or, without one, in a
-/// thread of this process) and returns what it reported.
-pub(crate) fn run(
-    home: &Home,
-    exe: Option<&Path>,
-    job: Job,
-    input: &[u8],
-) -> Result<Outcome, String> {
-    let Some(exe) = exe else {
-        return in_thread(home, job, input);
-    };
-    let spawned = Command::new(exe)
-        .arg("--home")
-        .arg(home.root())
-        .args(["whole-job", job.name()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(e) => {
-            // The executable was moved or replaced (an upgrade while the
-            // daemon runs): do the job here rather than not at all.
-            tracing::warn!(exe = %exe.display(), error = %e, "cannot start a whole-journal job; running it in the daemon (restart the daemon to free the memory)");
-            return in_thread(home, job, input);
+/// Runs whole-journal jobs for one home.
+#[derive(Clone, Debug)]
+pub struct Jobs {
+    home: Home,
+    /// The `duet` executable to run them in; `None` runs them in a thread.
+    exe: Option<PathBuf>,
+}
+
+impl Jobs {
+    pub fn new(home: Home, exe: Option<PathBuf>) -> Self {
+        Self { home, exe }
+    }
+
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    /// Runs `job` in a `duet whole-job` child (or, without an executable,
+    /// in a thread of this process) and returns what it reported.
+    pub fn run(&self, job: Job, input: &[u8]) -> Result<Outcome, WholeError> {
+        let Some(exe) = &self.exe else {
+            return self.in_thread(job, input);
+        };
+        let spawned = Command::new(exe)
+            .arg("--home")
+            .arg(self.home.root())
+            .args(["whole-job", job.name()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                // The executable was moved or replaced (an upgrade while
+                // the daemon runs): do the job here rather than not at all.
+                tracing::warn!(exe = %exe.display(), error = %e, "cannot start a whole-journal job; running it in the daemon (restart the daemon to free the memory)");
+                return self.in_thread(job, input);
+            }
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            // A child that fails before reading closes the pipe; its exit
+            // status and stderr say why.
+            let _ = stdin.write_all(input);
         }
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        // A child that fails before reading closes the pipe; its exit
-        // status and stderr say why.
-        let _ = stdin.write_all(input);
+        let output = child.wait_with_output().map_err(|source| WholeError::Io {
+            job: job.name(),
+            source,
+        })?;
+        if !output.status.success() {
+            let said = String::from_utf8_lossy(&output.stderr);
+            let said = said.trim().trim_start_matches("duet: ");
+            return Err(WholeError::Failed {
+                job: job.name(),
+                said: if said.is_empty() {
+                    format!("it exited with {}", output.status)
+                } else {
+                    said.to_string()
+                },
+            });
+        }
+        serde_json::from_slice(&output.stdout).map_err(|_| WholeError::Garbled { job: job.name() })
     }
-    let output = child
-        .wait_with_output()
-        .map_err(|e| format!("the whole-journal job failed: {e}"))?;
-    if !output.status.success() {
-        let said = String::from_utf8_lossy(&output.stderr);
-        let said = said.trim().trim_start_matches("duet: ");
-        return Err(if said.is_empty() {
-            format!("the whole-journal job `{}` failed", job.name())
-        } else {
-            said.to_string()
-        });
-    }
-    serde_json::from_slice(&output.stdout)
-        .map_err(|_| format!("the whole-journal job `{}` reported nonsense", job.name()))
-}
 
-/// Runs `job` in a thread of this process.
-fn in_thread(home: &Home, job: Job, input: &[u8]) -> Result<Outcome, String> {
-    std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("duet-whole".into())
-            .spawn_scoped(scope, || perform(home, job, input))
-            .map_err(|e| e.to_string())?
-            .join()
-            .unwrap_or_else(|_| Err("the whole-journal job panicked".into()))
-    })
+    fn in_thread(&self, job: Job, input: &[u8]) -> Result<Outcome, WholeError> {
+        std::thread::scope(|scope| {
+            let spawned = std::thread::Builder::new()
+                .name("duet-whole".into())
+                .spawn_scoped(scope, || perform(&self.home, job, input))
+                .map_err(|source| WholeError::Io {
+                    job: job.name(),
+                    source,
+                })?;
+            spawned
+                .join()
+                .unwrap_or(Err(WholeError::Panicked { job: job.name() }))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -217,11 +275,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let home = Home::new(dir.path().join("alex"));
         drop(home.init("Alex", "laptop", 1).expect("init"));
-        for exe in [None, Some(Path::new("/nonexistent/duet"))] {
-            let outcome = run(&home, exe, Job::Frontier, &[]).expect("frontier");
-            assert_eq!(outcome.frontier().expect("heads").heads().len(), 1);
-            let sealed = run(&home, exe, Job::Seal, &[]).expect("seal");
-            assert!(sealed.sealed().expect("snapshot").starts_with(b"DUET"));
+        for exe in [None, Some(PathBuf::from("/nonexistent/duet"))] {
+            let jobs = Jobs::new(home.clone(), exe);
+            let outcome = jobs.run(Job::Frontier, &[]).expect("frontier");
+            let start = outcome.start(Job::Frontier).expect("heads");
+            assert_eq!(start.frontier.heads().len(), 1);
+            assert_eq!(start.pos, 1);
+            let sealed = jobs.run(Job::Seal, &[]).expect("seal");
+            assert!(sealed
+                .sealed(Job::Seal)
+                .expect("snapshot")
+                .starts_with(b"DUET"));
         }
         assert_eq!(
             Job::from_name("receive-snapshot"),

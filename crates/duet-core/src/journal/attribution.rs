@@ -2,7 +2,7 @@
 //!
 //! The `person` and `device` fields of an entry or a reply are written by
 //! its author's device. A change signed by one member must not write them
-//! as another: [`Journal::check_attribution`] refuses such a change before
+//! as another: [`Schema::check_attribution`] refuses such a change before
 //! it is applied or stored. The one place another device's person is
 //! written legitimately is a device record, made by the member that paired
 //! the new device.
@@ -15,27 +15,31 @@ use automerge::{Change, ScalarValue};
 use super::{DeviceRecord, Journal, JournalError};
 use crate::ids::DeviceId;
 
-impl Journal {
-    /// Checks that `change`, signed by `signer`, writes `person` and
-    /// `device` fields only as the signer (device records aside). Returns
-    /// the device records the change makes.
-    pub fn check_attribution(
-        &self,
-        change: &Change,
-        signer: &DeviceId,
-    ) -> Result<Vec<DeviceRecord>, JournalError> {
-        let signer_text = signer.to_text();
-        let person = self
-            .devices()
-            .into_iter()
-            .find(|d| d.id == signer_text)
-            .map(|d| d.person);
-        self.check_attribution_as(change, signer, person.as_deref())
-    }
+/// Where the journal's first change put its `devices` map: all that a
+/// change's operations are checked against, so a device checks them
+/// without holding the document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schema {
+    devices: ObjectId,
+}
 
-    /// [`Journal::check_attribution`] with the signer's person given, for a
-    /// journal that does not hold the device list (see [`Journal::writer`]).
-    pub fn check_attribution_as(
+impl Journal {
+    /// This journal's schema.
+    pub fn schema(&self) -> Schema {
+        let devices = match &self.devices {
+            automerge::ObjId::Id(counter, actor, _) => ObjectId::Id(OpId(*counter, actor.clone())),
+            automerge::ObjId::Root => ObjectId::Root,
+        };
+        Schema { devices }
+    }
+}
+
+impl Schema {
+    /// Checks that `change`, signed by `signer` (whose person is
+    /// `signer_person` in the device list), writes `person` and `device`
+    /// fields only as the signer (device records aside). Returns the
+    /// device records the change makes.
+    pub fn check_attribution(
         &self,
         change: &Change,
         signer: &DeviceId,
@@ -45,10 +49,7 @@ impl Journal {
         let expanded = change.decode();
         let start = expanded.start_op.get();
         let actor = expanded.actor_id.clone();
-        let devices_map = match &self.devices {
-            automerge::ObjId::Id(counter, actor, _) => ObjectId::Id(OpId(*counter, actor.clone())),
-            automerge::ObjId::Root => ObjectId::Root,
-        };
+        let devices_map = &self.devices;
         // Maps this change creates, by id, with the object and key they are
         // made at.
         let mut made: HashMap<ObjectId, (ObjectId, Option<String>)> = HashMap::new();
@@ -69,7 +70,7 @@ impl Journal {
             };
             let in_device_record = made
                 .get(&op.obj)
-                .and_then(|(parent, id)| (*parent == devices_map).then_some(id.as_ref()?));
+                .and_then(|(parent, id)| (parent == devices_map).then_some(id.as_ref()?));
             if let Some(id) = in_device_record {
                 let record = records
                     .entry(op.obj.clone())

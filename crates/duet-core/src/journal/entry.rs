@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// What kind of moment an entry records. The kinds follow the habits duet
 /// exists for: saying how you feel, being honest about needs, gratitude,
 /// sharing dreams, keeping memories and laughing together.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     #[default]
@@ -127,10 +127,15 @@ pub struct DeviceRecord {
 }
 
 /// What a new entry holds; the journal fills in id, author and times.
-#[derive(Clone, Debug, Default)]
+/// It travels whole, as one serde type, where an entry crosses a process
+/// boundary (the daemon's control socket).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct NewEntry {
+    #[serde(default)]
     pub kind: EntryKind,
+    #[serde(default)]
     pub tags: Vec<String>,
+    #[serde(default)]
     pub mood: Option<String>,
     pub body: String,
 }

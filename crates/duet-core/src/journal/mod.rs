@@ -27,6 +27,7 @@ mod read;
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, Change, ObjId, ObjType, ReadDoc, ScalarValue, ROOT};
 
+pub use attribution::Schema;
 pub use entry::{
     DeviceRecord, Entry, EntryEdit, EntryKind, Filter, Heard, NewEntry, Reaction, Reply,
     UnknownKind,

@@ -1,76 +1,9 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::envelope::{Body, OpenError};
 use crate::journal::{EntryEdit, Filter, JournalError, NewEntry};
-
-fn now() -> i64 {
-    1_700_000_000_000
-}
-
-fn alex() -> Replica {
-    let store = Store::open_in_memory().expect("store");
-    Replica::create(
-        store,
-        DeviceKey::generate(),
-        JournalKey::generate(),
-        "Alex",
-        "laptop",
-        now(),
-    )
-    .expect("create")
-}
-
-/// Pairs a new device into `inviter`'s journal the way pairing will:
-/// the inviter records the device, then hands over key and snapshot.
-fn pair(inviter: &mut Replica, person: &str, name: &str) -> Replica {
-    let device = DeviceKey::generate();
-    let record = DeviceRecord {
-        id: device.id().to_text(),
-        person: person.into(),
-        name: name.into(),
-        added_by: Some(inviter.device_id().to_text()),
-        added_at: now(),
-    };
-    inviter
-        .commit(|j, _| Ok(((), j.add_device(&record)?)))
-        .expect("record device");
-    let covers = inviter.vector().expect("vv");
-    let snapshot = inviter.seal_snapshot(&covers).expect("snapshot");
-    let key = JournalKey::from_secret_text(&inviter.journal_key().to_secret_text()).expect("key");
-    Replica::join(
-        Store::open_in_memory().expect("store"),
-        device,
-        key,
-        inviter.journal_id(),
-        inviter.device_id(),
-        &snapshot,
-    )
-    .expect("join")
-}
-
-fn add(r: &mut Replica, body: &str) -> String {
-    r.commit(|j, a| {
-        j.add_entry(
-            a,
-            NewEntry {
-                body: body.into(),
-                ..NewEntry::default()
-            },
-            now(),
-        )
-    })
-    .expect("add")
-}
-
-/// Every envelope `r` holds, as a peer that has nothing would get them.
-fn everything(r: &Replica) -> Vec<Vec<u8>> {
-    r.store()
-        .envelopes_after(0)
-        .expect("envelopes")
-        .into_iter()
-        .map(|e| e.bytes)
-        .collect()
-}
+use crate::testing::{add, alex, everything, now, pair};
 
 #[test]
 fn an_envelope_from_a_partner_appears_in_the_journal() {
@@ -81,7 +14,7 @@ fn an_envelope_from_a_partner_appears_in_the_journal() {
         let _ = b.receive_envelope(&env);
     }
     assert_eq!(
-        b.journal().unwrap().entry(&id).expect("arrived").body,
+        b.journal().entry(&id).expect("arrived").body,
         "Dinner on Friday?"
     );
     assert_eq!(b.vector().expect("vv"), a.vector().expect("vv"));
@@ -97,7 +30,7 @@ fn bad_envelopes_are_rejected_each_with_its_reason_and_nothing_applies() {
     }
     add(&mut a, "second");
     let good = everything(&a).pop().expect("latest");
-    let entries = b.journal().unwrap().all_entries().len();
+    let entries = b.journal().all_entries().len();
     let stored = b.store().envelope_count().expect("count");
 
     let mut tampered = good.clone();
@@ -161,11 +94,11 @@ fn bad_envelopes_are_rejected_each_with_its_reason_and_nothing_applies() {
         Err(ReceiveError::BadPayload(_))
     ));
 
-    assert_eq!(b.journal().unwrap().all_entries().len(), entries);
+    assert_eq!(b.journal().all_entries().len(), entries);
     assert_eq!(b.store().envelope_count().expect("count"), stored);
     b.receive_envelope(&good)
         .expect("the good one still applies");
-    assert_eq!(b.journal().unwrap().all_entries().len(), entries + 1);
+    assert_eq!(b.journal().all_entries().len(), entries + 1);
 }
 
 #[test]
@@ -174,15 +107,13 @@ fn compaction_folds_envelopes_into_one_snapshot_and_reopens_identically() {
     for i in 0..20 {
         add(&mut a, &format!("entry {i}"));
     }
-    let before = a.journal().unwrap().all_entries();
+    let before = a.journal().all_entries();
     let report = a.compact().expect("compact").expect("did compact");
     assert_eq!(report.envelopes_left, 0);
     assert!(a.compact().expect("again").is_none());
-    let store = std::mem::replace(&mut a.store, Store::open_in_memory().expect("mem"));
-    let device = std::mem::replace(&mut a.device, DeviceKey::generate());
-    let key = std::mem::replace(&mut a.key, JournalKey::generate());
+    let (store, device, key) = a.into_parts();
     let reopened = Replica::open(store, device, key).expect("reopen");
-    assert_eq!(reopened.journal().unwrap().all_entries(), before);
+    assert_eq!(reopened.journal().all_entries(), before);
 }
 
 #[test]
@@ -202,7 +133,7 @@ fn a_peer_behind_the_snapshot_gets_the_snapshot_then_the_tail() {
     for env in &out.envelopes {
         b.receive_envelope(env).expect("tail");
     }
-    assert_eq!(b.journal().unwrap().query(&Filter::default()).len(), 6);
+    assert_eq!(b.journal().query(&Filter::default()).len(), 6);
     assert_eq!(b.vector().expect("vv"), a.vector().expect("vv"));
     let nothing = a.outgoing_for(&b.vector().expect("vv")).expect("outgoing");
     assert!(nothing.snapshot.is_none() && nothing.envelopes.is_empty());
@@ -241,7 +172,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 /// Picks a live entry of `r` by index, if there is one.
 fn pick(r: &Replica, n: usize) -> Option<String> {
-    let live = r.journal().unwrap().query(&Filter::default());
+    let live = r.journal().query(&Filter::default());
     (!live.is_empty()).then(|| live[n % live.len()].id.clone())
 }
 
@@ -389,10 +320,10 @@ proptest! {
             run(&mut replicas, &mut wire, op);
         }
         sync_all(&mut replicas);
-        let first = replicas[0].journal().unwrap().all_entries();
+        let first = replicas[0].journal().all_entries();
         for r in &replicas[1..] {
-            prop_assert_eq!(&r.journal().unwrap().all_entries(), &first);
-            prop_assert_eq!(r.journal().unwrap().devices(), replicas[0].journal().unwrap().devices());
+            prop_assert_eq!(&r.journal().all_entries(), &first);
+            prop_assert_eq!(r.journal().devices(), replicas[0].journal().devices());
             prop_assert_eq!(r.vector().expect("vv"), replicas[0].vector().expect("vv"));
         }
     }
@@ -410,7 +341,7 @@ proptest! {
         seq in 1u64..1000,
     ) {
         let mut a = alex();
-        let before = a.journal().unwrap().all_entries();
+        let before = a.journal().all_entries();
         let me = a.device_id();
         let change = envelope::seal(
             &a.journal_id(),
@@ -431,7 +362,7 @@ proptest! {
         )
         .expect("seal");
         prop_assert!(a.receive_snapshot(&snapshot).is_err());
-        prop_assert_eq!(a.journal().unwrap().all_entries(), before);
+        prop_assert_eq!(a.journal().all_entries(), before);
         prop_assert_eq!(a.store().envelope_count().expect("count"), 1);
     }
 }
@@ -461,14 +392,14 @@ fn an_entry_signed_by_one_device_but_written_as_another_is_refused() {
     let sam_id = sam.device_id();
     let as_alex = forge(&mut sam, "Alex", sam_id);
     let as_alexs_device = forge(&mut sam, "Sam", alex.device_id());
-    let before = alex.journal().unwrap().all_entries();
+    let before = alex.journal().all_entries();
     for forged in [as_alex, as_alexs_device] {
         assert!(matches!(
             alex.receive_envelope(&forged),
             Err(ReceiveError::BadPayload(JournalError::Misattributed { .. }))
         ));
     }
-    assert_eq!(alex.journal().unwrap().all_entries(), before);
+    assert_eq!(alex.journal().all_entries(), before);
     // A device's own entries pass, and so does the record of a device
     // added by another member, which names that other device's person.
     let mut desktop = pair(&mut alex, "Sam", "desktop");
@@ -476,10 +407,7 @@ fn an_entry_signed_by_one_device_but_written_as_another_is_refused() {
     for env in everything(&desktop) {
         let _ = alex.receive_envelope(&env);
     }
-    assert_eq!(
-        alex.journal().unwrap().entry(&id).expect("arrived").person,
-        "Sam"
-    );
+    assert_eq!(alex.journal().entry(&id).expect("arrived").person, "Sam");
     let mut laptop2 = pair(&mut alex, "Alex", "desktop");
     for env in everything(&alex) {
         match laptop2.receive_envelope(&env) {
@@ -487,158 +415,6 @@ fn an_entry_signed_by_one_device_but_written_as_another_is_refused() {
             Err(e) => panic!("a legitimate envelope was refused: {e}"),
         }
     }
-}
-
-fn writer_frontier(home: &crate::home::Home) -> Frontier {
-    home.open().expect("whole").journal().unwrap().frontier()
-}
-
-/// A journal on disk with a few entries, opened whole and as a writer.
-fn home_with_entries(dir: &std::path::Path, n: usize) -> crate::home::Home {
-    let home = crate::home::Home::new(dir.join("alex"));
-    let mut whole = home.init("Alex", "laptop", now()).expect("init");
-    for i in 0..n {
-        add(&mut whole, &format!("entry {i}"));
-    }
-    home
-}
-
-#[test]
-fn a_writer_adds_entries_that_merge_into_the_whole_journal() {
-    let dir = tempfile::tempdir().expect("dir");
-    let home = home_with_entries(dir.path(), 3);
-    let mut writer = home.open_writer().expect("open").expect("records");
-    assert!(!writer.is_whole());
-    assert!(matches!(writer.journal(), Err(ReplicaError::NoDocument)));
-    assert!(matches!(writer.compact(), Err(ReplicaError::NoDocument)));
-    assert_eq!(writer.devices().len(), 1);
-    // It writes only once it knows where the document's history ends.
-    assert!(writer
-        .commit(|j, a| j.add_entry(
-            a,
-            NewEntry {
-                body: "x".into(),
-                ..NewEntry::default()
-            },
-            now()
-        ))
-        .is_err());
-    writer.set_frontier(writer_frontier(&home));
-    for i in 0..2 {
-        add(&mut writer, &format!("from the daemon {i}"));
-    }
-    // A write by another process in between is taken into its frontier.
-    add(&mut home.open().expect("whole"), "from the CLI");
-    writer.refresh().expect("refresh");
-    add(&mut writer, "from the daemon 2");
-    drop(writer);
-
-    let mut whole = home.open().expect("whole");
-    // Each write continued the history, as with the whole document loaded.
-    assert_eq!(whole.journal().unwrap().frontier().heads().len(), 1);
-    let bodies: Vec<String> = whole
-        .journal()
-        .unwrap()
-        .all_entries()
-        .into_iter()
-        .map(|e| e.body)
-        .collect();
-    assert_eq!(bodies.len(), 7, "{bodies:?}");
-    for i in 0..3 {
-        assert!(bodies.contains(&format!("from the daemon {i}")));
-    }
-    // A whole-document write after them depends on them, and a partner's
-    // replica takes every envelope in.
-    let id = add(&mut whole, "after the daemon");
-    let mut sam = pair(&mut whole, "Sam", "laptop");
-    for env in everything(&whole) {
-        let _ = sam.receive_envelope(&env);
-    }
-    sam.refresh().expect("refresh");
-    assert!(sam.journal().unwrap().entry(&id).is_some());
-    assert_eq!(sam.journal().unwrap().all_entries().len(), 8);
-    // Compaction folds the writer's changes in like any others.
-    whole.compact().expect("compact");
-    let reopened = home.open().expect("reopen");
-    assert_eq!(reopened.journal().unwrap().all_entries().len(), 8);
-}
-
-#[test]
-fn a_writer_learns_new_devices_from_what_it_stores_and_checks_attribution() {
-    let dir = tempfile::tempdir().expect("dir");
-    let home = home_with_entries(dir.path(), 1);
-    let mut whole = home.open().expect("whole");
-    // Sam's laptop joins and writes; Sam's second device is paired in by it.
-    let mut sam = pair(&mut whole, "Sam", "laptop");
-    drop(whole);
-    let mut writer = home.open_writer().expect("open").expect("records");
-    writer.set_frontier(writer_frontier(&home));
-    let mut phone = pair(&mut sam, "Sam", "phone");
-    add(&mut phone, "from the phone");
-    let phone_envelopes = everything(&phone);
-    let phone_entry = phone_envelopes.last().expect("an envelope").clone();
-    // Before the record that adds the phone arrives, its envelope is from
-    // an unknown device.
-    assert!(matches!(
-        writer.store_envelope(&phone_entry),
-        Err(ReceiveError::Open(OpenError::UnknownAuthor(_)))
-    ));
-    for env in everything(&sam) {
-        let _ = writer.store_envelope(&env);
-    }
-    assert!(writer.members().contains(&phone.device_id()));
-    assert!(writer.devices().iter().any(|d| d.name == "phone"));
-    writer
-        .store_envelope(&phone_entry)
-        .expect("now it verifies");
-
-    // A change that writes an entry as another person is refused.
-    let forged = {
-        let mut w = Journal::writer(
-            &home
-                .open()
-                .expect("whole")
-                .journal()
-                .unwrap()
-                .base_change()
-                .expect("base"),
-        )
-        .expect("writer");
-        let author = Author {
-            person: "Alex".into(),
-            device: sam.device_id(),
-        };
-        let (_, commit) = w
-            .add_entry(
-                &author,
-                NewEntry {
-                    body: "forged".into(),
-                    ..NewEntry::default()
-                },
-                now(),
-            )
-            .expect("write");
-        commit
-    };
-    let sealed = envelope::seal(
-        &sam.journal_id(),
-        sam.device_key(),
-        &Body::Change { seq: 2 },
-        &sam.journal_key().recipient(),
-        &forged.bytes,
-    )
-    .expect("seal");
-    assert!(matches!(
-        writer.store_envelope(&sealed),
-        Err(ReceiveError::BadPayload(JournalError::Misattributed { .. }))
-    ));
-
-    // What the writer learned is in the store for the next writer.
-    drop(writer);
-    let again = home.open_writer().expect("open").expect("records");
-    assert!(again.members().contains(&phone.device_id()));
-    let whole = home.open().expect("whole");
-    assert_eq!(whole.journal().unwrap().all_entries().len(), 2);
 }
 
 #[test]

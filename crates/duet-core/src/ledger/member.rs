@@ -1,0 +1,284 @@
+//! What a device that holds the journal key adds to its ledger: it opens
+//! what it receives, checks each change against the device list before
+//! anything is stored, learns the devices changes add, and seals its own
+//! changes and snapshots.
+
+use crate::envelope::{self, Body, Kind, OpenError, SealError};
+use crate::ids::{DeviceId, JournalId};
+use crate::journal::{Author, Commit, DeviceRecord, Schema};
+use crate::keys::{DeviceKey, JournalKey};
+use crate::store::{Store, StoreError, StoredEnvelope};
+use crate::vv::VersionVector;
+
+use super::records::{RecordError, ROSTER};
+use super::roster::Roster;
+use super::{Ledger, ReceiveError, Verified, VerifiedSnapshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MemberError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error("a stored envelope does not open")]
+    StoredEnvelope(#[source] OpenError),
+    #[error("this device is not in the journal's device list")]
+    NotAMember,
+    #[error("the store belongs to another device than the key")]
+    KeyMismatch,
+}
+
+/// A change envelope that passed every check, opened: ready to be stored
+/// and applied.
+pub struct Incoming<'a> {
+    verified: Verified<'a>,
+    pub change: automerge::Change,
+    /// Device records the change makes.
+    devices: Vec<DeviceRecord>,
+}
+
+impl Incoming<'_> {
+    pub fn author(&self) -> DeviceId {
+        self.verified.author
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.verified.seq
+    }
+}
+
+pub struct Member {
+    ledger: Ledger,
+    device: DeviceKey,
+    key: JournalKey,
+    roster: Roster,
+    schema: Schema,
+    /// The sealed list in the store as last read or written, and what it
+    /// held, so that an unchanged record is not decrypted again.
+    sealed_seen: Option<Vec<u8>>,
+    stored: Roster,
+}
+
+impl Member {
+    /// A member over `ledger`. `known` is the device list as the caller
+    /// knows it (from the document, or empty); the list sealed in the
+    /// store is merged in, and the union is what envelopes verify against.
+    pub fn new(
+        ledger: Ledger,
+        device: DeviceKey,
+        key: JournalKey,
+        known: Roster,
+        schema: Schema,
+    ) -> Result<Self, MemberError> {
+        if ledger.device_id() != device.id() {
+            return Err(MemberError::KeyMismatch);
+        }
+        let mut member = Self {
+            ledger,
+            device,
+            key,
+            roster: Roster::default(),
+            schema,
+            sealed_seen: None,
+            stored: Roster::default(),
+        };
+        member.learn(known.devices().to_vec())?;
+        Ok(member)
+    }
+
+    pub fn into_parts(self) -> (Store, DeviceKey, JournalKey) {
+        (self.ledger.into_store(), self.device, self.key)
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn device_key(&self) -> &DeviceKey {
+        &self.device
+    }
+
+    pub fn journal_key(&self) -> &JournalKey {
+        &self.key
+    }
+
+    pub fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The person and device writing from here.
+    pub fn author(&self) -> Result<Author, MemberError> {
+        let me = self.device.id();
+        let person = self.roster.person_of(&me).ok_or(MemberError::NotAMember)?;
+        Ok(Author {
+            person: person.to_string(),
+            device: me,
+        })
+    }
+
+    /// Takes devices into the list (and the membership), with those that
+    /// other processes on this device recorded in the store's sealed list,
+    /// and keeps that sealed list a superset. True if any device was new.
+    pub fn learn(&mut self, records: Vec<DeviceRecord>) -> Result<bool, MemberError> {
+        let mut added = self.roster.merge(records);
+        let raw = self.ledger.store().record(ROSTER)?;
+        if raw != self.sealed_seen {
+            if let Some(raw) = &raw {
+                self.stored = Roster::open(raw, &self.key)?;
+                added |= self.roster.merge(self.stored.devices().to_vec());
+            }
+            self.sealed_seen = raw;
+        }
+        self.ledger.add_members(self.roster.ids())?;
+        if !self.stored.covers(&self.roster) {
+            let sealed = self.roster.seal(&self.key)?;
+            self.ledger.store().set_record(ROSTER, &sealed)?;
+            self.stored = self.roster.clone();
+            self.sealed_seen = Some(sealed);
+        }
+        Ok(added)
+    }
+
+    /// Devices recorded in the journal that this device has not yet told
+    /// its person about; they are marked as told.
+    pub fn take_new_devices(&mut self) -> Result<Vec<DeviceRecord>, MemberError> {
+        let store = self.ledger.store();
+        let seen = store.seen_devices()?;
+        let new: Vec<DeviceRecord> = self
+            .roster
+            .devices()
+            .iter()
+            .filter(|d| DeviceId::from_text(&d.id).is_some_and(|id| !seen.contains(&id)))
+            .cloned()
+            .collect();
+        let ids: Vec<DeviceId> = new
+            .iter()
+            .filter_map(|d| DeviceId::from_text(&d.id))
+            .collect();
+        store.mark_seen(&ids)?;
+        Ok(new)
+    }
+
+    /// Every check of a change envelope from a peer, up to the opened
+    /// change: the ledger's, then decryption, then what the change does
+    /// (its attribution) against the signer's entry in the device list.
+    pub fn check<'a>(&self, bytes: &'a [u8]) -> Result<Incoming<'a>, ReceiveError> {
+        let verified = self.ledger.verify(bytes)?;
+        let payload = verified.decrypt(&self.key)?;
+        let change = automerge::Change::from_bytes(payload)
+            .map_err(|e| ReceiveError::BadPayload(e.into()))?;
+        let author = verified.author;
+        let devices = self
+            .schema
+            .check_attribution(&change, &author, self.roster.person_of(&author))
+            .map_err(ReceiveError::BadPayload)?;
+        Ok(Incoming {
+            verified,
+            change,
+            devices,
+        })
+    }
+
+    /// Stores a checked envelope and takes in the devices it adds, whose
+    /// envelopes verify from then on. Returns its position in the store.
+    pub fn accept(&mut self, incoming: Incoming<'_>) -> Result<i64, ReceiveError> {
+        let hash = incoming.change.hash().0;
+        let pos = self
+            .ledger
+            .store_verified(&incoming.verified, Some(&hash))?;
+        if !incoming.devices.is_empty() {
+            self.learn(incoming.devices).map_err(ReceiveError::local)?;
+        }
+        Ok(pos)
+    }
+
+    /// Seals one of this device's own changes and stores it durably under
+    /// its next sequence number; `made` are the device records it makes.
+    /// Returns its position in the store.
+    pub fn commit(&mut self, commit: &Commit, made: Vec<DeviceRecord>) -> Result<i64, MemberError> {
+        let journal = self.ledger.journal_id();
+        let (device, recipient) = (&self.device, self.key.recipient());
+        let pos = self.ledger.insert_local(&commit.hash, |seq| {
+            envelope::seal(
+                &journal,
+                device,
+                &Body::Change { seq },
+                &recipient,
+                &commit.bytes,
+            )
+        })??;
+        if !made.is_empty() {
+            self.learn(made)?;
+        }
+        Ok(pos)
+    }
+
+    /// Opens an envelope from this device's own store.
+    pub fn open_stored(&self, envelope: &StoredEnvelope) -> Result<Vec<u8>, MemberError> {
+        open_own(
+            &envelope.bytes,
+            Kind::Change,
+            &self.ledger.journal_id(),
+            &self.key,
+        )
+    }
+
+    /// Opens the snapshot held in this device's own store.
+    pub fn open_stored_snapshot(&self, bytes: &[u8]) -> Result<Vec<u8>, MemberError> {
+        open_own(bytes, Kind::Snapshot, &self.ledger.journal_id(), &self.key)
+    }
+
+    /// Verifies and opens a snapshot from a peer.
+    pub fn open_snapshot<'a>(
+        &self,
+        bytes: &'a [u8],
+    ) -> Result<(VerifiedSnapshot<'a>, Vec<u8>), ReceiveError> {
+        let snapshot = self.ledger.verify_snapshot(bytes)?;
+        let payload = snapshot.decrypt(&self.key)?;
+        Ok((snapshot, payload))
+    }
+
+    /// Seals a saved document as a snapshot covering `covers`, signed by
+    /// this device.
+    pub fn seal_snapshot(
+        &self,
+        covers: &VersionVector,
+        saved: &[u8],
+    ) -> Result<Vec<u8>, SealError> {
+        envelope::seal(
+            &self.ledger.journal_id(),
+            &self.device,
+            &Body::Snapshot {
+                covers: covers.clone(),
+            },
+            &self.key.recipient(),
+            saved,
+        )
+    }
+
+    pub(crate) fn ledger_mut(&mut self) -> &mut Ledger {
+        &mut self.ledger
+    }
+}
+
+/// Opens an envelope or snapshot from this device's own store. Its
+/// signature was checked when it arrived; age's authenticated decryption
+/// still catches any damage on disk.
+pub(crate) fn open_own(
+    bytes: &[u8],
+    kind: Kind,
+    journal: &JournalId,
+    key: &JournalKey,
+) -> Result<Vec<u8>, MemberError> {
+    let sealed = envelope::decode(bytes).map_err(MemberError::StoredEnvelope)?;
+    if sealed.kind() != kind || &sealed.journal != journal {
+        return Err(MemberError::StoredEnvelope(OpenError::WrongJournal));
+    }
+    sealed.decrypt(key).map_err(MemberError::StoredEnvelope)
+}

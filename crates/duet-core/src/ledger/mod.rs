@@ -1,0 +1,309 @@
+//! The ledger: everything a device does with sealed bytes without opening
+//! the journal document.
+//!
+//! A [`Ledger`] is the store, the journal's id and the device list as
+//! public keys. It decodes envelopes and snapshots, checks their journal,
+//! their author's membership and their signature, refuses replays, stores
+//! what passes, keeps the version vector and works out what a peer lacks.
+//! None of that needs the journal key, so a device that holds no key (a
+//! mirror that stores and forwards for the members) runs the same ledger
+//! as every member.
+//!
+//! A device that holds the journal key runs a [`Member`] over its ledger:
+//! it also opens what it receives, checks what each change does against
+//! the device list, learns the devices those changes add, keeps that list
+//! sealed in the store ([`roster`]) and seals its own changes.
+//!
+//! ```
+//! use duet_core::ledger::Ledger;
+//! use duet_core::store::Store;
+//! use duet_core::{DeviceId, JournalId, VersionVector};
+//!
+//! // A device without the journal key, told the members when it was set up.
+//! let members = [DeviceId([7; 32])];
+//! let ledger = Ledger::create(Store::open_in_memory()?, JournalId([1; 16]), DeviceId([9; 32]), &members)?;
+//! assert_eq!(ledger.vector()?, VersionVector::new());
+//! // Bytes that are not an envelope of this journal are refused with a reason.
+//! assert!(ledger.verify(b"not an envelope").is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod lacks;
+pub(crate) mod member;
+pub mod records;
+pub mod roster;
+
+use std::collections::HashSet;
+
+use crate::envelope::{self, Body, Kind, OpenError, Sealed};
+use crate::ids::{DeviceId, JournalId};
+use crate::keys::JournalKey;
+use crate::store::{Store, StoreError, StoredEnvelope};
+use crate::vv::VersionVector;
+
+pub use lacks::Outgoing;
+pub use member::{Incoming, Member, MemberError};
+
+/// Why an envelope or snapshot from a peer was not taken in.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("envelope {seq} from {} was already received (replay)", .author.short())]
+    Replay { author: DeviceId, seq: u64 },
+    #[error("the decrypted payload is not a valid journal change: {0}")]
+    BadPayload(#[source] crate::journal::JournalError),
+    #[error("this device could not record what it received")]
+    Local(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<StoreError> for ReceiveError {
+    fn from(e: StoreError) -> Self {
+        ReceiveError::Local(Box::new(e))
+    }
+}
+
+impl ReceiveError {
+    /// Wraps a local failure (the store, a job) that is not the sender's.
+    pub fn local(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ReceiveError::Local(Box::new(e))
+    }
+}
+
+/// A change envelope that passed every check the ledger can make: its
+/// framing, its journal, its author's membership and its signature, and
+/// it is not one already held.
+pub struct Verified<'a> {
+    pub author: DeviceId,
+    pub seq: u64,
+    pub bytes: &'a [u8],
+    sealed: Sealed<'a>,
+}
+
+impl Verified<'_> {
+    /// Decrypts the payload (only a device holding the journal key can).
+    pub fn decrypt(&self, key: &JournalKey) -> Result<Vec<u8>, OpenError> {
+        self.sealed.decrypt(key)
+    }
+}
+
+/// A snapshot that passed the same checks; `covers` is what its signer
+/// says it holds.
+pub struct VerifiedSnapshot<'a> {
+    pub author: DeviceId,
+    pub covers: VersionVector,
+    pub bytes: &'a [u8],
+    sealed: Sealed<'a>,
+}
+
+impl VerifiedSnapshot<'_> {
+    pub fn decrypt(&self, key: &JournalKey) -> Result<Vec<u8>, OpenError> {
+        self.sealed.decrypt(key)
+    }
+}
+
+pub struct Ledger {
+    store: Store,
+    journal_id: JournalId,
+    /// This device.
+    me: DeviceId,
+    /// The devices whose envelopes verify: a copy of the store's `members`
+    /// table, which only grows.
+    members: HashSet<DeviceId>,
+}
+
+impl Ledger {
+    /// Sets up a new store for `journal` on device `me`, whose members are
+    /// `me` and `members`.
+    pub fn create(
+        mut store: Store,
+        journal: JournalId,
+        me: DeviceId,
+        members: &[DeviceId],
+    ) -> Result<Self, StoreError> {
+        store.initialise(&journal, &me)?;
+        let mut ledger = Self::open(store)?;
+        ledger.add_members(members.iter().copied())?;
+        Ok(ledger)
+    }
+
+    /// Opens the ledger of an initialised store.
+    pub fn open(store: Store) -> Result<Self, StoreError> {
+        Ok(Self {
+            journal_id: store.journal_id()?,
+            me: store.device_id()?,
+            members: store.members()?,
+            store,
+        })
+    }
+
+    pub fn into_store(self) -> Store {
+        self.store
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn journal_id(&self) -> JournalId {
+        self.journal_id
+    }
+
+    /// The device this ledger belongs to.
+    pub fn device_id(&self) -> DeviceId {
+        self.me
+    }
+
+    pub fn members(&self) -> &HashSet<DeviceId> {
+        &self.members
+    }
+
+    /// Adds devices to the membership, durably; true if any was new.
+    pub fn add_members(
+        &mut self,
+        devices: impl IntoIterator<Item = DeviceId>,
+    ) -> Result<bool, StoreError> {
+        let mut added = false;
+        for device in devices {
+            if !self.members.contains(&device) {
+                self.store.add_member(&device)?;
+                self.members.insert(device);
+                added = true;
+            }
+        }
+        Ok(added)
+    }
+
+    /// Every check of a change envelope that needs no key, in order:
+    /// framing, kind, journal, membership, signature, then "not held".
+    pub fn verify<'a>(&self, bytes: &'a [u8]) -> Result<Verified<'a>, ReceiveError> {
+        let sealed = envelope::decode(bytes)?;
+        let Body::Change { seq } = sealed.body else {
+            return Err(OpenError::WrongKind {
+                expected: Kind::Change,
+                got: sealed.kind(),
+            }
+            .into());
+        };
+        sealed.verify(&self.journal_id, |a| self.members.contains(a))?;
+        let author = sealed.author;
+        if self.store.holds(&author, seq)? {
+            return Err(ReceiveError::Replay { author, seq });
+        }
+        Ok(Verified {
+            author,
+            seq,
+            bytes,
+            sealed,
+        })
+    }
+
+    /// Every check of a snapshot that needs no key.
+    pub fn verify_snapshot<'a>(
+        &self,
+        bytes: &'a [u8],
+    ) -> Result<VerifiedSnapshot<'a>, ReceiveError> {
+        let sealed = envelope::decode(bytes)?;
+        let Body::Snapshot { covers } = &sealed.body else {
+            return Err(OpenError::WrongKind {
+                expected: Kind::Snapshot,
+                got: sealed.kind(),
+            }
+            .into());
+        };
+        let covers = covers.clone();
+        sealed.verify(&self.journal_id, |a| self.members.contains(a))?;
+        Ok(VerifiedSnapshot {
+            author: sealed.author,
+            covers,
+            bytes,
+            sealed,
+        })
+    }
+
+    /// Stores a verified envelope; `hash` is its change's hash when this
+    /// device could open it. Returns its position in the store.
+    pub fn store_verified(
+        &mut self,
+        envelope: &Verified<'_>,
+        hash: Option<&[u8; 32]>,
+    ) -> Result<i64, ReceiveError> {
+        let (author, seq) = (envelope.author, envelope.seq);
+        match self
+            .store
+            .insert_received(&author, seq, hash, envelope.bytes)?
+        {
+            Some(pos) => Ok(pos),
+            None => Err(ReceiveError::Replay { author, seq }),
+        }
+    }
+
+    /// Verifies and stores a change envelope without opening it: all a
+    /// device without the journal key does with one.
+    pub fn receive_sealed(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError> {
+        let verified = self.verify(bytes)?;
+        self.store_verified(&verified, None)
+    }
+
+    /// Verifies a snapshot and, when it covers everything the held one
+    /// does and more than this device holds, keeps it in place of the held
+    /// one, without opening it. A device that holds the journal key merges
+    /// snapshots instead (`Replica::receive_snapshot`). Returns whether it
+    /// was kept.
+    pub fn receive_sealed_snapshot(&mut self, bytes: &[u8]) -> Result<bool, ReceiveError> {
+        let snapshot = self.verify_snapshot(bytes)?;
+        if self.vector()?.dominates(&snapshot.covers) {
+            return Ok(false);
+        }
+        let held = self.store.snapshot()?;
+        let generation = held.as_ref().map_or(0, |s| s.generation);
+        if held.is_some_and(|h| !snapshot.covers.dominates(&h.covers)) {
+            return Ok(false);
+        }
+        Ok(self
+            .store
+            .replace_snapshot(generation, &snapshot.covers, bytes)?)
+    }
+
+    /// The highest contiguous sequence held from each author.
+    pub fn vector(&self) -> Result<VersionVector, StoreError> {
+        self.store.vector()
+    }
+
+    /// Envelopes stored after local position `pos`, in the order they
+    /// were stored.
+    pub fn stored_after(&self, pos: i64) -> Result<Vec<StoredEnvelope>, StoreError> {
+        self.store.envelopes_after(pos)
+    }
+
+    /// The position of the last stored envelope (0 when none is).
+    pub fn last_position(&self) -> Result<i64, StoreError> {
+        self.store.last_position()
+    }
+
+    /// How many envelopes sit beyond the snapshot.
+    pub fn envelope_count(&self) -> Result<usize, StoreError> {
+        self.store.envelope_count()
+    }
+
+    /// Stores one of this device's own changes under its next sequence
+    /// number; `seal` makes the envelope for that number.
+    pub fn insert_local<E>(
+        &mut self,
+        hash: &[u8; 32],
+        seal: impl FnOnce(u64) -> Result<Vec<u8>, E>,
+    ) -> Result<Result<i64, E>, StoreError> {
+        let me = self.me;
+        Ok(self
+            .store
+            .insert_local(&me, hash, seal)?
+            .map(|(_, pos)| pos))
+    }
+
+    pub(crate) fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,381 @@
+//! One device's replica of the whole journal: its ledger, opened as a
+//! member, and the journal document built from what the ledger holds,
+//! kept in step.
+//!
+//! Every write goes through [`Replica::commit`]: the change is made on the
+//! in-memory document, sealed into an envelope and committed durably to
+//! the store before the call returns. Envelopes and snapshots from peers
+//! enter through [`Replica::receive_envelope`] and
+//! [`Replica::receive_snapshot`], which check everything before they
+//! apply or store anything. The daemon does not hold the document: it
+//! runs a [`Writer`](crate::writer::Writer) over the same ledger.
+
+mod snapshots;
+
+use crate::envelope::{self, Body, Kind, OpenError};
+use crate::ids::{DeviceId, JournalId};
+use crate::journal::{Author, Commit, DeviceRecord, Frontier, Journal, JournalError};
+use crate::keys::{DeviceKey, JournalKey};
+use crate::ledger::member::open_own;
+use crate::ledger::records::{self, RecordError, BASE};
+use crate::ledger::roster::Roster;
+use crate::ledger::{Ledger, Member, MemberError, Outgoing, ReceiveError};
+use crate::store::{Store, StoreError};
+use crate::vv::VersionVector;
+
+pub use snapshots::Compaction;
+
+/// Compact once this many envelopes sit beyond the snapshot: opening the
+/// journal decrypts each of them, so the tail is what `duet add` pays for.
+pub const DEFAULT_COMPACT_AFTER: usize = 128;
+
+/// Where a [`Writer`](crate::writer::Writer) starts: the document's frontier as of store position
+/// `pos`. Every change stored after `pos` is taken into it when the writer
+/// opens.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Start {
+    pub frontier: Frontier,
+    pub pos: i64,
+}
+
+/// Why a replica or a writer could not do what was asked. The larger
+/// causes are boxed, so that every `Result` carrying one stays small.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Member(Box<MemberError>),
+    #[error(transparent)]
+    Record(Box<RecordError>),
+    #[error(transparent)]
+    Journal(Box<JournalError>),
+    #[error("the store belongs to another journal than the key")]
+    KeyMismatch,
+    #[error("the store has no sealed {0} yet; open the whole journal once to record it")]
+    Missing(&'static str),
+}
+
+impl From<MemberError> for ReplicaError {
+    fn from(e: MemberError) -> Self {
+        ReplicaError::Member(Box::new(e))
+    }
+}
+
+impl From<RecordError> for ReplicaError {
+    fn from(e: RecordError) -> Self {
+        ReplicaError::Record(Box::new(e))
+    }
+}
+
+impl From<JournalError> for ReplicaError {
+    fn from(e: JournalError) -> Self {
+        ReplicaError::Journal(Box::new(e))
+    }
+}
+
+pub struct Replica {
+    member: Member,
+    journal: Journal,
+    /// Highest store position this replica has applied, so `refresh` picks
+    /// up what other processes (the CLI, the daemon) wrote since.
+    applied_pos: i64,
+    snapshot_generation: i64,
+    compact_after: usize,
+}
+
+impl Replica {
+    /// Starts a new journal on this device.
+    pub fn create(
+        store: Store,
+        device: DeviceKey,
+        key: JournalKey,
+        person: &str,
+        device_name: &str,
+        now: i64,
+    ) -> Result<Self, ReplicaError> {
+        let record = DeviceRecord {
+            id: device.id().to_text(),
+            person: person.to_string(),
+            name: device_name.to_string(),
+            added_by: None,
+            added_at: now,
+        };
+        let journal_id = JournalId::random();
+        let (journal, commit) = Journal::genesis(&journal_id, &record, now)?;
+        let ledger = Ledger::create(store, journal_id, device.id(), &[])?;
+        let mut replica = Self::assemble(ledger, device, key, journal, 0, 0)?;
+        replica.applied_pos = replica.member.commit(&commit, vec![])?;
+        Ok(replica)
+    }
+
+    /// Sets up this device as a new member of an existing journal, from
+    /// what pairing delivered: the journal key and a snapshot sealed by the
+    /// inviting device, whose device list already names this device.
+    pub fn join(
+        store: Store,
+        device: DeviceKey,
+        key: JournalKey,
+        journal_id: JournalId,
+        inviter: DeviceId,
+        snapshot: &[u8],
+    ) -> Result<Self, ReceiveError> {
+        let (sealed, payload) = envelope::open(
+            snapshot,
+            Kind::Snapshot,
+            &journal_id,
+            |a| *a == inviter,
+            &key,
+        )?;
+        let Body::Snapshot { covers } = sealed.body else {
+            return Err(OpenError::MalformedHeader("snapshot without a vector").into());
+        };
+        let journal = Journal::load(Some(&payload), []).map_err(ReceiveError::BadPayload)?;
+        let devices = journal.devices();
+        if !devices.iter().any(|d| d.id == device.id().to_text()) {
+            return Err(ReceiveError::local(MemberError::NotAMember));
+        }
+        let mut ledger = Ledger::create(store, journal_id, device.id(), &[inviter])?;
+        ledger.store_mut().replace_snapshot(0, &covers, snapshot)?;
+        let everyone: Vec<DeviceId> = devices
+            .iter()
+            .filter_map(|d| DeviceId::from_text(&d.id))
+            .collect();
+        ledger.store().mark_seen(&everyone)?;
+        Self::assemble(ledger, device, key, journal, 0, 1).map_err(ReceiveError::local)
+    }
+
+    /// Opens this device's replica from its store.
+    pub fn open(store: Store, device: DeviceKey, key: JournalKey) -> Result<Self, ReplicaError> {
+        let ledger = Ledger::open(store)?;
+        if ledger.device_id() != device.id() {
+            return Err(MemberError::KeyMismatch.into());
+        }
+        let (journal, applied_pos, generation) = load(&ledger, &key)?;
+        Self::assemble(ledger, device, key, journal, applied_pos, generation)
+    }
+
+    fn assemble(
+        ledger: Ledger,
+        device: DeviceKey,
+        key: JournalKey,
+        journal: Journal,
+        applied_pos: i64,
+        snapshot_generation: i64,
+    ) -> Result<Self, ReplicaError> {
+        let known = Roster::new(journal.devices());
+        let member = Member::new(ledger, device, key, known, journal.schema())?;
+        // What a writer replica opens from (`writer.rs`).
+        if member.ledger().store().record(BASE)?.is_none() {
+            if let Some(base) = journal.base_change() {
+                records::write(member.ledger().store(), member.journal_key(), BASE, &base)?;
+            }
+        }
+        Ok(Self {
+            member,
+            journal,
+            applied_pos,
+            snapshot_generation,
+            compact_after: DEFAULT_COMPACT_AFTER,
+        })
+    }
+
+    /// The store, device key and journal key, to open again.
+    pub fn into_parts(self) -> (Store, DeviceKey, JournalKey) {
+        self.member.into_parts()
+    }
+
+    pub fn set_compact_after(&mut self, envelopes: usize) {
+        self.compact_after = envelopes.max(1);
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        self.member.ledger()
+    }
+
+    /// The journal's devices, oldest first.
+    pub fn devices(&self) -> &[DeviceRecord] {
+        self.member.roster().devices()
+    }
+
+    pub fn journal_id(&self) -> JournalId {
+        self.ledger().journal_id()
+    }
+
+    pub fn device_id(&self) -> DeviceId {
+        self.ledger().device_id()
+    }
+
+    pub fn device_key(&self) -> &DeviceKey {
+        self.member.device_key()
+    }
+
+    pub fn journal_key(&self) -> &JournalKey {
+        self.member.journal_key()
+    }
+
+    pub fn store(&self) -> &Store {
+        self.ledger().store()
+    }
+
+    /// The person and device writing from here.
+    pub fn author(&self) -> Result<Author, ReplicaError> {
+        Ok(self.member.author()?)
+    }
+
+    /// Where a writer opened after this replica starts: the document's
+    /// heads, as of the store position this replica has applied.
+    pub fn writer_start(&self) -> Start {
+        Start {
+            frontier: self.journal.frontier(),
+            pos: self.applied_pos,
+        }
+    }
+
+    /// Devices recorded in the journal that this device has not yet told
+    /// its person about; they are marked as told.
+    pub fn take_new_devices(&mut self) -> Result<Vec<DeviceRecord>, ReplicaError> {
+        Ok(self.member.take_new_devices()?)
+    }
+
+    /// Runs one write on the journal and stores it durably. When this
+    /// returns `Ok`, the change survives a crash.
+    pub fn commit<T>(
+        &mut self,
+        write: impl FnOnce(&mut Journal, &Author) -> Result<(T, Commit), JournalError>,
+    ) -> Result<T, ReplicaError> {
+        let author = self.author()?;
+        let (value, commit) = write(&mut self.journal, &author)?;
+        match self.member.commit(&commit, vec![]) {
+            Ok(pos) => self.applied(pos),
+            Err(e) => {
+                // The document holds a change the store does not: rebuild
+                // it from the store so later changes never depend on a
+                // lost one.
+                self.reload()?;
+                return Err(e.into());
+            }
+        }
+        self.member.learn(self.journal.devices())?;
+        Ok(value)
+    }
+
+    /// Verifies, applies and stores one change envelope from a peer.
+    /// Returns the envelope's position in the local store.
+    pub fn receive_envelope(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError> {
+        let incoming = self.member.check(bytes)?;
+        self.journal
+            .apply_change(incoming.change.raw_bytes().to_vec())
+            .map_err(ReceiveError::BadPayload)?;
+        match self.member.accept(incoming) {
+            Ok(pos) => {
+                self.applied(pos);
+                Ok(pos)
+            }
+            Err(e) => {
+                self.reload().map_err(ReceiveError::local)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Notes that the envelope at `pos` is in the document.
+    fn applied(&mut self, pos: i64) {
+        if pos == self.applied_pos + 1 {
+            self.applied_pos = pos;
+        }
+    }
+
+    /// Applies what other processes wrote to the store since this replica
+    /// last looked. Returns how many envelopes were new to it.
+    pub fn refresh(&mut self) -> Result<usize, ReplicaError> {
+        let generation = self.store().snapshot_generation()?;
+        let mut merged_snapshot = false;
+        if generation != self.snapshot_generation {
+            if let Some(snapshot) = self.store().snapshot()? {
+                let saved = self.member.open_stored_snapshot(&snapshot.bytes)?;
+                self.journal.merge_saved(&saved)?;
+                self.snapshot_generation = snapshot.generation;
+                merged_snapshot = true;
+            }
+        }
+        let mut applied = 0;
+        for env in self.ledger().stored_after(self.applied_pos)? {
+            self.applied_pos = env.pos;
+            if env.hash.is_some_and(|h| self.journal.contains(&h)) {
+                continue;
+            }
+            // One bad stored envelope must not stop every later one.
+            let result = self
+                .member
+                .open_stored(&env)
+                .map_err(ReplicaError::from)
+                .and_then(|change| Ok(self.journal.apply_change(change)?));
+            match result {
+                Ok(_) => applied += 1,
+                Err(e) => {
+                    tracing::warn!(pos = env.pos, error = %e, "skipped a stored envelope that does not apply")
+                }
+            }
+        }
+        if applied > 0 || merged_snapshot {
+            self.member.learn(self.journal.devices())?;
+        }
+        Ok(applied)
+    }
+
+    /// The highest contiguous sequence held from each author.
+    pub fn vector(&self) -> Result<VersionVector, ReplicaError> {
+        Ok(self.ledger().vector()?)
+    }
+
+    /// What a peer whose vector is `theirs` lacks (see [`Ledger::outgoing_for`]).
+    pub fn outgoing_for(&self, theirs: &VersionVector) -> Result<Outgoing, ReplicaError> {
+        Ok(self.ledger().outgoing_for(theirs)?)
+    }
+
+    /// How many envelopes this device holds that a peer with vector
+    /// `theirs` lacks.
+    pub fn waiting_for(&self, theirs: &VersionVector) -> Result<u64, ReplicaError> {
+        Ok(self.ledger().waiting_for(theirs)?)
+    }
+
+    /// Builds the document again from the store.
+    fn reload(&mut self) -> Result<(), ReplicaError> {
+        let (journal, applied_pos, generation) = load(self.member.ledger(), self.journal_key())?;
+        self.journal = journal;
+        self.applied_pos = applied_pos;
+        self.snapshot_generation = generation;
+        Ok(())
+    }
+}
+
+/// The journal document from what `ledger` holds: the snapshot and every
+/// envelope beyond it. Returns it with the last store position it holds
+/// and the snapshot's generation.
+fn load(ledger: &Ledger, key: &JournalKey) -> Result<(Journal, i64, i64), ReplicaError> {
+    let journal_id = ledger.journal_id();
+    let snapshot = ledger.store().snapshot()?;
+    let saved = match &snapshot {
+        Some(s) => Some(open_own(&s.bytes, Kind::Snapshot, &journal_id, key)?),
+        None => None,
+    };
+    let envelopes = ledger.stored_after(0)?;
+    let applied_pos = envelopes.last().map_or(0, |e| e.pos);
+    let changes = envelopes
+        .iter()
+        .map(|e| open_own(&e.bytes, Kind::Change, &journal_id, key))
+        .collect::<Result<Vec<_>, _>>()?;
+    let journal = Journal::load(saved.as_deref(), changes)?;
+    if journal.journal_id().is_some_and(|id| id != journal_id) {
+        return Err(ReplicaError::KeyMismatch);
+    }
+    Ok((journal, applied_pos, snapshot.map_or(0, |s| s.generation)))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,284 @@
+//! The store: SQLite (WAL, `synchronous=FULL`) holding only ciphertext and
+//! the metadata sync needs. No entry text is ever written here in the
+//! clear; the envelopes and the snapshot are sealed before they arrive.
+//!
+//! Tables (schema version 2; `docs/architecture.md` explains each):
+//! `meta` (journal id, device id), `members` (device public keys),
+//! `envelopes` (author, seq, change hash, sealed bytes, local position),
+//! `vector` (per author, highest contiguous seq held), `snapshot` (the one
+//! sealed snapshot and the version vector it covers), `peers` (addresses
+//! and last sync of other devices) and `seen_devices` (devices this one
+//! has told its person about).
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::ids::{DeviceId, JournalId};
+use crate::vv::VersionVector;
+
+mod envelopes;
+mod peers;
+
+pub use peers::PeerRecord;
+
+/// Each entry moves the schema one version up; `PRAGMA user_version`
+/// records how many have run. Never edit a released migration: add one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+     CREATE TABLE members (device BLOB PRIMARY KEY);
+     CREATE TABLE envelopes (
+         pos INTEGER PRIMARY KEY AUTOINCREMENT,
+         author BLOB NOT NULL,
+         seq INTEGER NOT NULL,
+         hash BLOB NOT NULL,
+         bytes BLOB NOT NULL,
+         UNIQUE (author, seq)
+     );
+     CREATE TABLE vector (author BLOB PRIMARY KEY, seq INTEGER NOT NULL);
+     CREATE TABLE snapshot (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         generation INTEGER NOT NULL,
+         covers BLOB NOT NULL,
+         bytes BLOB NOT NULL
+     );",
+    // 2: what the daemon remembers of other devices, and which devices
+    // this one has already told its person about.
+    "CREATE TABLE peers (
+         device BLOB PRIMARY KEY,
+         addrs TEXT NOT NULL DEFAULT '[]',
+         last_sync INTEGER,
+         vector BLOB
+     );
+     CREATE TABLE seen_devices (device BLOB PRIMARY KEY);",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store was written by a newer duet (schema {found}, this one knows {known})")]
+    TooNew { found: i64, known: i64 },
+    #[error("the store is not initialised")]
+    NotInitialised,
+    #[error("the store's {0} is corrupt")]
+    Corrupt(&'static str),
+    #[error("cannot create {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// One stored envelope.
+#[derive(Clone, Debug)]
+pub struct StoredEnvelope {
+    /// Local arrival order; only meaningful on this device.
+    pub pos: i64,
+    pub author: DeviceId,
+    pub seq: u64,
+    /// The automerge change's hash; `None` when it was stored by a device
+    /// that cannot open it (one without the journal key).
+    pub hash: Option<[u8; 32]>,
+    pub bytes: Vec<u8>,
+}
+
+/// The one stored snapshot.
+#[derive(Clone, Debug)]
+pub struct StoredSnapshot {
+    /// Bumped by every replacement, so that two processes compacting at
+    /// once cannot delete envelopes the surviving snapshot does not cover.
+    pub generation: i64,
+    pub covers: VersionVector,
+    pub bytes: Vec<u8>,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings its schema
+    /// up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        // Create the file owner-only before SQLite does: its -wal and -shm
+        // files take their mode from it.
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| StoreError::Io(path.display().to_string(), e))?;
+        }
+        let conn = Connection::open(path)?;
+        Self::setup(conn)
+    }
+
+    /// An in-memory store, for tests and benchmarks.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // auto_vacuum only takes effect before the first table exists.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        let mut store = Self { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                found: version,
+                known,
+            });
+        }
+        for sql in &MIGRATIONS[version as usize..] {
+            tx.execute_batch(sql)?;
+        }
+        tx.pragma_update(None, "user_version", known)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records which journal and device this store belongs to. Once.
+    pub fn initialise(&mut self, journal: &JournalId, device: &DeviceId) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('journal', ?1)",
+            params![journal.0.as_slice()],
+        )?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('device', ?1)",
+            params![device.0.as_slice()],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO members (device) VALUES (?1)",
+            params![device.0.as_slice()],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO seen_devices (device) VALUES (?1)",
+            params![device.0.as_slice()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn journal_id(&self) -> Result<JournalId, StoreError> {
+        let bytes = self.meta_blob("journal")?;
+        Ok(JournalId(
+            bytes
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("journal id"))?,
+        ))
+    }
+
+    pub fn device_id(&self) -> Result<DeviceId, StoreError> {
+        let bytes = self.meta_blob("device")?;
+        Ok(DeviceId(
+            bytes
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("device id"))?,
+        ))
+    }
+
+    fn meta_blob(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?
+            .ok_or(StoreError::NotInitialised)
+    }
+
+    /// The position of the last stored envelope (0 when there is none).
+    pub fn last_position(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(pos), 0) FROM envelopes", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// A record the replica keeps beside the journal (sealed by it).
+    pub fn record(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_record(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    pub fn members(&self) -> Result<HashSet<DeviceId>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT device FROM members")?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = HashSet::new();
+        for row in rows {
+            out.insert(device_from(row?)?);
+        }
+        Ok(out)
+    }
+
+    pub fn add_member(&self, device: &DeviceId) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO members (device) VALUES (?1)",
+            params![device.0.as_slice()],
+        )?;
+        Ok(())
+    }
+
+    /// Gives freed pages back to the file system and empties the WAL.
+    pub fn reclaim_space(&self) -> Result<(), StoreError> {
+        // Each step of incremental_vacuum frees one page; step to the end.
+        let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
+        drop(rows);
+        drop(stmt);
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check`: `Ok(())` or the problems it lists.
+    pub fn integrity_check(&self) -> Result<Result<(), String>, StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let lines: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(if lines == ["ok"] {
+            Ok(())
+        } else {
+            Err(lines.join("; "))
+        })
+    }
+}
+
+pub(crate) fn device_from(bytes: Vec<u8>) -> Result<DeviceId, StoreError> {
+    Ok(DeviceId(
+        bytes
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("device id"))?,
+    ))
+}
+
+#[cfg(test)]
+mod tests;

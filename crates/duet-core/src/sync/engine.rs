@@ -1,0 +1,399 @@
+//! The engine: one device's side of sync with all of its peers.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::Hash;
+use std::time::Instant;
+
+use serde_bytes::ByteBuf;
+
+use super::{
+    Config, Event, Exchange, HeldBack, Holder, Intake, Output, SyncRequest, SyncResponse,
+    MAX_ADDRS, MAX_ADDR_BYTES,
+};
+use crate::envelope::OpenError;
+use crate::ledger::ReceiveError;
+use crate::store::StoreError;
+use crate::vv::VersionVector;
+
+/// One device's sync state; `P` names a peer (a libp2p `PeerId` in the
+/// daemon, anything in a test).
+pub struct Engine<P> {
+    config: Config,
+    /// The connected peers, in order, so that a run is repeatable.
+    peers: BTreeSet<P>,
+    /// Envelopes up to this store position have been pushed.
+    pushed_pos: i64,
+    /// The snapshot generation last seen: when it moves (a compaction, a
+    /// merged snapshot), peers may now lack what only a snapshot carries.
+    snapshot_generation: i64,
+    /// Which peer an envelope stored since the last push came from, so it
+    /// is not pushed back there.
+    source: HashMap<i64, P>,
+    held: HeldBack<P>,
+    /// Where this device listens, to tell peers.
+    own_addrs: Vec<ByteBuf>,
+    last_round: Option<Instant>,
+    outbox: VecDeque<Output<P>>,
+}
+
+/// What became of one envelope offered to the holder.
+enum Offered {
+    Accepted,
+    Held,
+    Replay,
+    Refused(ReceiveError),
+}
+
+impl<P: Clone + Ord + Hash> Engine<P> {
+    /// An engine for a device whose ledger `holder` has: what is stored
+    /// already is not pushed again (a peer gets it by asking).
+    pub fn new(config: Config, holder: &impl Holder) -> Result<Self, StoreError> {
+        let ledger = holder.ledger();
+        Ok(Self {
+            held: HeldBack::new(config.held_back_count, config.held_back_bytes),
+            config,
+            peers: BTreeSet::new(),
+            pushed_pos: ledger.last_position()?,
+            snapshot_generation: ledger.store().snapshot_generation()?,
+            source: HashMap::new(),
+            own_addrs: Vec::new(),
+            last_round: None,
+            outbox: VecDeque::new(),
+        })
+    }
+
+    /// The next thing to do, if any.
+    pub fn poll_output(&mut self) -> Option<Output<P>> {
+        self.outbox.pop_front()
+    }
+
+    /// The addresses this device listens on (binary multiaddrs), sent in
+    /// every hello and answer.
+    pub fn set_own_addrs(&mut self, addrs: Vec<Vec<u8>>) {
+        self.own_addrs = addrs
+            .into_iter()
+            .take(MAX_ADDRS)
+            .map(ByteBuf::from)
+            .collect();
+    }
+
+    pub fn is_connected(&self, peer: &P) -> bool {
+        self.peers.contains(peer)
+    }
+
+    pub fn connected_peers(&self) -> impl Iterator<Item = &P> {
+        self.peers.iter()
+    }
+
+    /// Envelopes held back for an unknown author: how many, how many bytes.
+    pub fn held_back(&self) -> (usize, usize) {
+        (self.held.len(), self.held.bytes())
+    }
+
+    /// A member device connected. One hello per connection, from the side
+    /// that dialled: the answer carries the other side's vector, and the
+    /// dialler then pushes whatever the other lacks. One round trip.
+    pub fn connected(&mut self, peer: P, dialer: bool, holder: &impl Holder) {
+        if self.peers.insert(peer.clone()) && dialer {
+            self.send_hello(peer, holder);
+        }
+    }
+
+    pub fn disconnected(&mut self, peer: &P) {
+        self.peers.remove(peer);
+    }
+
+    /// "This is what I hold; send what I lack."
+    pub fn hello(&self, holder: &impl Holder) -> Result<SyncRequest, StoreError> {
+        Ok(SyncRequest::Hello {
+            vector: encode(&holder.ledger().vector()?),
+            addrs: self.own_addrs.clone(),
+        })
+    }
+
+    fn send_hello(&mut self, peer: P, holder: &impl Holder) {
+        match self.hello(holder) {
+            Ok(request) => self.outbox.push_back(Output::Send { to: peer, request }),
+            Err(error) => self.local_error("saying hello", error),
+        }
+    }
+
+    /// Time passed: every `anti_entropy`, connected peers compare vectors,
+    /// which repairs whatever a lost push missed.
+    pub fn tick(&mut self, now: Instant, holder: &impl Holder) {
+        let last = *self.last_round.get_or_insert(now);
+        if now.duration_since(last) >= self.config.anti_entropy {
+            self.last_round = Some(now);
+            self.hello_all(holder);
+        }
+    }
+
+    fn hello_all(&mut self, holder: &impl Holder) {
+        let peers: Vec<P> = self.peers.iter().cloned().collect();
+        for peer in peers {
+            self.send_hello(peer, holder);
+        }
+    }
+
+    /// A request from a member device; returns the response to send
+    /// (none for a hello whose vector does not decode).
+    pub fn on_request(
+        &mut self,
+        from: P,
+        request: SyncRequest,
+        holder: &mut impl Holder,
+    ) -> Option<SyncResponse> {
+        match request {
+            SyncRequest::Hello { vector, addrs } => {
+                let theirs = self.their_vector(&from, &vector)?;
+                self.their_addrs(&from, addrs);
+                let outgoing = match holder.ledger().outgoing_for(&theirs) {
+                    Ok(o) => o,
+                    Err(error) => {
+                        self.local_error("gathering what a peer lacks", error);
+                        return None;
+                    }
+                };
+                Some(SyncResponse::Missing {
+                    snapshot: outgoing.snapshot.map(ByteBuf::from),
+                    envelopes: outgoing.envelopes.into_iter().map(ByteBuf::from).collect(),
+                    vector: self.own_vector(holder),
+                    addrs: self.own_addrs.clone(),
+                })
+            }
+            SyncRequest::Push {
+                snapshot,
+                envelopes,
+            } => {
+                self.take_in(from, snapshot, envelopes, holder);
+                Some(SyncResponse::Ack {
+                    vector: self.own_vector(holder),
+                })
+            }
+        }
+    }
+
+    /// The response to a request this engine asked to send.
+    pub fn on_response(
+        &mut self,
+        from: P,
+        response: SyncResponse,
+        holder: &mut impl Holder,
+    ) -> Exchange {
+        match response {
+            SyncResponse::Missing {
+                snapshot,
+                envelopes,
+                vector,
+                addrs,
+            } => {
+                self.their_addrs(&from, addrs);
+                let received = self.take_in(from.clone(), snapshot, envelopes, holder);
+                let mut sent = 0;
+                if let Some(theirs) = self.their_vector(&from, &vector) {
+                    match holder.ledger().outgoing_for(&theirs) {
+                        Ok(out) => {
+                            sent = out.len();
+                            self.push(&from, out.snapshot, out.envelopes);
+                        }
+                        Err(error) => self.local_error("gathering what a peer lacks", error),
+                    }
+                }
+                Exchange { received, sent }
+            }
+            SyncResponse::Ack { vector } => {
+                self.their_vector(&from, &vector);
+                Exchange::default()
+            }
+        }
+    }
+
+    /// Pushes every envelope stored since the last push to every connected
+    /// peer but the one it came from; call it after this device stores
+    /// something itself. When the snapshot changed meanwhile, peers are
+    /// asked for their vectors, so those behind it get it.
+    pub fn pick_up(&mut self, holder: &impl Holder) {
+        let ledger = holder.ledger();
+        let new = match ledger.stored_after(self.pushed_pos) {
+            Ok(new) => new,
+            Err(error) => return self.local_error("reading what is new", error),
+        };
+        if let Some(last) = new.last() {
+            self.pushed_pos = last.pos;
+        }
+        let peers: Vec<P> = self.peers.iter().cloned().collect();
+        for peer in &peers {
+            let batch: Vec<Vec<u8>> = new
+                .iter()
+                .filter(|e| self.source.get(&e.pos) != Some(peer))
+                .map(|e| e.bytes.clone())
+                .collect();
+            self.push(peer, None, batch);
+        }
+        self.source.clear();
+        match ledger.store().snapshot_generation() {
+            Ok(generation) if generation != self.snapshot_generation => {
+                self.snapshot_generation = generation;
+                self.hello_all(holder);
+            }
+            Ok(_) => {}
+            Err(error) => self.local_error("reading the snapshot", error),
+        }
+    }
+
+    /// Sends `snapshot` and `envelopes` to `to` as pushes within the
+    /// configured bounds.
+    fn push(&mut self, to: &P, snapshot: Option<Vec<u8>>, envelopes: Vec<Vec<u8>>) {
+        let mut snapshot = snapshot.map(ByteBuf::from);
+        let mut chunk: Vec<ByteBuf> = Vec::new();
+        let mut bytes = snapshot.as_ref().map_or(0, |s| s.len());
+        for envelope in envelopes {
+            let full = chunk.len() >= self.config.push_count
+                || (!chunk.is_empty() && bytes + envelope.len() > self.config.push_bytes);
+            if full {
+                self.send_push(to, snapshot.take(), std::mem::take(&mut chunk));
+                bytes = 0;
+            }
+            bytes += envelope.len();
+            chunk.push(ByteBuf::from(envelope));
+        }
+        if snapshot.is_some() || !chunk.is_empty() {
+            self.send_push(to, snapshot, chunk);
+        }
+    }
+
+    fn send_push(&mut self, to: &P, snapshot: Option<ByteBuf>, envelopes: Vec<ByteBuf>) {
+        self.outbox.push_back(Output::Send {
+            to: to.clone(),
+            request: SyncRequest::Push {
+                snapshot,
+                envelopes,
+            },
+        });
+    }
+
+    /// Takes in a snapshot and envelopes from `from`; returns how many
+    /// items were new. What is refused is counted and the rest still
+    /// taken in; what waits for its author is held back.
+    fn take_in(
+        &mut self,
+        from: P,
+        snapshot: Option<ByteBuf>,
+        envelopes: Vec<ByteBuf>,
+        holder: &mut impl Holder,
+    ) -> u64 {
+        let mut intake = Intake::default();
+        if let Some(snapshot) = snapshot {
+            match holder.receive_snapshot(&snapshot) {
+                Ok(()) => intake.accepted += 1,
+                Err(e) => refuse(&mut intake, e),
+            }
+        }
+        for envelope in envelopes {
+            match self.offer(from.clone(), envelope.into_vec(), holder) {
+                Offered::Accepted => intake.accepted += 1,
+                Offered::Held => intake.held_back += 1,
+                Offered::Replay => intake.replays += 1,
+                Offered::Refused(e) => refuse(&mut intake, e),
+            }
+        }
+        if intake.accepted > 0 {
+            intake.accepted += self.release_held(holder);
+        }
+        let accepted = intake.accepted;
+        if accepted + intake.held_back + intake.refused > 0 {
+            self.outbox
+                .push_back(Output::Event(Event::Received { from, intake }));
+        }
+        self.pick_up(holder);
+        accepted
+    }
+
+    fn offer(&mut self, source: P, envelope: Vec<u8>, holder: &mut impl Holder) -> Offered {
+        match holder.receive_envelope(&envelope) {
+            Ok(pos) => {
+                self.source.insert(pos, source);
+                Offered::Accepted
+            }
+            Err(ReceiveError::Replay { .. }) => Offered::Replay,
+            Err(ReceiveError::Open(OpenError::UnknownAuthor(_))) => {
+                self.held.hold(envelope, source);
+                Offered::Held
+            }
+            Err(e) => Offered::Refused(e),
+        }
+    }
+
+    /// Offers every held-back envelope again, as long as that takes some
+    /// in (each may add the author of another). Each keeps its source.
+    fn release_held(&mut self, holder: &mut impl Holder) -> u64 {
+        let mut released = 0;
+        loop {
+            let mut progress = false;
+            for (envelope, source) in self.held.take_all() {
+                if let Offered::Accepted = self.offer(source, envelope, holder) {
+                    released += 1;
+                    progress = true;
+                }
+            }
+            if !progress || self.held.is_empty() {
+                return released;
+            }
+        }
+    }
+
+    fn own_vector(&mut self, holder: &impl Holder) -> ByteBuf {
+        match holder.ledger().vector() {
+            Ok(vector) => encode(&vector),
+            Err(error) => {
+                self.local_error("reading the vector", error);
+                encode(&VersionVector::new())
+            }
+        }
+    }
+
+    /// Decodes a peer's vector and reports it.
+    fn their_vector(&mut self, from: &P, bytes: &[u8]) -> Option<VersionVector> {
+        let Some((vector, _)) = VersionVector::decode(bytes) else {
+            self.outbox
+                .push_back(Output::Event(Event::Malformed { from: from.clone() }));
+            return None;
+        };
+        self.outbox.push_back(Output::Event(Event::Vector {
+            peer: from.clone(),
+            vector: vector.clone(),
+        }));
+        Some(vector)
+    }
+
+    fn their_addrs(&mut self, from: &P, addrs: Vec<ByteBuf>) {
+        let addrs: Vec<Vec<u8>> = addrs
+            .into_iter()
+            .take(MAX_ADDRS)
+            .filter(|a| a.len() <= MAX_ADDR_BYTES)
+            .map(ByteBuf::into_vec)
+            .collect();
+        if !addrs.is_empty() {
+            self.outbox.push_back(Output::Event(Event::Addresses {
+                peer: from.clone(),
+                addrs,
+            }));
+        }
+    }
+
+    fn local_error(&mut self, doing: &'static str, error: StoreError) {
+        self.outbox
+            .push_back(Output::Event(Event::Local { doing, error }));
+    }
+}
+
+fn refuse(intake: &mut Intake, e: ReceiveError) {
+    intake.refused += 1;
+    intake.first_refusal.get_or_insert(e);
+}
+
+fn encode(vector: &VersionVector) -> ByteBuf {
+    let mut out = Vec::new();
+    vector.encode(&mut out);
+    ByteBuf::from(out)
+}

@@ -1,0 +1,36 @@
+//! The devices sync runs on: a member holding the whole journal, and a
+//! ledger alone (a device without the journal key, which stores and
+//! forwards what verifies). The daemon's writer gets its own holder there,
+//! since merging a snapshot needs the whole journal.
+
+use super::Holder;
+use crate::ledger::{Ledger, ReceiveError};
+use crate::replica::Replica;
+
+impl Holder for Ledger {
+    fn ledger(&self) -> &Ledger {
+        self
+    }
+
+    fn receive_envelope(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError> {
+        self.receive_sealed(bytes)
+    }
+
+    fn receive_snapshot(&mut self, bytes: &[u8]) -> Result<(), ReceiveError> {
+        self.receive_sealed_snapshot(bytes).map(|_| ())
+    }
+}
+
+impl Holder for Replica {
+    fn ledger(&self) -> &Ledger {
+        Replica::ledger(self)
+    }
+
+    fn receive_envelope(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError> {
+        Replica::receive_envelope(self, bytes)
+    }
+
+    fn receive_snapshot(&mut self, bytes: &[u8]) -> Result<(), ReceiveError> {
+        Replica::receive_snapshot(self, bytes)
+    }
+}

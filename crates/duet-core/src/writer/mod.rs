@@ -1,0 +1,207 @@
+//! The daemon's replica: a ledger, opened as a member, and the place in
+//! history where its next change goes, without the journal document.
+//!
+//! A [`Writer`] holds the journal's first change and a [`Frontier`] (the
+//! document's heads and highest op counter). It verifies, stores and
+//! relays envelopes like any member, and it writes entries and device
+//! records by drafting them on the first change alone and re-basing them
+//! onto the frontier (`journal/frontier.rs`): the same change automerge
+//! would have made with the whole document loaded. What needs the whole
+//! document (reading, compacting, sealing or merging a snapshot) is done
+//! by a [`Replica`](crate::replica::Replica), which also gives a writer
+//! its starting point ([`Replica::writer_start`](crate::replica::Replica::writer_start)).
+
+use automerge::ActorId;
+
+use crate::ids::DeviceId;
+use crate::journal::{rebase, Author, Commit, DeviceRecord, Frontier, Journal, JournalError};
+use crate::keys::{DeviceKey, JournalKey};
+use crate::ledger::records::{self, BASE};
+use crate::ledger::roster::Roster;
+use crate::ledger::{Ledger, Member, Outgoing, ReceiveError};
+use crate::replica::ReplicaError;
+pub use crate::replica::Start;
+use crate::store::Store;
+use crate::vv::VersionVector;
+
+pub struct Writer {
+    member: Member,
+    /// The journal's first change, which every draft is made on.
+    base: Vec<u8>,
+    /// This session's automerge actor and its last sequence number: a
+    /// fresh actor per session never repeats a sequence number.
+    actor: ActorId,
+    seq: u64,
+    frontier: Frontier,
+    /// Highest store position taken into the frontier.
+    applied_pos: i64,
+}
+
+impl Writer {
+    /// Opens a writer over this device's store. It needs the sealed first
+    /// change and device list that opening the whole journal records
+    /// (`ReplicaError::Record` says which is missing otherwise).
+    pub fn open(
+        store: Store,
+        device: DeviceKey,
+        key: JournalKey,
+        start: Start,
+    ) -> Result<Self, ReplicaError> {
+        let ledger = Ledger::open(store)?;
+        let base = records::read(ledger.store(), &key, BASE)?
+            .ok_or(ReplicaError::Missing("first change"))?;
+        let schema = Journal::writer(&base)?.schema();
+        let member = Member::new(ledger, device, key, Roster::default(), schema)?;
+        if member.roster().devices().is_empty() {
+            return Err(ReplicaError::Missing("device list"));
+        }
+        let mut writer = Self {
+            member,
+            base,
+            actor: ActorId::random(),
+            seq: 0,
+            frontier: Frontier::default(),
+            applied_pos: 0,
+        };
+        writer.set_start(start)?;
+        Ok(writer)
+    }
+
+    /// Moves the writer to `start` (the frontier a whole replica found
+    /// after merging a snapshot, say), then takes in what was stored since.
+    pub fn set_start(&mut self, start: Start) -> Result<usize, ReplicaError> {
+        self.frontier = start.frontier;
+        self.applied_pos = start.pos;
+        self.refresh()
+    }
+
+    pub fn into_parts(self) -> (Store, DeviceKey, JournalKey) {
+        self.member.into_parts()
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        self.member.ledger()
+    }
+
+    pub fn store(&self) -> &Store {
+        self.member.ledger().store()
+    }
+
+    pub fn device_id(&self) -> DeviceId {
+        self.ledger().device_id()
+    }
+
+    pub fn device_key(&self) -> &DeviceKey {
+        self.member.device_key()
+    }
+
+    pub fn journal_key(&self) -> &JournalKey {
+        self.member.journal_key()
+    }
+
+    /// The journal's devices, oldest first.
+    pub fn devices(&self) -> &[DeviceRecord] {
+        self.member.roster().devices()
+    }
+
+    pub fn frontier(&self) -> &Frontier {
+        &self.frontier
+    }
+
+    pub fn vector(&self) -> Result<VersionVector, ReplicaError> {
+        Ok(self.ledger().vector()?)
+    }
+
+    pub fn outgoing_for(&self, theirs: &VersionVector) -> Result<Outgoing, ReplicaError> {
+        Ok(self.ledger().outgoing_for(theirs)?)
+    }
+
+    pub fn waiting_for(&self, theirs: &VersionVector) -> Result<u64, ReplicaError> {
+        Ok(self.ledger().waiting_for(theirs)?)
+    }
+
+    /// Makes one change and stores it durably. `write` gets a journal of
+    /// the first change only: it can add an entry or a device record, not
+    /// read or edit entries (those need the whole document).
+    pub fn commit<T>(
+        &mut self,
+        write: impl FnOnce(&mut Journal, &Author) -> Result<(T, Commit), JournalError>,
+    ) -> Result<T, ReplicaError> {
+        let author = self.member.author()?;
+        let mut scratch = Journal::writer(&self.base)?;
+        let (value, draft) = write(&mut scratch, &author)?;
+        let draft = automerge::Change::from_bytes(draft.bytes).map_err(JournalError::from)?;
+        let change = rebase(&draft, &self.actor, self.seq + 1, &self.frontier)?;
+        // The devices this write records come from the change itself.
+        let made = self.member.schema().check_attribution(
+            &change,
+            &author.device,
+            Some(&author.person),
+        )?;
+        let commit = Commit {
+            hash: change.hash().0,
+            bytes: change.raw_bytes().to_vec(),
+        };
+        let pos = self.member.commit(&commit, made)?;
+        self.seq += 1;
+        self.frontier.observe(&change);
+        if pos == self.applied_pos + 1 {
+            self.applied_pos = pos;
+        }
+        Ok(value)
+    }
+
+    /// Verifies and stores one change envelope from a peer, and takes it
+    /// into the frontier. Returns its position in the store.
+    pub fn receive_envelope(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError> {
+        let incoming = self.member.check(bytes)?;
+        let change = incoming.change.clone();
+        let pos = self.member.accept(incoming)?;
+        self.frontier.observe(&change);
+        if pos == self.applied_pos + 1 {
+            self.applied_pos = pos;
+        }
+        Ok(pos)
+    }
+
+    /// Takes what other processes stored since into the frontier, and the
+    /// devices they recorded into the device list. Returns how many
+    /// envelopes were new to it.
+    pub fn refresh(&mut self) -> Result<usize, ReplicaError> {
+        let mut seen = 0;
+        let mut made = Vec::new();
+        for env in self.ledger().stored_after(self.applied_pos)? {
+            self.applied_pos = env.pos;
+            let change = self
+                .member
+                .open_stored(&env)
+                .map_err(ReplicaError::from)
+                .and_then(|bytes| {
+                    automerge::Change::from_bytes(bytes)
+                        .map_err(|e| ReplicaError::from(JournalError::from(e)))
+                });
+            match change {
+                Ok(change) => {
+                    let person = self.member.roster().person_of(&env.author);
+                    if let Ok(records) =
+                        self.member
+                            .schema()
+                            .check_attribution(&change, &env.author, person)
+                    {
+                        made.extend(records);
+                    }
+                    self.frontier.observe(&change);
+                    seen += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(pos = env.pos, error = %e, "skipped a stored envelope that does not open")
+                }
+            }
+        }
+        self.member.learn(made)?;
+        Ok(seen)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,364 @@
+//! The daemon's event loop: one task owns the swarm, the journal (a
+//! writer) and the sync engine. Commands from the control socket, swarm
+//! events and a timer are dispatched to small handlers; the sync
+//! protocol's decisions are the engine's (`duet_core::sync`), and the
+//! inviting side of pairing is a state machine (`invite.rs`). What is left
+//! here is IO: carrying their outputs to the swarm and the store.
+
+mod pair_io;
+mod sync_io;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use duet_core::journal::NewEntry;
+use duet_core::sync::{Config as EngineConfig, Engine};
+use duet_core::DeviceId;
+use futures::StreamExt;
+use libp2p::request_response::ResponseChannel;
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{mdns, Multiaddr, PeerId, Swarm};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::behaviour::{Behaviour, BehaviourEvent};
+use crate::command::Command;
+use crate::control::{InviteEvent, PeerStatus, StatusReport};
+use crate::gate::Members;
+use crate::identity;
+use crate::invite::Invitations;
+use crate::local::Local;
+use crate::protocol::PairResponse;
+use crate::redial::Redial;
+use crate::waiters::Waiters;
+
+/// How often the daemon looks at the store and its timers.
+const TICK: Duration = Duration::from_millis(200);
+/// Compaction waits until nothing has been synced or written for this long.
+const QUIET_BEFORE_COMPACTING: Duration = Duration::from_secs(2);
+/// ...unless this many envelopes wait beyond the snapshot.
+const COMPACT_ANYWAY: usize = 2048;
+/// How long `duet sync` waits for answers.
+const SYNC_WAIT: Duration = Duration::from_secs(15);
+
+pub struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    local: Local,
+    engine: Engine<PeerId>,
+    /// Who may connect; shared with the swarm's gate.
+    gate: Members,
+    /// How many members the gate was last told of.
+    gate_members: usize,
+    invitations: Invitations<ResponseChannel<PairResponse>>,
+    /// Where each open invitation's events go (the person's session).
+    invite_events: HashMap<u32, mpsc::Sender<InviteEvent>>,
+    redial: Redial,
+    waiters: Waiters,
+    commands: mpsc::Receiver<Command>,
+    /// When a sync message or a write last kept the loop busy.
+    last_activity: Instant,
+}
+
+impl EventLoop {
+    pub fn new(
+        swarm: Swarm<Behaviour>,
+        local: Local,
+        gate: Members,
+        commands: mpsc::Receiver<Command>,
+    ) -> Result<Self, duet_core::store::StoreError> {
+        let engine = Engine::new(EngineConfig::default(), &local)?;
+        let me = *swarm.local_peer_id();
+        let mut event_loop = Self {
+            swarm,
+            local,
+            engine,
+            gate,
+            gate_members: 0,
+            invitations: Invitations::new(me),
+            invite_events: HashMap::new(),
+            redial: Redial::default(),
+            waiters: Waiters::default(),
+            commands,
+            last_activity: Instant::now(),
+        };
+        event_loop.update_gate();
+        Ok(event_loop)
+    }
+
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                Some(command) = self.commands.recv() => self.on_command(command),
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Command::Sync(reply) => self.sync_now(reply),
+            Command::Refresh(reply) => {
+                self.pick_up_local_writes();
+                let _ = reply.send(());
+            }
+            Command::Add {
+                entry,
+                created,
+                reply,
+            } => self.add(entry, created, reply),
+            Command::Invite {
+                timeout,
+                events,
+                opened,
+            } => self.open_invitation(timeout, events, opened),
+            Command::Answer { nameplate, accept } => {
+                let actions = self
+                    .invitations
+                    .answer(nameplate, accept, ResponseChannel::is_open);
+                self.carry_out(actions);
+            }
+            Command::Abandon { nameplate } => {
+                let actions = self.invitations.end(nameplate, None);
+                self.carry_out(actions);
+                self.invite_events.remove(&nameplate);
+                self.close_pairing_if_idle();
+            }
+        }
+    }
+
+    /// Writes an entry for `duet add` and pushes it at once.
+    fn add(
+        &mut self,
+        entry: NewEntry,
+        created: i64,
+        reply: oneshot::Sender<Result<String, duet_core::replica::ReplicaError>>,
+    ) {
+        self.last_activity = Instant::now();
+        // What the CLI wrote before must be in the history this entry
+        // continues.
+        self.pick_up_local_writes();
+        let result = self
+            .local
+            .writer
+            .commit(|journal, author| journal.add_entry(author, entry, created));
+        let _ = reply.send(result);
+        self.engine.pick_up(&self.local);
+        self.drain_engine();
+    }
+
+    fn status(&self) -> StatusReport {
+        let me = self.local.device_id();
+        let ledger = self.local.writer.ledger();
+        let peers = self
+            .local
+            .writer
+            .devices()
+            .iter()
+            .filter(|d| d.id != me.to_text())
+            .map(|d| {
+                let id = DeviceId::from_text(&d.id);
+                let record = id
+                    .and_then(|id| ledger.store().peer(&id).ok())
+                    .unwrap_or_default();
+                let theirs = record.vector.unwrap_or_default();
+                PeerStatus {
+                    connected: id
+                        .and_then(|id| identity::peer_id(&id))
+                        .is_some_and(|p| self.engine.is_connected(&p)),
+                    device_id: d.id.clone(),
+                    person: d.person.clone(),
+                    name: d.name.clone(),
+                    last_sync: record.last_sync,
+                    waiting: ledger.waiting_for(&theirs).unwrap_or(0),
+                }
+            })
+            .collect();
+        StatusReport {
+            device_id: me.to_text(),
+            addrs: self.swarm.listeners().map(|a| a.to_string()).collect(),
+            peers,
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        self.pick_up_local_writes();
+        let actions = self.invitations.expire(now);
+        self.carry_out(actions);
+        self.redial(false);
+        self.engine.tick(now, &self.local);
+        self.drain_engine();
+        self.waiters.expire(now);
+        // Compaction loads and saves the whole document (about 0.2 s per
+        // 10,000 entries) and holds the loop meanwhile, so it waits for a
+        // quiet moment, unless the tail has grown long regardless.
+        let quiet = self.last_activity.elapsed() >= QUIET_BEFORE_COMPACTING;
+        let long_tail = self
+            .local
+            .writer
+            .ledger()
+            .envelope_count()
+            .is_ok_and(|n| n >= COMPACT_ANYWAY);
+        if (quiet || long_tail) && self.local.wants_compaction() {
+            if let Err(e) = self.local.compact() {
+                tracing::warn!(error = %crate::sentence(&e), "compaction failed; will try again");
+            }
+            // Peers behind the new snapshot are offered it.
+            self.engine.pick_up(&self.local);
+            self.drain_engine();
+            self.update_gate();
+        }
+    }
+
+    /// Takes in what the CLI wrote to the store and pushes it.
+    fn pick_up_local_writes(&mut self) {
+        if let Err(e) = self.local.writer.refresh() {
+            tracing::warn!(error = %crate::sentence(&e), "cannot read new writes from the store");
+        }
+        self.engine.pick_up(&self.local);
+        self.drain_engine();
+        self.update_gate();
+    }
+
+    /// Tells the gate the membership, when it grew.
+    fn update_gate(&mut self) {
+        let members = self.local.writer.ledger().members();
+        if members.len() == self.gate_members {
+            return;
+        }
+        self.gate_members = members.len();
+        let me = self.local.device_id();
+        let peers = members
+            .iter()
+            .filter(|d| **d != me)
+            .filter_map(identity::peer_id);
+        self.gate.set(peers);
+    }
+
+    /// Dials member devices that are not connected, with backoff.
+    fn redial(&mut self, force: bool) {
+        let now = Instant::now();
+        let me = self.local.device_id();
+        let members: Vec<DeviceId> = self
+            .local
+            .writer
+            .ledger()
+            .members()
+            .iter()
+            .copied()
+            .filter(|d| *d != me)
+            .collect();
+        for device in members {
+            let Some(peer) = identity::peer_id(&device) else {
+                continue;
+            };
+            if self.swarm.is_connected(&peer) || !self.redial.due(peer, now, force) {
+                continue;
+            }
+            let addrs: Vec<Multiaddr> = self
+                .local
+                .writer
+                .store()
+                .peer(&device)
+                .map(|r| r.addrs.iter().filter_map(|a| a.parse().ok()).collect())
+                .unwrap_or_default();
+            if addrs.is_empty() {
+                continue;
+            }
+            let opts = DialOpts::peer_id(peer).addresses(addrs).build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, error = %e, "dial failed");
+            }
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                let me = self.local.device_id();
+                let _ = self
+                    .local
+                    .writer
+                    .store()
+                    .remember_addrs(&me, &[address.to_string()]);
+                let own = self.swarm.listeners().map(|a| a.to_vec()).collect();
+                self.engine.set_own_addrs(own);
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                if !self.gate.is_member(&peer_id) {
+                    tracing::info!(peer = %peer_id, "a device that is not a member connected to pair");
+                    return;
+                }
+                self.redial.connected(&peer_id);
+                if endpoint.is_dialer() {
+                    if let Some(device) = identity::device_id(&peer_id) {
+                        let addr = endpoint.get_remote_address().to_string();
+                        let _ = self.local.writer.store().remember_addrs(&device, &[addr]);
+                    }
+                }
+                if !self.engine.is_connected(&peer_id) {
+                    tracing::info!(peer = %peer_id, "member device connected");
+                }
+                self.engine
+                    .connected(peer_id, endpoint.is_dialer(), &self.local);
+                self.drain_engine();
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } if self.engine.is_connected(&peer_id) => {
+                self.engine.disconnected(&peer_id);
+                tracing::info!(peer = %peer_id, "member device disconnected");
+            }
+            SwarmEvent::IncomingConnectionError { error, .. } => {
+                tracing::debug!(error = %error, "incoming connection failed");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    self.on_discovered(peer, addr);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Pair(event)) => self.on_pair_event(event),
+            _ => {}
+        }
+    }
+
+    /// A device found on the LAN: a member not connected is dialled.
+    fn on_discovered(&mut self, peer: PeerId, addr: Multiaddr) {
+        if !self.gate.is_member(&peer) || self.swarm.is_connected(&peer) {
+            return;
+        }
+        if let Some(device) = identity::device_id(&peer) {
+            let _ = self
+                .local
+                .writer
+                .store()
+                .remember_addrs(&device, &[addr.to_string()]);
+        }
+        let _ = self
+            .swarm
+            .dial(DialOpts::peer_id(peer).addresses(vec![addr]).build());
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

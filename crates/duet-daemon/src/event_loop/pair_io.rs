@@ -1,0 +1,171 @@
+//! Pairing's IO on the inviting side: opening invitations for the person,
+//! feeding pairing requests to the invitations' state machine, and
+//! carrying out what it decides.
+
+use std::time::{Duration, Instant};
+
+use libp2p::request_response::{self, ResponseChannel};
+use libp2p::PeerId;
+use serde_bytes::ByteBuf;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{now_ms, EventLoop};
+use crate::control::InviteEvent;
+use crate::invite::{device_text, Action, InviteError};
+use crate::pairing::Session;
+use crate::protocol::{Intro, PairRequest, PairResponse};
+
+impl EventLoop {
+    pub(super) fn open_invitation(
+        &mut self,
+        timeout: Duration,
+        events: mpsc::Sender<InviteEvent>,
+        opened: oneshot::Sender<Result<u32, InviteError>>,
+    ) {
+        let addrs = self.swarm.listeners().cloned().collect();
+        let (nameplate, event) =
+            match self
+                .invitations
+                .open(addrs, timeout, Instant::now(), now_ms())
+            {
+                Ok(o) => o,
+                Err(e) => {
+                    let _ = opened.send(Err(e));
+                    return;
+                }
+            };
+        if events.try_send(event).is_err() || opened.send(Ok(nameplate)).is_err() {
+            // The person went away before it opened.
+            let actions = self.invitations.end(nameplate, None);
+            self.carry_out(actions);
+            return;
+        }
+        self.invite_events.insert(nameplate, events);
+        self.gate.set_pairing_open(true);
+        tracing::info!(nameplate, "invitation open");
+    }
+
+    pub(super) fn on_pair_event(
+        &mut self,
+        event: request_response::Event<PairRequest, PairResponse>,
+    ) {
+        if let request_response::Event::Message {
+            peer,
+            message:
+                request_response::Message::Request {
+                    request, channel, ..
+                },
+            ..
+        } = event
+        {
+            let actions = self
+                .invitations
+                .on_request(peer, request, channel, Instant::now());
+            self.carry_out(actions);
+        }
+    }
+
+    /// Does what the invitations decided.
+    pub(super) fn carry_out(&mut self, actions: Vec<Action<ResponseChannel<PairResponse>>>) {
+        for action in actions {
+            match action {
+                Action::Respond { channel, response } => {
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .pair
+                        .send_response(channel, response);
+                }
+                Action::Tell { nameplate, event } => self.tell(nameplate, event),
+                Action::Welcome {
+                    nameplate,
+                    peer,
+                    channel,
+                    session,
+                    intro,
+                } => self.welcome(nameplate, peer, channel, &session, intro),
+            }
+        }
+        self.close_pairing_if_idle();
+    }
+
+    fn tell(&mut self, nameplate: u32, event: InviteEvent) {
+        let last = event.is_last();
+        if let Some(events) = self.invite_events.get(&nameplate) {
+            let _ = events.try_send(event);
+        }
+        if last {
+            self.invite_events.remove(&nameplate);
+        }
+    }
+
+    /// Records the accepted device and sends it the journal.
+    fn welcome(
+        &mut self,
+        nameplate: u32,
+        peer: PeerId,
+        channel: ResponseChannel<PairResponse>,
+        session: &Session,
+        intro: Intro,
+    ) {
+        let addrs = self.swarm.listeners().map(|a| a.to_string()).collect();
+        let sealed = self
+            .local
+            .welcome(&peer, &intro, addrs, now_ms())
+            .map_err(|e| crate::sentence(&e))
+            .and_then(|welcome| {
+                let plain = zeroize::Zeroizing::new(
+                    serde_json::to_vec(&welcome).map_err(|e| crate::sentence(&e))?,
+                );
+                session.seal(&plain).map_err(|e| crate::sentence(&e))
+            });
+        // The device record goes out to the other members at once.
+        self.engine.pick_up(&self.local);
+        self.drain_engine();
+        self.update_gate();
+        let (response, event) = match sealed {
+            Ok(sealed) => {
+                tracing::info!(device = %device_text(&peer).get(..8).unwrap_or_default(), "a new device joined");
+                let joined = InviteEvent::Joined {
+                    person: intro.person,
+                    device: intro.device,
+                    device_id: device_text(&peer),
+                    words: session.verification_words(),
+                };
+                let sealed = ByteBuf::from(sealed);
+                (PairResponse::Welcome { sealed }, joined)
+            }
+            Err(reason) => {
+                let reason = format!("cannot welcome the device: {reason}");
+                let refused = PairResponse::Refused {
+                    reason: "the inviting device could not record the new device".into(),
+                };
+                (refused, InviteEvent::Failed { reason })
+            }
+        };
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .pair
+            .send_response(channel, response);
+        self.tell(nameplate, event);
+    }
+
+    /// With no invitation open, strangers may no longer connect, and those
+    /// still connected are sent away.
+    pub(super) fn close_pairing_if_idle(&mut self) {
+        if self.invitations.any_open() {
+            return;
+        }
+        self.gate.set_pairing_open(false);
+        let strangers: Vec<PeerId> = self
+            .swarm
+            .connected_peers()
+            .filter(|p| !self.gate.is_member(p))
+            .copied()
+            .collect();
+        for peer in strangers {
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The sync protocol's IO: requests and responses from the swarm go into
+//! the engine; what the engine asks for goes to the swarm and the store.
+
+use std::time::Instant;
+
+use duet_core::sync::{Event, Output};
+use libp2p::request_response::{self, Message};
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::oneshot;
+
+use super::{now_ms, EventLoop, SYNC_WAIT};
+use crate::control::SyncedPeer;
+use crate::identity;
+use crate::protocol::{SyncRequest, SyncResponse};
+use crate::waiters::Waiter;
+
+impl EventLoop {
+    pub(super) fn on_sync_event(
+        &mut self,
+        event: request_response::Event<SyncRequest, SyncResponse>,
+    ) {
+        self.last_activity = Instant::now();
+        match event {
+            request_response::Event::Message { peer, message, .. } => {
+                if !self.gate.is_member(&peer) {
+                    tracing::warn!(%peer, "refused a sync message from a device that is not a member");
+                    return;
+                }
+                match message {
+                    Message::Request {
+                        request, channel, ..
+                    } => {
+                        let response = self.engine.on_request(peer, request, &mut self.local);
+                        if let Some(response) = response {
+                            let _ = self
+                                .swarm
+                                .behaviour_mut()
+                                .sync
+                                .send_response(channel, response);
+                        }
+                    }
+                    Message::Response {
+                        request_id,
+                        response,
+                    } => {
+                        let moved = self.engine.on_response(peer, response, &mut self.local);
+                        self.waiters.settle(request_id, Some(moved));
+                    }
+                }
+                self.drain_engine();
+                self.update_gate();
+            }
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, error = %error, "sync request failed");
+                self.waiters.settle(request_id, None);
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, error = %error, "sync answer failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    /// Carries out what the engine asked for.
+    pub(super) fn drain_engine(&mut self) {
+        while let Some(output) = self.engine.poll_output() {
+            match output {
+                Output::Send { to, request } => {
+                    self.swarm.behaviour_mut().sync.send_request(&to, request);
+                }
+                Output::Event(event) => self.on_engine_event(event),
+            }
+        }
+    }
+
+    fn on_engine_event(&mut self, event: Event<PeerId>) {
+        let store = self.local.writer.store();
+        match event {
+            Event::Vector { peer, vector } => {
+                if let Some(device) = identity::device_id(&peer) {
+                    let _ = store.record_sync(&device, now_ms(), &vector);
+                }
+            }
+            Event::Addresses { peer, addrs } => {
+                let Some(device) = identity::device_id(&peer) else {
+                    return;
+                };
+                let addrs: Vec<String> = addrs
+                    .into_iter()
+                    .filter_map(|a| Multiaddr::try_from(a).ok())
+                    .map(|a| a.to_string())
+                    .collect();
+                if !addrs.is_empty() {
+                    let _ = store.remember_addrs(&device, &addrs);
+                }
+            }
+            Event::Received { from, intake } => {
+                if intake.accepted > 0 || intake.held_back > 0 {
+                    tracing::debug!(peer = %from, accepted = intake.accepted, held_back = intake.held_back, replays = intake.replays, "took in a sync message");
+                }
+                // One line per message, however many it refused.
+                if let Some(reason) = &intake.first_refusal {
+                    tracing::warn!(peer = %from, refused = intake.refused, reason = %crate::sentence(reason), "refused what a device sent");
+                }
+            }
+            Event::Malformed { from } => {
+                tracing::warn!(peer = %from, "ignored a malformed version vector");
+            }
+            Event::Local { doing, error } => {
+                tracing::warn!(error = %crate::sentence(&error), "the store failed while {doing}");
+            }
+        }
+    }
+
+    /// `duet sync`: a hello to every connected device now, and a dial to
+    /// every member not connected (whatever its backoff).
+    pub(super) fn sync_now(&mut self, reply: oneshot::Sender<Vec<SyncedPeer>>) {
+        self.pick_up_local_writes();
+        let mut waiter = Waiter::new(Instant::now() + SYNC_WAIT, reply);
+        let peers: Vec<PeerId> = self.engine.connected_peers().copied().collect();
+        for peer in peers {
+            match self.engine.hello(&self.local) {
+                Ok(hello) => {
+                    let id = self.swarm.behaviour_mut().sync.send_request(&peer, hello);
+                    waiter.asked(id, peer);
+                }
+                Err(e) => tracing::warn!(error = %crate::sentence(&e), "cannot read the vector"),
+            }
+        }
+        self.redial(true);
+        self.waiters.add(waiter);
+    }
+}

@@ -1,0 +1,135 @@
+//! This device's journal as the daemon holds it: a writer, and the jobs
+//! that need the whole document. It is what the sync engine syncs from.
+
+use duet_core::journal::DeviceRecord;
+use duet_core::ledger::{Ledger, ReceiveError};
+use duet_core::replica::{ReplicaError, DEFAULT_COMPACT_AFTER};
+use duet_core::sync::Holder;
+use duet_core::writer::Writer;
+use duet_core::DeviceId;
+use libp2p::PeerId;
+
+use crate::identity;
+use crate::protocol::{Intro, Welcome};
+use crate::whole::{Job, Jobs, WholeError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WelcomeError {
+    #[error("the joining device's id is not an ed25519 key")]
+    NotEd25519,
+    #[error("cannot record the new device")]
+    Record(#[source] ReplicaError),
+    #[error("cannot seal the journal for the new device")]
+    Seal(#[source] WholeError),
+}
+
+pub struct Local {
+    pub writer: Writer,
+    pub jobs: Jobs,
+    /// Compact once this many envelopes sit beyond the snapshot.
+    pub compact_after: usize,
+}
+
+impl Local {
+    /// Opens the writer where the whole journal's history ends, as a
+    /// `frontier` job finds it (opening the whole journal also records
+    /// what a writer opens from, for a store from before writers).
+    pub fn open(jobs: Jobs) -> Result<Self, WholeError> {
+        let start = jobs.run(Job::Frontier, &[])?.start(Job::Frontier)?;
+        let writer = jobs.home().open_writer(start)?;
+        Ok(Self {
+            writer,
+            jobs,
+            compact_after: DEFAULT_COMPACT_AFTER,
+        })
+    }
+
+    pub fn device_id(&self) -> DeviceId {
+        self.writer.device_id()
+    }
+
+    /// True when enough envelopes sit beyond the snapshot to compact.
+    pub fn wants_compaction(&self) -> bool {
+        self.writer
+            .ledger()
+            .envelope_count()
+            .is_ok_and(|n| n >= self.compact_after)
+    }
+
+    /// Folds the stored envelopes into a new snapshot (a `compact` job),
+    /// then takes in what the whole journal recorded.
+    pub fn compact(&mut self) -> Result<(), WholeError> {
+        self.jobs.run(Job::Compact, &[])?;
+        self.writer.refresh()?;
+        Ok(())
+    }
+
+    /// Records the device `peer` in the journal (this device adds it) and
+    /// makes what it needs to join: the journal key and a snapshot.
+    pub fn welcome(
+        &mut self,
+        peer: &PeerId,
+        intro: &Intro,
+        inviter_addrs: Vec<String>,
+        now_ms: i64,
+    ) -> Result<Welcome, WelcomeError> {
+        let device = identity::device_id(peer).ok_or(WelcomeError::NotEd25519)?;
+        let record = DeviceRecord {
+            id: device.to_text(),
+            person: intro.person.clone(),
+            name: intro.device.clone(),
+            added_by: Some(self.device_id().to_text()),
+            added_at: now_ms,
+        };
+        self.writer
+            .commit(|journal, _| Ok(((), journal.add_device(&record)?)))
+            .map_err(WelcomeError::Record)?;
+        // This device's person just accepted it; no notice needed here.
+        let _ = self.writer.store().mark_seen(&[device]);
+        let snapshot = self
+            .jobs
+            .run(Job::Seal, &[])
+            .and_then(|outcome| outcome.sealed(Job::Seal))
+            .map_err(WelcomeError::Seal)?;
+        Ok(Welcome {
+            journal_id: self.writer.ledger().journal_id().to_text(),
+            journal_key: self.writer.journal_key().to_secret_text().to_string(),
+            inviter: self.device_id().to_text(),
+            snapshot: data_encoding::BASE64.encode(&snapshot),
+            inviter_addrs,
+        })
+    }
+}
+
+impl Holder for Local {
+    fn ledger(&self) -> &Ledger {
+        self.writer.ledger()
+    }
+
+    fn receive_envelope(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError> {
+        self.writer.receive_envelope(bytes)
+    }
+
+    /// Merging a snapshot needs the whole journal: a `receive-snapshot`
+    /// job does it, and the writer continues from the heads it reports.
+    /// The ledger's own checks run first, so bytes that fail them, or a
+    /// snapshot that brings nothing new, start no job.
+    fn receive_snapshot(&mut self, bytes: &[u8]) -> Result<(), ReceiveError> {
+        let snapshot = self.writer.ledger().verify_snapshot(bytes)?;
+        if self.writer.ledger().vector()?.dominates(&snapshot.covers) {
+            return Ok(());
+        }
+        let outcome = self
+            .jobs
+            .run(Job::ReceiveSnapshot, bytes)
+            .map_err(|e| match e {
+                WholeError::Refused(refusal) => refusal,
+                other => ReceiveError::local(other),
+            })?;
+        let start = outcome
+            .start(Job::ReceiveSnapshot)
+            .map_err(ReceiveError::local)?;
+        self.writer.set_start(start).map_err(ReceiveError::local)?;
+        Ok(())
+    }
+}
