@@ -101,57 +101,82 @@ impl Daemon {
     }
 }
 
-/// Runs the daemon for `config.home` until `shutdown` completes.
+/// Runs the daemon for `config.home` until `shutdown` completes, in the
+/// calling task. (`duet daemon` calls it from the main thread, where
+/// glibc gives memory back to the system more readily than from a
+/// worker thread's arena: the welcome for a joining device is tens of
+/// megabytes at 40,000 entries, for a moment.)
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
-    let daemon = start(config).await?;
-    shutdown.await;
-    daemon.stop().await;
+    let (running, _handle) = Running::prepare(config).await?;
+    running.run(shutdown).await;
     tracing::info!("daemon stopped");
     Ok(())
 }
 
-/// Starts the daemon for `config.home` on the current tokio runtime.
+/// Starts the daemon for `config.home` in a task of the current tokio
+/// runtime, and returns a [`Daemon`] to talk to it and stop it.
 pub async fn start(config: Config) -> Result<Daemon, DaemonError> {
-    let lock = lock_home(&config.home)?;
-    let home = Home::new(&config.home);
-    let mut local = Local::open(Jobs::new(home, config.whole_exe))?;
-    if let Some(n) = config.compact_after {
-        local.compact_after = n.max(1);
-    }
-    let gate = Members::default();
-    let keypair = identity::keypair(local.writer.device_key());
-    let mut swarm = behaviour::build(keypair, gate.clone(), config.mdns)?;
-    listen(&mut swarm, &local, config.listen)?;
-    let (commands_tx, commands) = mpsc::channel(64);
-    let handle = Handle::new(commands_tx);
-    let socket = control::socket_path(&config.home);
-    let listener = match config.control {
-        Control::Socket => Some(bind(&socket)?),
-        Control::Listener(listener) => Some(listener),
-        Control::Off => None,
-    };
-    let server = listener.map(|l| tokio::spawn(crate::server::serve(l, handle.clone())));
-    let device = local.device_id().short();
-    let event_loop = EventLoop::new(swarm, local, gate, commands)?;
-    tracing::info!(%device, "daemon started");
+    let (running, handle) = Running::prepare(config).await?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        event_loop
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await;
-        if let Some(server) = server {
-            server.abort();
-            let _ = std::fs::remove_file(&socket);
-        }
-        drop(lock);
-    });
+    let task = tokio::spawn(running.run(async {
+        let _ = stopped.await;
+    }));
     Ok(Daemon {
         handle,
         stop: Some(stop),
         task,
     })
+}
+
+/// A daemon ready to run: its lock, its event loop and its socket server.
+struct Running {
+    lock: File,
+    event_loop: EventLoop,
+    server: Option<JoinHandle<()>>,
+    socket: PathBuf,
+}
+
+impl Running {
+    async fn prepare(config: Config) -> Result<(Self, Handle), DaemonError> {
+        let lock = lock_home(&config.home)?;
+        let home = Home::new(&config.home);
+        let mut local = Local::open(Jobs::new(home, config.whole_exe))?;
+        if let Some(n) = config.compact_after {
+            local.compact_after = n.max(1);
+        }
+        let gate = Members::default();
+        let keypair = identity::keypair(local.writer.device_key());
+        let mut swarm = behaviour::build(keypair, gate.clone(), config.mdns)?;
+        listen(&mut swarm, &local, config.listen)?;
+        let (commands_tx, commands) = mpsc::channel(64);
+        let handle = Handle::new(commands_tx);
+        let socket = control::socket_path(&config.home);
+        let listener = match config.control {
+            Control::Socket => Some(bind(&socket)?),
+            Control::Listener(listener) => Some(listener),
+            Control::Off => None,
+        };
+        let server = listener.map(|l| tokio::spawn(crate::server::serve(l, handle.clone())));
+        let device = local.device_id().short();
+        let event_loop = EventLoop::new(swarm, local, gate, commands)?;
+        tracing::info!(%device, "daemon started");
+        let running = Self {
+            lock,
+            event_loop,
+            server,
+            socket,
+        };
+        Ok((running, handle))
+    }
+
+    async fn run(self, shutdown: impl Future<Output = ()>) {
+        self.event_loop.run(shutdown).await;
+        if let Some(server) = self.server {
+            server.abort();
+            let _ = std::fs::remove_file(&self.socket);
+        }
+        drop(self.lock);
+    }
 }
 
 /// Listens on `addrs` (default: every interface, TCP and QUIC, ephemeral
