@@ -18,11 +18,10 @@ use crate::journal::{rebase, Author, Commit, DeviceRecord, Frontier, Journal, Jo
 use crate::keys::{DeviceKey, JournalKey};
 use crate::ledger::records::{self, BASE};
 use crate::ledger::roster::Roster;
-use crate::ledger::{Ledger, Member, Outgoing, ReceiveError};
+use crate::ledger::{Ledger, Member, ReceiveError};
 use crate::replica::ReplicaError;
 pub use crate::replica::Start;
 use crate::store::Store;
-use crate::vv::VersionVector;
 
 pub struct Writer {
     member: Member,
@@ -106,18 +105,6 @@ impl Writer {
 
     pub fn frontier(&self) -> &Frontier {
         &self.frontier
-    }
-
-    pub fn vector(&self) -> Result<VersionVector, ReplicaError> {
-        Ok(self.ledger().vector()?)
-    }
-
-    pub fn outgoing_for(&self, theirs: &VersionVector) -> Result<Outgoing, ReplicaError> {
-        Ok(self.ledger().outgoing_for(theirs)?)
-    }
-
-    pub fn waiting_for(&self, theirs: &VersionVector) -> Result<u64, ReplicaError> {
-        Ok(self.ledger().waiting_for(theirs)?)
     }
 
     /// Makes one change and stores it durably. `write` gets a journal of

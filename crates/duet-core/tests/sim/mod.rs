@@ -529,33 +529,8 @@ impl Sim {
 
     /// The groups of devices joined by links up.
     pub fn components(&self) -> Vec<Vec<usize>> {
-        let mut seen = BTreeSet::new();
-        let mut out = Vec::new();
-        for start in 0..self.nodes.len() {
-            if !seen.insert(start) {
-                continue;
-            }
-            let mut group = vec![start];
-            let mut i = 0;
-            while i < group.len() {
-                let at = group[i];
-                for &(a, b) in self.links.keys() {
-                    let other = if a == at {
-                        b
-                    } else if b == at {
-                        a
-                    } else {
-                        continue;
-                    };
-                    if seen.insert(other) {
-                        group.push(other);
-                    }
-                }
-                i += 1;
-            }
-            out.push(group);
-        }
-        out
+        let all: Vec<usize> = (0..self.nodes.len()).collect();
+        self.groups_over(&all)
     }
 
     /// Asserts that devices joined by links hold the same envelopes of
