@@ -21,6 +21,10 @@ pub enum WelcomeError {
     Record(#[source] ReplicaError),
     #[error("cannot seal the journal for the new device")]
     Seal(#[source] WholeError),
+    #[error("cannot encode the welcome")]
+    Encode(#[source] serde_json::Error),
+    #[error("cannot seal the welcome for the new device")]
+    Pairing(#[source] crate::pairing::PairingError),
 }
 
 pub struct Local {

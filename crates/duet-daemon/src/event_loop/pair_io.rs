@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{now_ms, EventLoop};
 use crate::control::InviteEvent;
 use crate::invite::{device_text, Action, InviteError};
+use crate::local::WelcomeError;
 use crate::pairing::Session;
 use crate::protocol::{Intro, PairRequest, PairResponse};
 
@@ -112,12 +113,11 @@ impl EventLoop {
         let sealed = self
             .local
             .welcome(&peer, &intro, addrs, now_ms())
-            .map_err(|e| crate::sentence(&e))
             .and_then(|welcome| {
                 let plain = zeroize::Zeroizing::new(
-                    serde_json::to_vec(&welcome).map_err(|e| crate::sentence(&e))?,
+                    serde_json::to_vec(&welcome).map_err(WelcomeError::Encode)?,
                 );
-                session.seal(&plain).map_err(|e| crate::sentence(&e))
+                session.seal(&plain).map_err(WelcomeError::Pairing)
             });
         // The device record goes out to the other members at once.
         self.engine.pick_up(&self.local);
@@ -135,8 +135,8 @@ impl EventLoop {
                 let sealed = ByteBuf::from(sealed);
                 (PairResponse::Welcome { sealed }, joined)
             }
-            Err(reason) => {
-                let reason = format!("cannot welcome the device: {reason}");
+            Err(e) => {
+                let reason = crate::sentence(&e);
                 let refused = PairResponse::Refused {
                     reason: "the inviting device could not record the new device".into(),
                 };
