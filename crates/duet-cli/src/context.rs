@@ -47,13 +47,19 @@ impl Context {
                 .added_by
                 .as_ref()
                 .and_then(|by| devices.iter().find(|x| &x.id == by))
-                .map(|x| format!(", added by {}'s {}", x.person, x.name))
+                .map(|x| {
+                    format!(
+                        ", added by {}'s {}",
+                        crate::safe::line(&x.person),
+                        crate::safe::line(&x.name)
+                    )
+                })
                 .unwrap_or_default();
             eprintln!(
                 "duet: notice: {}'s device \"{}\" ({}) joined the journal{by}, {}. It can read every entry; `duet devices` lists them all.",
-                d.person,
-                d.name,
-                &d.id[..8.min(d.id.len())],
+                crate::safe::line(&d.person),
+                crate::safe::line(&d.name),
+                crate::safe::prefix(&d.id, 8),
                 crate::render::when(d.added_at)
             );
         }

@@ -9,13 +9,18 @@ use serde_json::json;
 
 use crate::context::Context;
 use crate::render;
+use crate::safe;
 
 fn describe_adder(devices: &[DeviceRecord], d: &DeviceRecord) -> String {
     match &d.added_by {
         None => "started the journal".to_string(),
         Some(by) => match devices.iter().find(|x| &x.id == by) {
-            Some(x) => format!("added by {}'s {}", x.person, x.name),
-            None => format!("added by {}", &by[..8.min(by.len())]),
+            Some(x) => format!(
+                "added by {}'s {}",
+                safe::line(&x.person),
+                safe::line(&x.name)
+            ),
+            None => format!("added by {}", safe::prefix(by, 8)),
         },
     }
 }
@@ -41,9 +46,9 @@ pub fn devices(ctx: &Context) -> anyhow::Result<()> {
         let this = if d.id == me { "  (this device)" } else { "" };
         println!(
             "  {:<10} {:<16} {}  {}, {}{this}",
-            d.person,
-            d.name,
-            &d.id[..8.min(d.id.len())],
+            safe::line(&d.person),
+            safe::line(&d.name),
+            safe::prefix(&d.id, 8),
             describe_adder(&devices, d),
             render::when(d.added_at)
         );
@@ -98,12 +103,9 @@ pub fn status(ctx: &Context) -> anyhow::Result<()> {
             "not running (start it with `duet daemon`)"
         }
     );
-    println!(
-        "device:    {}",
-        &report.device_id[..8.min(report.device_id.len())]
-    );
+    println!("device:    {}", safe::prefix(&report.device_id, 8));
     for addr in &report.addrs {
-        println!("listening: {addr}");
+        println!("listening: {}", safe::line(addr));
     }
     if report.peers.is_empty() {
         println!("No other devices yet; add one with `duet invite`.");
@@ -114,9 +116,9 @@ pub fn status(ctx: &Context) -> anyhow::Result<()> {
         });
         println!(
             "  {:<10} {:<16} {}  {:<13} {last}, {} waiting to go",
-            p.person,
-            p.name,
-            &p.device_id[..8.min(p.device_id.len())],
+            safe::line(&p.person),
+            safe::line(&p.name),
+            safe::prefix(&p.device_id, 8),
             if p.connected {
                 "connected"
             } else {
@@ -140,7 +142,7 @@ pub fn sync(ctx: &Context) -> anyhow::Result<()> {
     for p in peers {
         println!(
             "{}: {} received, {} sent{}",
-            &p.device_id[..8.min(p.device_id.len())],
+            safe::prefix(&p.device_id, 8),
             p.received,
             p.sent,
             if p.ok { "" } else { " (no answer)" }

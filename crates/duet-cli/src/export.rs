@@ -3,7 +3,7 @@
 //! standard `age` tool decrypts.
 
 use std::fs;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
@@ -93,9 +93,21 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                 eprintln!("Exported {} entries to {}.", entries.len(), path.display());
             }
         }
-        None => std::io::stdout()
-            .write_all(&bytes)
-            .context("cannot write the export to stdout")?,
+        None => {
+            // On a terminal, the journal's text is shown safely; a file
+            // or a pipe gets it exactly as written.
+            let stdout = std::io::stdout();
+            let shown = match std::str::from_utf8(&bytes) {
+                Ok(text) if stdout.is_terminal() => {
+                    crate::safe::text(text).into_owned().into_bytes()
+                }
+                _ => bytes,
+            };
+            stdout
+                .lock()
+                .write_all(&shown)
+                .context("cannot write the export to stdout")?
+        }
     }
     Ok(())
 }

@@ -43,8 +43,12 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     if ctx.json {
         return ctx.print_json(&out);
     }
-    println!("Started a new journal for {person} on {device}.");
-    println!("  home:      {}", out.home);
+    println!(
+        "Started a new journal for {} on {}.",
+        crate::safe::line(person),
+        crate::safe::line(&device)
+    );
+    println!("  home:      {}", crate::safe::line(&out.home));
     println!("  device id: {}", replica.device_id().short());
     println!();
     println!("Write your first entry with `duet add`, or try `duet prompt` for a question to start with.");

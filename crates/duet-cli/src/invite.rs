@@ -9,6 +9,7 @@ use duet_daemon::control::InviteEvent;
 use serde_json::json;
 
 use crate::context::Context;
+use crate::safe;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -90,8 +91,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                     println!("{}", json!({ "joined": joined }));
                 } else {
                     println!(
-                        "{person}'s {device} ({}) has joined the journal.",
-                        &device_id[..8.min(device_id.len())]
+                        "{}'s {} ({}) has joined the journal.",
+                        safe::line(&person),
+                        safe::line(&device),
+                        safe::prefix(&device_id, 8)
                     );
                 }
                 return Ok(());
@@ -106,7 +109,7 @@ fn print_invitation(code: &str, uri: &str, timeout: Duration, qr: bool) {
     println!();
     println!("    duet join --person NAME");
     println!();
-    println!("and type this code when it asks:   {code}");
+    println!("and type this code when it asks:   {}", safe::line(code));
     if qr {
         if let Ok(qr) = qrcode::QrCode::new(uri.as_bytes()) {
             let art = qr
@@ -130,10 +133,12 @@ fn print_invitation(code: &str, uri: &str, timeout: Duration, qr: bool) {
 fn ask(person: &str, device: &str, device_id: &str, words: &str) -> anyhow::Result<bool> {
     println!();
     println!(
-        "{person}'s device \"{device}\" ({}) wants to join.",
-        &device_id[..8.min(device_id.len())]
+        "{}'s device \"{}\" ({}) wants to join.",
+        safe::line(person),
+        safe::line(device),
+        safe::prefix(device_id, 8)
     );
-    println!("It should show these words:   {words}");
+    println!("It should show these words:   {}", safe::line(words));
     if !std::io::stdin().is_terminal() {
         println!("No terminal to ask on; declining. Use --yes to accept without asking.");
         return Ok(false);

@@ -90,7 +90,11 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             })
         );
     } else {
-        println!("Joined. This device ({person}'s {device_name}) now holds the journal.");
+        println!(
+            "Joined. This device ({}'s {}) now holds the journal.",
+            crate::safe::line(&person),
+            crate::safe::line(&device_name)
+        );
         println!("Start syncing with `duet daemon` (README: running it in the background).");
     }
     Ok(())

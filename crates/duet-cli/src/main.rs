@@ -19,6 +19,7 @@ mod join;
 mod log;
 mod prompt;
 mod render;
+mod safe;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -118,7 +119,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("duet: {}", hints::sentence(&err));
+            eprintln!("duet: {}", safe::line(&hints::sentence(&err)));
             ExitCode::FAILURE
         }
     }
@@ -145,6 +146,6 @@ fn usage_error(err: clap::Error) -> ExitCode {
         .next()
         .unwrap_or("the command line is not valid")
         .trim_start_matches("error: ");
-    eprintln!("duet: {first} (see `duet --help`)");
+    eprintln!("duet: {} (see `duet --help`)", safe::line(first));
     ExitCode::from(2)
 }

@@ -4,11 +4,14 @@
 use chrono::{DateTime, Local, TimeZone};
 use duet_core::journal::Entry;
 
+use crate::safe;
+
 /// Characters of an id shown in lists; any unique prefix of 4+ works.
 pub const SHORT_ID: usize = 7;
 
-pub fn short_id(id: &str) -> &str {
-    &id[..id.len().min(SHORT_ID)]
+/// The first characters of an id, safe to print (a peer chooses its ids).
+pub fn short_id(id: &str) -> String {
+    safe::prefix(id, SHORT_ID)
 }
 
 /// "today 21:03", "yesterday 09:12", "Mon 23 Nov 18:40", "12 Mar 2025".
@@ -42,15 +45,15 @@ pub fn heading(e: &Entry) -> String {
     let mut line = format!(
         "{}  {} · {} · {}",
         short_id(&e.id),
-        e.person,
+        safe::line(&e.person),
         e.kind,
         when(e.created)
     );
     for tag in &e.tags {
-        line.push_str(&format!("  #{tag}"));
+        line.push_str(&format!("  #{}", safe::line(tag)));
     }
     if let Some(mood) = &e.mood {
-        line.push_str(&format!("  mood: {mood}"));
+        line.push_str(&format!("  mood: {}", safe::line(mood)));
     }
     if e.edited.is_some() {
         line.push_str("  (edited)");
@@ -58,8 +61,10 @@ pub fn heading(e: &Entry) -> String {
     line
 }
 
+/// An entry's text, indented, with control characters made visible.
 fn indent(text: &str) -> String {
-    text.lines()
+    safe::text(text)
+        .lines()
         .map(|l| format!("    {l}"))
         .collect::<Vec<_>>()
         .join("\n")
@@ -69,7 +74,11 @@ fn indent(text: &str) -> String {
 fn responses(e: &Entry) -> Option<String> {
     let mut parts = Vec::new();
     for r in &e.reactions {
-        parts.push(format!("{} {}", r.emoji, r.person));
+        parts.push(format!(
+            "{} {}",
+            safe::line(&r.emoji),
+            safe::line(&r.person)
+        ));
     }
     match e.replies.len() {
         0 => {}
@@ -77,7 +86,11 @@ fn responses(e: &Entry) -> Option<String> {
         n => parts.push(format!("{n} replies")),
     }
     if !e.heard.is_empty() {
-        let who: Vec<&str> = e.heard.iter().map(|h| h.person.as_str()).collect();
+        let who: Vec<String> = e
+            .heard
+            .iter()
+            .map(|h| safe::line(&h.person).into_owned())
+            .collect();
         parts.push(format!("heard by {}", who.join(", ")));
     }
     (!parts.is_empty()).then(|| parts.join(" · "))
@@ -104,7 +117,11 @@ pub fn summary(e: &Entry) -> String {
 /// An entry as `show` prints it, everything included.
 pub fn full(e: &Entry) -> String {
     let mut out = format!("{}\n", heading(e));
-    out.push_str(&format!("id {}  written {}", e.id, timestamp(e.created)));
+    out.push_str(&format!(
+        "id {}  written {}",
+        safe::line(&e.id),
+        timestamp(e.created)
+    ));
     if let Some(edited) = e.edited {
         out.push_str(&format!("  edited {}", timestamp(edited)));
     }
@@ -129,7 +146,7 @@ pub fn full(e: &Entry) -> String {
     for reply in &e.replies {
         out.push_str(&format!(
             "\n  ↳ {} replied {}:\n{}\n",
-            reply.person,
+            safe::line(&reply.person),
             when(reply.created),
             indent(&reply.body)
         ));
