@@ -19,20 +19,22 @@
 //! Every write is one automerge transaction and yields one [`Commit`]: the
 //! change's bytes, which the replica seals into an envelope.
 
-mod attribution;
 mod entry;
 mod frontier;
 mod read;
+mod schema;
 
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, Change, ObjId, ObjType, ReadDoc, ScalarValue, ROOT};
 
-pub use attribution::Schema;
 pub use entry::{
     DeviceRecord, Entry, EntryEdit, EntryKind, Filter, Heard, NewEntry, Reaction, Reply,
     UnknownKind,
 };
 pub use frontier::{rebase, Frontier};
+pub use schema::{
+    check_packed, Breach, Schema, MAX_AHEAD_MS, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, MIN_TIME_MS,
+};
 
 use crate::ids::{new_entry_id, DeviceId, JournalId};
 
@@ -56,8 +58,8 @@ pub enum JournalError {
     NotYours { id: String, owner: String },
     #[error("entry `{0}` is yours; `heard` is for your partner's entries")]
     OwnEntry(String),
-    #[error("the change writes an entry's {field} as a device other than the one that signed it")]
-    Misattributed { field: &'static str },
+    #[error(transparent)]
+    Breach(#[from] Breach),
     #[error("the journal document is missing its {0}")]
     Schema(&'static str),
     #[error("the change bytes are not an automerge change: {0}")]
@@ -158,6 +160,21 @@ impl Journal {
             .deps()
             .is_empty()
             .then(|| change.raw_bytes().to_vec())
+    }
+
+    /// The hash of the journal's first change (see [`Journal::base_change`]).
+    fn base_hash(&self) -> Option<automerge::ChangeHash> {
+        let hash = self.doc.hash_for_opid(&self.entries)?;
+        let change = self.doc.get_change_by_hash(&hash)?;
+        change.deps().is_empty().then_some(hash)
+    }
+
+    /// The object at `key` of the root, if there is one.
+    fn doc_get_root_obj(&self, key: &str) -> Option<ObjId> {
+        match self.doc.get(ROOT, key) {
+            Ok(Some((automerge::Value::Object(_), id))) => Some(id),
+            _ => None,
+        }
     }
 
     /// A journal holding only its first change (see

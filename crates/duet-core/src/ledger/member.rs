@@ -5,7 +5,7 @@
 
 use crate::envelope::{self, Body, Kind, OpenError, SealError};
 use crate::ids::{DeviceId, JournalId};
-use crate::journal::{Author, Commit, DeviceRecord, Schema};
+use crate::journal::{check_packed, Author, Commit, DeviceRecord, Schema};
 use crate::keys::{DeviceKey, JournalKey};
 use crate::store::{Store, StoreError, StoredEnvelope};
 use crate::vv::VersionVector;
@@ -167,17 +167,19 @@ impl Member {
 
     /// Every check of a change envelope from a peer, up to the opened
     /// change: the ledger's, then decryption, then what the change does
-    /// (its attribution) against the signer's entry in the device list.
+    /// against the journal's schema and the signer's entry in the device
+    /// list (`journal/schema.rs`).
     pub fn check<'a>(&self, bytes: &'a [u8]) -> Result<Incoming<'a>, ReceiveError> {
         let verified = self.ledger.verify(bytes)?;
         let payload = verified.decrypt(&self.key)?;
+        check_packed(&payload).map_err(ReceiveError::BadPayload)?;
         let change = automerge::Change::from_bytes(payload)
             .map_err(|e| ReceiveError::BadPayload(e.into()))?;
         let author = verified.author;
         let devices = self
             .schema
-            .check_attribution(&change, &author, self.roster.person_of(&author))
-            .map_err(ReceiveError::BadPayload)?;
+            .check(&change, &author, self.roster.person_of(&author), now_ms())
+            .map_err(|e| ReceiveError::BadPayload(e.into()))?;
         Ok(Incoming {
             verified,
             change,
@@ -281,4 +283,12 @@ pub(crate) fn open_own(
         return Err(MemberError::StoredEnvelope(OpenError::WrongJournal));
     }
     sealed.decrypt(key).map_err(MemberError::StoredEnvelope)
+}
+
+/// Now on this device's clock, in milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

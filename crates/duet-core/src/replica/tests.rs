@@ -396,7 +396,9 @@ fn an_entry_signed_by_one_device_but_written_as_another_is_refused() {
     for forged in [as_alex, as_alexs_device] {
         assert!(matches!(
             alex.receive_envelope(&forged),
-            Err(ReceiveError::BadPayload(JournalError::Misattributed { .. }))
+            Err(ReceiveError::BadPayload(JournalError::Breach(
+                crate::journal::Breach::Misattributed { .. }
+            )))
         ));
     }
     assert_eq!(alex.journal().all_entries(), before);

@@ -16,6 +16,7 @@ use automerge::ActorId;
 use crate::ids::DeviceId;
 use crate::journal::{rebase, Author, Commit, DeviceRecord, Frontier, Journal, JournalError};
 use crate::keys::{DeviceKey, JournalKey};
+use crate::ledger::member::now_ms;
 use crate::ledger::records::{self, BASE};
 use crate::ledger::roster::Roster;
 use crate::ledger::{Ledger, Member, ReceiveError};
@@ -120,11 +121,11 @@ impl Writer {
         let draft = automerge::Change::from_bytes(draft.bytes).map_err(JournalError::from)?;
         let change = rebase(&draft, &self.actor, self.seq + 1, &self.frontier)?;
         // The devices this write records come from the change itself.
-        let made = self.member.schema().check_attribution(
-            &change,
-            &author.device,
-            Some(&author.person),
-        )?;
+        let made = self
+            .member
+            .schema()
+            .check(&change, &author.device, Some(&author.person), now_ms())
+            .map_err(JournalError::from)?;
         let commit = Commit {
             hash: change.hash().0,
             bytes: change.raw_bytes().to_vec(),
@@ -173,7 +174,7 @@ impl Writer {
                     if let Ok(records) =
                         self.member
                             .schema()
-                            .check_attribution(&change, &env.author, person)
+                            .check(&change, &env.author, person, now_ms())
                     {
                         made.extend(records);
                     }

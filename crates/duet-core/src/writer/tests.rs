@@ -141,7 +141,9 @@ fn a_writer_learns_new_devices_from_what_it_stores_and_checks_attribution() {
     .expect("seal");
     assert!(matches!(
         w.receive_envelope(&sealed),
-        Err(ReceiveError::BadPayload(JournalError::Misattributed { .. }))
+        Err(ReceiveError::BadPayload(JournalError::Breach(
+            crate::journal::Breach::Misattributed { .. }
+        )))
     ));
 
     // What the writer learned is in the store for the next writer.
