@@ -53,6 +53,13 @@ fn holds(home: &Path, id: &str) -> bool {
         .is_ok_and(|r| r.journal().entry(id).is_some())
 }
 
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .expect("a clock after 1970")
+}
+
 fn entry(body: &str) -> NewEntry {
     NewEntry {
         body: body.into(),
@@ -66,7 +73,7 @@ async fn daemons_started_in_process_pair_and_sync_through_their_handles() {
     let (alex_home, sam_home) = (dir.path().join("alex"), dir.path().join("sam"));
     drop(
         Home::new(&alex_home)
-            .init("Alex", "laptop", 1)
+            .init("Alex", "laptop", now())
             .expect("init"),
     );
     let alex = daemon(&alex_home).await;
@@ -103,12 +110,20 @@ async fn daemons_started_in_process_pair_and_sync_through_their_handles() {
     assert_eq!(joined.devices.len(), 2);
 
     let sam = daemon(&sam_home).await;
-    let from_alex = alex.handle().add(entry("from Alex"), 2).await.expect("add");
+    let from_alex = alex
+        .handle()
+        .add(entry("from Alex"), now())
+        .await
+        .expect("add");
     eventually("Alex's entry on Sam's device", || {
         holds(&sam_home, &from_alex)
     })
     .await;
-    let from_sam = sam.handle().add(entry("from Sam"), 3).await.expect("add");
+    let from_sam = sam
+        .handle()
+        .add(entry("from Sam"), now())
+        .await
+        .expect("add");
     eventually("Sam's entry on Alex's device", || {
         holds(&alex_home, &from_sam)
     })
