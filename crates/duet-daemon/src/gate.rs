@@ -16,6 +16,8 @@ use libp2p::swarm::{
 };
 use libp2p::{Multiaddr, PeerId};
 
+use crate::warnings::Warnings;
+
 /// Who may connect; shared between the gate and the event loop.
 #[derive(Clone, Default)]
 pub struct Members(Arc<RwLock<MembersInner>>);
@@ -60,20 +62,30 @@ pub struct NotAMember(PeerId);
 
 pub struct Gate {
     members: Members,
+    /// Refused connections are logged a few lines a minute, however many
+    /// strangers knock.
+    refused: Warnings<()>,
 }
 
 impl Gate {
     pub fn new(members: Members) -> Self {
-        Self { members }
+        Self {
+            members,
+            refused: Warnings::default(),
+        }
     }
 
-    fn check(&self, peer: PeerId) -> Result<(), ConnectionDenied> {
+    fn check(&mut self, peer: PeerId) -> Result<(), ConnectionDenied> {
         if self.members.admits(&peer) {
-            Ok(())
-        } else {
-            tracing::warn!(%peer, "refused a connection from a device that is not a member");
-            Err(ConnectionDenied::new(NotAMember(peer)))
+            return Ok(());
         }
+        let line = self
+            .refused
+            .note(&(), 1, "not a member", std::time::Instant::now());
+        if let Some(line) = line {
+            tracing::warn!(%peer, refused = line.count, "refused a connection from a device that is not a member");
+        }
+        Err(ConnectionDenied::new(NotAMember(peer)))
     }
 }
 

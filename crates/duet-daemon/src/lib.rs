@@ -44,6 +44,7 @@ mod redial;
 mod run;
 mod server;
 mod waiters;
+mod warnings;
 pub mod whole;
 pub mod wordlist;
 

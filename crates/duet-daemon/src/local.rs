@@ -1,6 +1,8 @@
 //! This device's journal as the daemon holds it: a writer, and the jobs
 //! that need the whole document. It is what the sync engine syncs from.
 
+use std::time::{Duration, Instant};
+
 use duet_core::journal::DeviceRecord;
 use duet_core::ledger::{Ledger, ReceiveError};
 use duet_core::replica::{ReplicaError, DEFAULT_COMPACT_AFTER};
@@ -32,7 +34,24 @@ pub struct Local {
     pub jobs: Jobs,
     /// Compact once this many envelopes sit beyond the snapshot.
     pub compact_after: usize,
+    /// After a compaction that could not fold the envelopes in (a missing
+    /// sequence number keeps them out), when to try again.
+    retry: Option<Retry>,
 }
+
+/// A compaction that did not help waits for something new, and longer
+/// each time, so a gap in someone's sequence costs one job per real event
+/// rather than one every tick.
+struct Retry {
+    /// The store's last position then: nothing new, no new job.
+    pos: i64,
+    not_before: Instant,
+    delay: Duration,
+}
+
+/// The first wait after a compaction that did not help, and the longest.
+const RETRY_FIRST: Duration = Duration::from_secs(10);
+const RETRY_MOST: Duration = Duration::from_secs(600);
 
 impl Local {
     /// Opens the writer where the whole journal's history ends, as a
@@ -45,6 +64,7 @@ impl Local {
             writer,
             jobs,
             compact_after: DEFAULT_COMPACT_AFTER,
+            retry: None,
         })
     }
 
@@ -52,20 +72,51 @@ impl Local {
         self.writer.device_id()
     }
 
-    /// True when enough envelopes sit beyond the snapshot to compact.
-    pub fn wants_compaction(&self) -> bool {
-        self.writer
-            .ledger()
+    /// True when enough envelopes sit beyond the snapshot to compact, and
+    /// a compaction that did not help is not waiting for something new.
+    pub fn wants_compaction(&self, now: Instant) -> bool {
+        let ledger = self.writer.ledger();
+        if !ledger
             .envelope_count()
             .is_ok_and(|n| n >= self.compact_after)
+        {
+            return false;
+        }
+        self.retry.as_ref().is_none_or(|r| {
+            now >= r.not_before && ledger.last_position().is_ok_and(|pos| pos != r.pos)
+        })
+    }
+
+    /// True when the last compaction did not bring the envelopes under
+    /// the threshold, so the next waits.
+    pub fn wants_compaction_later(&self) -> bool {
+        self.retry.is_some()
     }
 
     /// Folds the stored envelopes into a new snapshot (a `compact` job),
-    /// then takes in what the whole journal recorded.
-    pub fn compact(&mut self) -> Result<(), WholeError> {
-        self.jobs.run(Job::Compact, &[])?;
+    /// then takes in what the whole journal recorded. If that left the
+    /// envelopes beyond the threshold, the next try waits.
+    pub fn compact(&mut self, now: Instant) -> Result<(), WholeError> {
+        let result = self.jobs.run(Job::Compact, &[]).map(drop);
         self.writer.refresh()?;
-        Ok(())
+        let ledger = self.writer.ledger();
+        let still = ledger
+            .envelope_count()
+            .is_ok_and(|n| n >= self.compact_after);
+        self.retry = if still || result.is_err() {
+            let delay = self
+                .retry
+                .as_ref()
+                .map_or(RETRY_FIRST, |r| (r.delay * 2).min(RETRY_MOST));
+            Some(Retry {
+                pos: ledger.last_position().unwrap_or(0),
+                not_before: now + delay,
+                delay,
+            })
+        } else {
+            None
+        };
+        result
     }
 
     /// Records the device `peer` in the journal (this device adds it) and

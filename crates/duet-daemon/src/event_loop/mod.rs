@@ -32,6 +32,7 @@ use crate::local::Local;
 use crate::protocol::PairResponse;
 use crate::redial::Redial;
 use crate::waiters::Waiters;
+use crate::warnings::Warnings;
 
 /// How often the daemon looks at the store and its timers.
 const TICK: Duration = Duration::from_millis(200);
@@ -55,6 +56,8 @@ pub struct EventLoop {
     invite_events: HashMap<u32, mpsc::Sender<InviteEvent>>,
     redial: Redial,
     waiters: Waiters,
+    /// Refusals of what peers sent, logged a few lines a minute at most.
+    refusals: Warnings<PeerId>,
     commands: mpsc::Receiver<Command>,
     /// When a sync message or a write last kept the loop busy.
     last_activity: Instant,
@@ -79,6 +82,7 @@ impl EventLoop {
             invite_events: HashMap::new(),
             redial: Redial::default(),
             waiters: Waiters::default(),
+            refusals: Warnings::default(),
             commands,
             last_activity: Instant::now(),
         };
@@ -199,6 +203,9 @@ impl EventLoop {
         self.engine.tick(now, &self.local);
         self.drain_engine();
         self.waiters.expire(now);
+        for line in self.refusals.due(now) {
+            tracing::warn!(peer = %line.source, refused = line.count, reason = %line.reason, "refused more of what a device sent in the last minute");
+        }
         // Compaction loads and saves the whole document (about 0.2 s per
         // 10,000 entries) and holds the loop meanwhile, so it waits for a
         // quiet moment, unless the tail has grown long regardless.
@@ -209,9 +216,15 @@ impl EventLoop {
             .ledger()
             .envelope_count()
             .is_ok_and(|n| n >= COMPACT_ANYWAY);
-        if (quiet || long_tail) && self.local.wants_compaction() {
-            if let Err(e) = self.local.compact() {
-                tracing::warn!(error = %crate::sentence(&e), "compaction failed; will try again");
+        if (quiet || long_tail) && self.local.wants_compaction(now) {
+            match self.local.compact(now) {
+                Err(e) => {
+                    tracing::warn!(error = %crate::sentence(&e), "compaction failed; will try again later");
+                }
+                Ok(()) if self.local.wants_compaction_later() => {
+                    tracing::info!("compaction left envelopes beyond a gap in a sequence; it waits for new ones before trying again");
+                }
+                Ok(()) => tracing::debug!("compacted"),
             }
             // Peers behind the new snapshot are offered it.
             self.engine.pick_up(&self.local);

@@ -103,13 +103,24 @@ impl EventLoop {
                 if intake.accepted > 0 || intake.held_back > 0 {
                     tracing::debug!(peer = %from, accepted = intake.accepted, held_back = intake.held_back, replays = intake.replays, "took in a sync message");
                 }
-                // One line per message, however many it refused.
+                // A few lines a minute per peer, however much it sends.
                 if let Some(reason) = &intake.first_refusal {
-                    tracing::warn!(peer = %from, refused = intake.refused, reason = %crate::sentence(reason), "refused what a device sent");
+                    let reason = crate::sentence(reason);
+                    let line = self
+                        .refusals
+                        .note(&from, intake.refused, &reason, Instant::now());
+                    if let Some(line) = line {
+                        tracing::warn!(peer = %line.source, refused = line.count, reason = %line.reason, "refused what a device sent");
+                    }
                 }
             }
             Event::Malformed { from } => {
-                tracing::warn!(peer = %from, "ignored a malformed version vector");
+                let line =
+                    self.refusals
+                        .note(&from, 1, "a malformed version vector", Instant::now());
+                if let Some(line) = line {
+                    tracing::warn!(peer = %line.source, "ignored a malformed version vector");
+                }
             }
             Event::Local { doing, error } => {
                 tracing::warn!(error = %crate::sentence(&error), "the store failed while {doing}");
