@@ -85,7 +85,10 @@ pub fn build(
                     [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
                     request_response::Config::default()
                         .with_request_timeout(Duration::from_secs(120))
-                        .with_max_concurrent_streams(16),
+                        // What one peer makes this device hold at once
+                        // is bounded by these streams times the
+                        // message limit; sync needs no more than a few.
+                        .with_max_concurrent_streams(4),
                 ),
                 pair: request_response::Behaviour::with_codec(
                     pair_codec,

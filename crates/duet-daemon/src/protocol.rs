@@ -16,8 +16,9 @@ pub const SYNC_PROTOCOL: &str = "/duet/sync/1";
 /// Pairing a new device during an invitation.
 pub const PAIR_PROTOCOL: &str = "/duet/pair/1";
 
-/// Largest pairing message: the welcome carries a snapshot.
-pub const MAX_PAIR_MESSAGE: u64 = 64 << 20;
+/// Largest pairing message: the welcome carries a snapshot, in base64
+/// inside JSON (4/3 of `MAX_SNAPSHOT_BYTES`, and a little).
+pub const MAX_PAIR_MESSAGE: u64 = 16 << 20;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum PairRequest {

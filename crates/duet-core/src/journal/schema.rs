@@ -66,6 +66,23 @@ pub enum Breach {
     AbsurdTime { ms: i64 },
 }
 
+impl Breach {
+    /// A short name for the rule broken, the same for every change that
+    /// breaks it (for counting and rate-limiting, not for people).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Breach::TooManyOps { .. } => "too-many-ops",
+            Breach::TooLarge => "too-large",
+            Breach::Root => "root",
+            Breach::DeviceReplaced => "device-replaced",
+            Breach::AddedBy => "added-by",
+            Breach::EntryReplaced => "entry-replaced",
+            Breach::Misattributed { .. } => "misattributed",
+            Breach::AbsurdTime { .. } => "absurd-time",
+        }
+    }
+}
+
 /// Where the journal's first change put its root maps: all a change is
 /// checked against, so a device checks changes without the document.
 #[derive(Clone, Debug, PartialEq, Eq)]

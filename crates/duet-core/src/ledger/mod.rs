@@ -64,6 +64,32 @@ impl From<StoreError> for ReceiveError {
 }
 
 impl ReceiveError {
+    /// A short name for why, the same for every refusal of one kind (for
+    /// counting and rate-limiting, not for people).
+    pub fn kind(&self) -> &'static str {
+        use crate::journal::JournalError;
+        match self {
+            ReceiveError::Open(e) => match e {
+                OpenError::Truncated => "truncated",
+                OpenError::BadMagic => "bad-magic",
+                OpenError::UnsupportedVersion(_) => "unsupported-version",
+                OpenError::UnknownKind(_) => "unknown-kind",
+                OpenError::WrongKind { .. } => "wrong-kind",
+                OpenError::TooLarge { .. } => "too-large",
+                OpenError::TrailingBytes(_) => "trailing-bytes",
+                OpenError::MalformedHeader(_) => "malformed-header",
+                OpenError::WrongJournal => "wrong-journal",
+                OpenError::UnknownAuthor(_) => "unknown-author",
+                OpenError::BadSignature => "bad-signature",
+                OpenError::Undecryptable => "undecryptable",
+            },
+            ReceiveError::Replay { .. } => "replay",
+            ReceiveError::BadPayload(JournalError::Breach(b)) => b.kind(),
+            ReceiveError::BadPayload(_) => "bad-payload",
+            ReceiveError::Local(_) => "local",
+        }
+    }
+
     /// Wraps a local failure (the store, a job) that is not the sender's.
     pub fn local(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         ReceiveError::Local(Box::new(e))

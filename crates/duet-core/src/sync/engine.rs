@@ -154,9 +154,16 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                         return None;
                     }
                 };
+                // The answer holds the snapshot and the first envelopes
+                // up to a push's bounds; the rest follows as pushes, so
+                // no message grows with the backlog.
+                let mut envelopes = outgoing.envelopes;
+                let first = self.first_chunk(&envelopes);
+                let rest = envelopes.split_off(first);
+                self.push(&from, None, rest);
                 Some(SyncResponse::Missing {
                     snapshot: outgoing.snapshot.map(ByteBuf::from),
-                    envelopes: outgoing.envelopes.into_iter().map(ByteBuf::from).collect(),
+                    envelopes: envelopes.into_iter().map(ByteBuf::from).collect(),
                     vector: self.own_vector(holder),
                     addrs: self.own_addrs.clone(),
                 })
@@ -239,6 +246,18 @@ impl<P: Clone + Ord + Hash> Engine<P> {
             Ok(_) => {}
             Err(error) => self.local_error("reading the snapshot", error),
         }
+    }
+
+    /// How many of `envelopes`, from the first, fit in one push.
+    fn first_chunk(&self, envelopes: &[Vec<u8>]) -> usize {
+        let mut bytes = 0;
+        for (i, envelope) in envelopes.iter().enumerate() {
+            bytes += envelope.len();
+            if i >= self.config.push_count || (i > 0 && bytes > self.config.push_bytes) {
+                return i;
+            }
+        }
+        envelopes.len()
     }
 
     /// Sends `snapshot` and `envelopes` to `to` as pushes within the

@@ -8,13 +8,17 @@
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-/// Largest sync request or response: a whole 40,000-entry snapshot is
-/// about 7 MB; this leaves room for a long tail of envelopes beside it.
-pub const MAX_SYNC_MESSAGE: u64 = 64 << 20;
+/// Largest sync request or response: a snapshot (at most
+/// `envelope::MAX_SNAPSHOT_BYTES`) and a push's worth of envelopes beside
+/// it. What one peer can make a device hold at once is this times the
+/// streams a connection may have open.
+pub const MAX_SYNC_MESSAGE: u64 = 16 << 20;
 /// Most envelopes in one push.
 pub const MAX_PUSH: usize = 4096;
-/// Most bytes of envelopes in one push, well inside one message.
-pub const MAX_PUSH_BYTES: usize = 32 << 20;
+/// Most bytes of envelopes in one push. Pushes are small (a few
+/// entries, or a backlog in several messages); keeping each one small
+/// keeps small what a receiver holds for them at once.
+pub const MAX_PUSH_BYTES: usize = 1 << 20;
 /// Most listen addresses taken from one message, and the longest one.
 pub const MAX_ADDRS: usize = 16;
 pub const MAX_ADDR_BYTES: usize = 128;

@@ -56,8 +56,9 @@ pub struct EventLoop {
     invite_events: HashMap<u32, mpsc::Sender<InviteEvent>>,
     redial: Redial,
     waiters: Waiters,
-    /// Refusals of what peers sent, logged a few lines a minute at most.
-    refusals: Warnings<PeerId>,
+    /// Refusals of what peers sent, logged a few lines a minute per peer
+    /// and kind of refusal at most.
+    refusals: Warnings<(PeerId, &'static str)>,
     commands: mpsc::Receiver<Command>,
     /// When a sync message or a write last kept the loop busy.
     last_activity: Instant,
@@ -204,7 +205,8 @@ impl EventLoop {
         self.drain_engine();
         self.waiters.expire(now);
         for line in self.refusals.due(now) {
-            tracing::warn!(peer = %line.source, refused = line.count, reason = %line.reason, "refused more of what a device sent in the last minute");
+            let peer = line.source.0;
+            tracing::warn!(%peer, refused = line.count, reason = %line.reason, "refused more of what a device sent in the last minute");
         }
         // Compaction loads and saves the whole document (about 0.2 s per
         // 10,000 entries) and holds the loop meanwhile, so it waits for a

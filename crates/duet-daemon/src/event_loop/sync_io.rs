@@ -104,22 +104,24 @@ impl EventLoop {
                     tracing::debug!(peer = %from, accepted = intake.accepted, held_back = intake.held_back, replays = intake.replays, "took in a sync message");
                 }
                 // A few lines a minute per peer, however much it sends.
-                if let Some(reason) = &intake.first_refusal {
-                    let reason = crate::sentence(reason);
+                if let Some(refusal) = &intake.first_refusal {
+                    let reason = crate::sentence(refusal);
+                    let key = (from, refusal.kind());
                     let line = self
                         .refusals
-                        .note(&from, intake.refused, &reason, Instant::now());
+                        .note(&key, intake.refused, &reason, Instant::now());
                     if let Some(line) = line {
-                        tracing::warn!(peer = %line.source, refused = line.count, reason = %line.reason, "refused what a device sent");
+                        tracing::warn!(peer = %from, refused = line.count, reason = %line.reason, "refused what a device sent");
                     }
                 }
             }
             Event::Malformed { from } => {
+                let key = (from, "malformed-vector");
                 let line =
                     self.refusals
-                        .note(&from, 1, "a malformed version vector", Instant::now());
-                if let Some(line) = line {
-                    tracing::warn!(peer = %line.source, "ignored a malformed version vector");
+                        .note(&key, 1, "a malformed version vector", Instant::now());
+                if line.is_some() {
+                    tracing::warn!(peer = %from, "ignored a malformed version vector");
                 }
             }
             Event::Local { doing, error } => {
