@@ -3,7 +3,8 @@
 //! verify, store and forward (relays). Messages are request and response
 //! pairs, as over libp2p request-response; the test decides which one is
 //! delivered next, which are lost or duplicated, which links are up and
-//! when a device restarts.
+//! when a device restarts. `SIM_DEBUG=1` prints every request sent and
+//! what each message brought, to follow a failing seed.
 
 #![allow(dead_code)]
 
