@@ -16,6 +16,7 @@ use automerge::{ActorId, Automerge, ObjType, ReadDoc, ScalarValue, ROOT};
 use common::{eventually, pair, Device};
 use duet_core::envelope::{self, Body};
 use duet_core::home::Home;
+use duet_core::journal::actor_for;
 use duet_core::keys::{DeviceKey, JournalKey};
 use duet_core::store::Store;
 use duet_core::{DeviceId, JournalId};
@@ -44,12 +45,15 @@ impl Attacker {
         }
     }
 
-    /// One change made with automerge on a copy of the whole document.
+    /// One change made with automerge on a copy of the whole document,
+    /// as an actor of Sam's device, as duet's own changes are.
     fn change(&self, write: impl FnOnce(&mut Transaction<'_>)) -> Vec<u8> {
+        self.change_as(actor_for(&self.device.id()), write)
+    }
+
+    fn change_as(&self, actor: ActorId, write: impl FnOnce(&mut Transaction<'_>)) -> Vec<u8> {
         let saved = self.home.open().expect("open").journal().save();
-        let mut doc = Automerge::load(&saved)
-            .expect("load")
-            .with_actor(ActorId::random());
+        let mut doc = Automerge::load(&saved).expect("load").with_actor(actor);
         let mut tx = doc.transaction();
         write(&mut tx);
         tx.commit();
@@ -82,6 +86,13 @@ impl Attacker {
     }
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -91,6 +102,14 @@ fn rss_kb(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// The map at `key` of `obj`.
+fn child(tx: &Transaction<'_>, obj: &automerge::ObjId, key: &str) -> automerge::ObjId {
+    match tx.get(obj, key).expect("get") {
+        Some((_, id)) => id,
+        None => panic!("no {key}"),
+    }
 }
 
 /// The map at `key` of the root.
@@ -127,6 +146,8 @@ fn a_stolen_device_cannot_lock_out_forge_or_exhaust_its_partner() {
         doc.keys(&entries).next().expect("an entry")
     };
     let newcomer = DeviceKey::generate().id().to_text();
+    // Alex's entry, as Sam's copy of the document holds it.
+    let alex_entry = |tx: &Transaction<'_>| child(tx, &root_map(tx, "entries"), &entries_key);
     let attacks: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "delete the device list",
@@ -190,11 +211,82 @@ fn a_stolen_device_cannot_lock_out_forge_or_exhaust_its_partner() {
             "operations",
         ),
         (
+            "rewrite Alex's entry",
+            thief.change(|tx| {
+                let e = alex_entry(tx);
+                tx.put(&e, "body", "words Alex never wrote").expect("put");
+            }),
+            "other person's entry",
+        ),
+        (
+            "a reaction as Alex",
+            thief.change(|tx| {
+                let reactions = child(tx, &alex_entry(tx), "reactions");
+                let heart = tx.put_object(&reactions, "💔", ObjType::Map).expect("put");
+                tx.put(&heart, "Sam", ScalarValue::Timestamp(1_700_000_000_000))
+                    .expect("put");
+                tx.put(&heart, "Alex", ScalarValue::Timestamp(1_700_000_000_000))
+                    .expect("put");
+            }),
+            "as another person",
+        ),
+        (
+            "wipe the reactions and replies of Alex's entry",
+            thief.change(|tx| {
+                let e = alex_entry(tx);
+                tx.put_object(&e, "replies", ObjType::Map).expect("put");
+            }),
+            "which only the change making an object writes",
+        ),
+        (
+            "an entry written by another actor than Sam's",
+            thief.change_as(ActorId::random(), |tx| {
+                let entries = root_map(tx, "entries");
+                tx.put_object(&entries, "1700000000000-stray", ObjType::Map)
+                    .expect("entry");
+            }),
+            "actor of another device",
+        ),
+        (
             "a compressed change that unpacks to 64 MiB",
             deflate_bomb(),
             "unpacks",
         ),
     ];
+    // An entry dated 300 days ahead (a journal may hold it): Alex's
+    // devices list it by when it arrived, marked, not on top for a year.
+    let ahead_ms = now_ms() + 300 * 24 * 3600 * 1000;
+    let sam_id = thief.device.id().to_text();
+    let future = thief.change(|tx| {
+        let entries = root_map(tx, "entries");
+        let e = tx
+            .put_object(
+                &entries,
+                format!("{ahead_ms:013}-future").as_str(),
+                ObjType::Map,
+            )
+            .expect("entry");
+        tx.put(&e, "person", "Sam").expect("put");
+        tx.put(&e, "device", sam_id.as_str()).expect("put");
+        tx.put(&e, "created", ScalarValue::Timestamp(ahead_ms))
+            .expect("put");
+        tx.put(&e, "kind", "note").expect("put");
+        tx.put(&e, "body", "from the future").expect("put");
+    });
+    thief.send(&future);
+    eventually(Duration::from_secs(30), "the future entry", || {
+        alex.has_body("from the future")
+    });
+    let later = alex.add("Alex, after the future entry arrived");
+    let listed = alex.json(&["log"]);
+    assert_eq!(listed[0]["id"], later.as_str(), "{listed}");
+    let future_entry = listed
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["body"] == "from the future"))
+        .expect("listed");
+    assert!(future_entry["arrived"].as_i64().is_some(), "{future_entry}");
+    assert!(alex.ok(&["log"]).contains("ahead of this device's clock"));
+
     for (what, payload, reason) in attacks {
         thief.send(&payload);
         eventually(Duration::from_secs(30), what, || {
@@ -281,6 +373,8 @@ fn check_intact(alex: &Device, kept: &str, after: &str) {
         shown["body"], "Alex's words, which must survive",
         "after {after}"
     );
+    assert_eq!(shown["reactions"], serde_json::json!([]), "after {after}");
+    assert_eq!(shown["replies"], serde_json::json!([]), "after {after}");
     let devices = alex.json(&["devices"]);
     assert_eq!(
         devices.as_array().map(Vec::len),

@@ -57,6 +57,22 @@ fn offline_devices_merge_and_show_concurrent_edits_as_a_conflict_on_both() {
         versions.sort();
         assert_eq!(versions, ["edited on the desktop", "edited on the laptop"]);
         assert!(device.ok(&["log"]).contains("2 versions"));
+        // Who wrote it and who edited it last, from the signed changes.
+        let ids: Vec<String> = device
+            .json(&["devices"])
+            .as_array()
+            .expect("devices")
+            .iter()
+            .map(|d| d["id"].as_str().expect("id").to_string())
+            .collect();
+        assert_eq!(entry["device"], ids[0].as_str());
+        let by = entry["edited_by"].as_str().expect("edited_by");
+        assert!(ids.iter().any(|id| id == by), "{by}");
+        let shown = device.ok(&["show", &shared]);
+        assert!(
+            shown.contains(" on Alex's ") && shown.contains("\nedited "),
+            "{shown}"
+        );
     }
 }
 

@@ -22,12 +22,25 @@ struct Initialised {
     device_id: String,
 }
 
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let person = args.person.trim();
+/// The person's name as given, checked: not empty, and not one of the
+/// words the journal keys its own fields by (reactions and heard marks
+/// are keyed by person, so the schema refuses those names).
+pub fn person_name(raw: &str) -> anyhow::Result<String> {
+    let person = raw.trim();
     anyhow::ensure!(
         !person.is_empty(),
         "the person's name is empty; pass --person NAME"
     );
+    anyhow::ensure!(
+        !duet_core::journal::RESERVED_NAMES.contains(&person),
+        "`{person}` is a word the journal uses for itself; choose another name for --person"
+    );
+    Ok(person.to_string())
+}
+
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    let person = person_name(&args.person)?;
+    let person = person.as_str();
     let device = args
         .device
         .map(|d| d.trim().to_string())

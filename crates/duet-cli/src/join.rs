@@ -39,11 +39,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let person = args.person.trim().to_string();
-    anyhow::ensure!(
-        !person.is_empty(),
-        "the person's name is empty; pass --person NAME"
-    );
+    let person = crate::init::person_name(&args.person)?;
     ctx.home.prepare_new()?;
     let secret = match &args.uri {
         Some(uri) => Secret::Uri(PairUri::parse(uri)?),

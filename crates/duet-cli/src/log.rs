@@ -71,6 +71,9 @@ pub fn show(ctx: &Context, id: &str) -> anyhow::Result<()> {
     if ctx.json {
         return ctx.print_json(&entry);
     }
-    print!("{}", render::full(&entry));
+    print!(
+        "{}",
+        render::full(&entry, &render::Devices(replica.devices()))
+    );
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! then the words, then what the partner did with them.
 
 use chrono::{DateTime, Local, TimeZone};
-use duet_core::journal::Entry;
+use duet_core::journal::{DeviceRecord, Entry};
 
 use crate::safe;
 
@@ -40,6 +40,19 @@ pub fn timestamp(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Devices by id, to say which device wrote or edited an entry.
+pub struct Devices<'a>(pub &'a [DeviceRecord]);
+
+impl Devices<'_> {
+    /// "Alex's laptop", or the device's short id if it is not in the list.
+    pub fn name(&self, id: &str) -> String {
+        match self.0.iter().find(|d| d.id == id) {
+            Some(d) => format!("{}'s {}", safe::line(&d.person), safe::line(&d.name)),
+            None => format!("device {}", safe::prefix(id, 8)),
+        }
+    }
+}
+
 /// The heading line: id, person, kind, time, tags, mood.
 pub fn heading(e: &Entry) -> String {
     let mut line = format!(
@@ -47,8 +60,14 @@ pub fn heading(e: &Entry) -> String {
         short_id(&e.id),
         safe::line(&e.person),
         e.kind,
-        when(e.created)
+        when(e.listed_at())
     );
+    if e.arrived.is_some() {
+        line.push_str(&format!(
+            " (dated {}, ahead of this device's clock)",
+            timestamp(e.created)
+        ));
+    }
     for tag in &e.tags {
         line.push_str(&format!("  #{}", safe::line(tag)));
     }
@@ -115,15 +134,22 @@ pub fn summary(e: &Entry) -> String {
 }
 
 /// An entry as `show` prints it, everything included.
-pub fn full(e: &Entry) -> String {
+pub fn full(e: &Entry, devices: &Devices<'_>) -> String {
     let mut out = format!("{}\n", heading(e));
     out.push_str(&format!(
-        "id {}  written {}",
+        "id {}  written {} on {}",
         safe::line(&e.id),
-        timestamp(e.created)
+        timestamp(e.created),
+        devices.name(&e.device)
     ));
+    if let Some(arrived) = e.arrived {
+        out.push_str(&format!("  arrived here {}", timestamp(arrived)));
+    }
     if let Some(edited) = e.edited {
-        out.push_str(&format!("  edited {}", timestamp(edited)));
+        out.push_str(&format!("\nedited {}", timestamp(edited)));
+        if let Some(by) = &e.edited_by {
+            out.push_str(&format!(" on {}", devices.name(by)));
+        }
     }
     out.push_str("\n\n");
     out.push_str(&indent(&e.body));

@@ -74,11 +74,20 @@ impl FromStr for EntryKind {
 pub struct Entry {
     pub id: String,
     pub person: String,
-    /// The authoring device's id (full text form).
+    /// The authoring device's id (full text form), read from the entry's
+    /// own id: the device whose signed change made it.
     pub device: String,
-    /// Milliseconds since the Unix epoch, UTC.
+    /// Milliseconds since the Unix epoch, UTC, as its author's clock said.
     pub created: i64,
     pub edited: Option<i64>,
+    /// The device that last edited or removed it, read from the signed
+    /// change that did, if it was edited.
+    pub edited_by: Option<String>,
+    /// Set when its date is further ahead of this device's clock than
+    /// [`CLOCK_TOLERANCE_MS`](super::CLOCK_TOLERANCE_MS): when this device
+    /// received it (or now, if it does not know), the time it is listed
+    /// and filtered by instead of its own date.
+    pub arrived: Option<i64>,
     pub kind: EntryKind,
     pub tags: Vec<String>,
     pub mood: Option<String>,
@@ -90,6 +99,14 @@ pub struct Entry {
     pub replies: Vec<Reply>,
     pub heard: Vec<Heard>,
     pub deleted: Option<i64>,
+}
+
+impl Entry {
+    /// The time the entry is listed and filtered by: its date, unless that
+    /// was ahead of this device's clock (see [`Entry::arrived`]).
+    pub fn listed_at(&self) -> i64 {
+        self.arrived.unwrap_or(self.created)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -177,10 +194,10 @@ impl Filter {
                 return false;
             }
         }
-        if self.since.is_some_and(|s| entry.created < s) {
+        if self.since.is_some_and(|s| entry.listed_at() < s) {
             return false;
         }
-        if self.until.is_some_and(|u| entry.created >= u) {
+        if self.until.is_some_and(|u| entry.listed_at() >= u) {
             return false;
         }
         if let Some(needle) = &self.search {

@@ -32,8 +32,10 @@ pub use entry::{
     UnknownKind,
 };
 pub use frontier::{rebase, Frontier};
+pub use read::MIN_ID_PREFIX;
 pub use schema::{
-    check_packed, Breach, Schema, MAX_AHEAD_MS, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, MIN_TIME_MS,
+    check_packed, Breach, People, Schema, MAX_AHEAD_MS, MAX_CHANGE_BYTES, MAX_CHANGE_OPS,
+    MIN_TIME_MS, RESERVED_NAMES,
 };
 
 use crate::ids::{new_entry_id, DeviceId, JournalId};
@@ -82,11 +84,19 @@ pub struct Commit {
     pub bytes: Vec<u8>,
 }
 
+/// How far ahead of this device's clock an entry's date may be and still
+/// be listed by it: ten minutes, more than two clocks kept by NTP ever
+/// differ. An entry dated further ahead is listed by when it arrived.
+pub const CLOCK_TOLERANCE_MS: i64 = 10 * 60 * 1000;
+
 /// The journal document. Plain state, no IO.
 pub struct Journal {
     doc: Automerge,
     entries: ObjId,
     devices: ObjId,
+    /// When changes dated ahead of this device's clock arrived, by change
+    /// hash (kept in the store; see [`Journal::set_arrivals`]).
+    arrivals: std::collections::HashMap<[u8; 32], i64>,
 }
 
 impl Journal {
@@ -97,7 +107,8 @@ impl Journal {
         first: &DeviceRecord,
         now: i64,
     ) -> Result<(Self, Commit), JournalError> {
-        let mut doc = Automerge::new().with_actor(ActorId::random());
+        let device = DeviceId::from_text(&first.id).ok_or(JournalError::Schema("device id"))?;
+        let mut doc = Automerge::new().with_actor(actor_for(&device));
         let mut tx = doc.transaction();
         let meta = tx.put_object(ROOT, "journal", ObjType::Map)?;
         tx.put(&meta, "id", id.to_text())?;
@@ -110,6 +121,7 @@ impl Journal {
             doc,
             entries,
             devices,
+            arrivals: Default::default(),
         };
         let commit = journal.last_commit()?;
         Ok((journal, commit))
@@ -134,8 +146,8 @@ impl Journal {
         Self::for_session(doc)
     }
 
-    /// The journal over `doc`, writing as a fresh actor: a reused actor id
-    /// with a repeated sequence number would wedge sync for good.
+    /// The journal over `doc`. It writes as an actor no device can sign
+    /// for, until [`Journal::write_as`] names the device writing.
     fn for_session(mut doc: Automerge) -> Result<Self, JournalError> {
         doc.set_actor(ActorId::random());
         let entries = map_at_root(&doc, "entries")?;
@@ -144,7 +156,19 @@ impl Journal {
             doc,
             entries,
             devices,
+            arrivals: Default::default(),
         })
+    }
+
+    /// When changes dated ahead of this device's clock arrived here, by
+    /// change hash: entries they made are listed by that time.
+    pub fn set_arrivals(&mut self, arrivals: std::collections::HashMap<[u8; 32], i64>) {
+        self.arrivals = arrivals;
+    }
+
+    /// Writes from here on as a fresh actor of `device` (see [`actor_for`]).
+    pub fn write_as(&mut self, device: &DeviceId) {
+        self.doc.set_actor(actor_for(device));
     }
 
     /// The journal's first change, which made the `devices` and `entries`
@@ -386,7 +410,17 @@ impl Journal {
     }
 
     fn own_live_entry(&self, author: &Author, id: &str) -> Result<ObjId, JournalError> {
-        let obj = self.live_entry(id)?;
+        // A map another person put at the same key does not hide one's own.
+        let own = self.entry_objs(id).into_iter().find(|obj| {
+            read::get_str(&self.doc, obj, "person").as_deref() == Some(author.person.as_str())
+        });
+        let obj = match own {
+            Some(obj) => obj,
+            None => self.live_entry(id)?,
+        };
+        if read::get_i64(&self.doc, &obj, "deleted").is_some() {
+            return Err(JournalError::Deleted(id.to_string()));
+        }
         let owner = read::get_str(&self.doc, &obj, "person").unwrap_or_default();
         if owner != author.person {
             return Err(JournalError::NotYours {
@@ -397,13 +431,30 @@ impl Journal {
         Ok(obj)
     }
 
+    /// The entry with this id that every device shows first.
     fn entry_obj(&self, id: &str) -> Result<ObjId, JournalError> {
-        self.doc
+        self.entry_objs(id)
+            .into_iter()
+            .next()
+            .ok_or_else(|| JournalError::NoSuchEntry(id.to_string()))
+    }
+
+    /// Every entry map at this id's key, the one every device shows first.
+    fn entry_objs(&self, id: &str) -> Vec<ObjId> {
+        let Some(item) = self
+            .doc
             .map_range(&self.entries, ..)
             .find(|item| id_of_key(&item.key) == id)
-            .filter(|item| matches!(item.value, automerge::ValueRef::Object(ObjType::Map)))
-            .map(|item| item.id())
-            .ok_or_else(|| JournalError::NoSuchEntry(id.to_string()))
+        else {
+            return Vec::new();
+        };
+        let mut objs = read::maps_at(&self.doc, &self.entries, &item);
+        if matches!(item.value, automerge::ValueRef::Object(ObjType::Map)) {
+            let winner = item.id();
+            objs.retain(|obj| *obj != winner);
+            objs.insert(0, winner);
+        }
+        objs
     }
 
     fn last_commit(&mut self) -> Result<Commit, JournalError> {
@@ -416,6 +467,28 @@ impl Journal {
             bytes: change.bytes().into_owned(),
         })
     }
+}
+
+/// A fresh automerge actor for `device`: its 32-byte id then 8 random
+/// bytes. Every change names its actor and every object id its maker's,
+/// so with this rule (checked at ingest, `schema.rs`) each object's maker
+/// device is known from its id alone. A fresh actor per session never
+/// repeats a sequence number, which would wedge sync for good.
+pub fn actor_for(device: &DeviceId) -> ActorId {
+    let mut bytes = device.0.to_vec();
+    bytes.extend_from_slice(&crate::ids::random_bytes::<8>());
+    ActorId::from(bytes)
+}
+
+/// The device whose actor made `actor`'s changes, if it is one made by
+/// [`actor_for`].
+pub fn device_of_actor(actor: &[u8]) -> Option<DeviceId> {
+    if actor.len() != 40 {
+        return None;
+    }
+    let mut id = [0u8; 32];
+    id.copy_from_slice(&actor[..32]);
+    Some(DeviceId(id))
 }
 
 /// Loads a saved document whose bytes are already authenticated: a snapshot

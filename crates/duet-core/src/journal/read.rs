@@ -2,9 +2,11 @@
 
 use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValue, Value};
 
+use crate::ledger::member::now_ms;
+
 use super::{
-    id_of_key, time_of_key, DeviceRecord, Entry, EntryKind, Filter, Heard, Journal, JournalError,
-    Reaction, Reply,
+    device_of_actor, id_of_key, time_of_key, DeviceRecord, Entry, EntryKind, Filter, Heard,
+    Journal, JournalError, Reaction, Reply, CLOCK_TOLERANCE_MS,
 };
 
 /// Shortest id prefix accepted, so that a typo does not pick an entry.
@@ -14,7 +16,22 @@ impl Journal {
     /// The entry with exactly this id, deleted or not.
     pub fn entry(&self, id: &str) -> Option<Entry> {
         let obj = self.entry_obj(id).ok()?;
-        Some(read_entry(&self.doc, id, &obj))
+        let mut entry = read_entry(&self.doc, id, &obj);
+        entry.arrived = self.arrival(&obj, entry.created, now_ms());
+        Some(entry)
+    }
+
+    /// When the entry `obj`, dated `created`, is listed if its date is
+    /// ahead of this device's clock (`now`): when it arrived here, or now.
+    fn arrival(&self, obj: &ObjId, created: i64, now: i64) -> Option<i64> {
+        if created <= now.saturating_add(CLOCK_TOLERANCE_MS) {
+            return None;
+        }
+        let arrived = self
+            .doc
+            .hash_for_opid(obj)
+            .and_then(|hash| self.arrivals.get(&hash.0).copied());
+        Some(arrived.unwrap_or(now).min(now))
     }
 
     /// The full id of the one entry whose id starts with `prefix`.
@@ -51,22 +68,48 @@ impl Journal {
     /// Entry keys start with their creation time, so this walks the keys
     /// from the newest and reads whole entries only until the limit is
     /// reached: `log -n 20` on a long journal touches twenty entries.
+    ///
+    /// An entry dated further ahead of this device's clock than
+    /// [`CLOCK_TOLERANCE_MS`] is listed and filtered by when it arrived
+    /// ([`Entry::arrived`]), not at the top for as long as its date is
+    /// ahead.
     pub fn query(&self, filter: &Filter) -> Vec<Entry> {
-        let mut keys: Vec<(String, ObjId)> = self
+        let now = now_ms();
+        let horizon = now.saturating_add(CLOCK_TOLERANCE_MS);
+        let mut ahead = false;
+        let mut keys: Vec<(i64, String, ObjId, Option<i64>)> = self
             .doc
             .map_range(&self.entries, ..)
-            .filter(|item| matches!(item.value, automerge::ValueRef::Object(ObjType::Map)))
-            .filter(|item| {
-                let t = time_of_key(&item.key).unwrap_or(0);
-                filter.since.is_none_or(|s| t >= s) && filter.until.is_none_or(|u| t < u)
+            .flat_map(|item| {
+                let key = item.key.to_string();
+                let t = time_of_key(&key).unwrap_or(0);
+                maps_at(&self.doc, &self.entries, &item)
+                    .into_iter()
+                    .map(move |obj| (t, key.clone(), obj))
             })
-            .map(|item| (item.key.to_string(), item.id()))
+            .map(|(t, key, obj)| {
+                let arrived = (t > horizon).then(|| self.arrival(&obj, t, now)).flatten();
+                ahead |= arrived.is_some();
+                (arrived.unwrap_or(t), key, obj, arrived)
+            })
+            .filter(|(t, ..)| {
+                filter.since.is_none_or(|s| *t >= s) && filter.until.is_none_or(|u| *t < u)
+            })
             .collect();
+        if ahead {
+            // Keys are in date order already; only entries listed by their
+            // arrival move.
+            keys.sort_by_key(|(t, ..)| *t);
+        }
         keys.reverse();
         let limit = filter.limit.unwrap_or(usize::MAX);
         keys.into_iter()
-            .filter(|(_, obj)| get_i64(&self.doc, obj, "deleted").is_none())
-            .map(|(key, obj)| read_entry(&self.doc, id_of_key(&key), &obj))
+            .filter(|(_, _, obj, _)| get_i64(&self.doc, obj, "deleted").is_none())
+            .map(|(_, key, obj, arrived)| {
+                let mut entry = read_entry(&self.doc, id_of_key(&key), &obj);
+                entry.arrived = arrived;
+                entry
+            })
             .filter(|entry| filter.matches(entry))
             .take(limit)
             .collect()
@@ -76,7 +119,11 @@ impl Journal {
     pub fn all_entries(&self) -> Vec<Entry> {
         self.doc
             .map_range(&self.entries, ..)
-            .map(|item| read_entry(&self.doc, id_of_key(&item.key), &item.id()))
+            .flat_map(|item| {
+                maps_at(&self.doc, &self.entries, &item)
+                    .into_iter()
+                    .map(move |obj| read_entry(&self.doc, id_of_key(&item.key), &obj))
+            })
             .collect()
     }
 
@@ -113,12 +160,24 @@ fn read_entry(doc: &Automerge, id: &str, obj: &ObjId) -> Entry {
     if let Some(pos) = bodies.iter().position(|b| *b == body) {
         bodies.remove(pos);
     }
+    // Who made it and who last edited it come from the ids of the
+    // operations, which name the signer's device (`actor_for`).
+    let device = device_of(obj)
+        .or_else(|| get_str(doc, obj, "device"))
+        .unwrap_or_default();
+    let edited_by = doc
+        .get(obj, "edited")
+        .ok()
+        .flatten()
+        .and_then(|(_, op)| device_of(&op));
     Entry {
         id: id.to_string(),
         person: get_str(doc, obj, "person").unwrap_or_default(),
-        device: get_str(doc, obj, "device").unwrap_or_default(),
+        device,
         created: get_i64(doc, obj, "created").unwrap_or(0),
         edited: get_i64(doc, obj, "edited"),
+        edited_by,
+        arrived: None,
         kind: get_str(doc, obj, "kind")
             .and_then(|k| k.parse().ok())
             .unwrap_or(EntryKind::Note),
@@ -133,19 +192,37 @@ fn read_entry(doc: &Automerge, id: &str, obj: &ObjId) -> Entry {
     }
 }
 
+/// The device whose actor made the object or operation `id`, as text.
+fn device_of(id: &ObjId) -> Option<String> {
+    match id {
+        automerge::ObjId::Id(_, actor, _) => device_of_actor(actor.to_bytes()).map(|d| d.to_text()),
+        automerge::ObjId::Root => None,
+    }
+}
+
 fn read_reactions(doc: &Automerge, obj: &ObjId) -> Vec<Reaction> {
     let Some(reactions) = get_map(doc, obj, "reactions") else {
         return Vec::new();
     };
-    let mut out = Vec::new();
+    let mut out: Vec<Reaction> = Vec::new();
     for item in doc.map_range(&reactions, ..) {
-        let by_emoji = item.id();
-        for who in doc.map_range(&by_emoji, ..) {
-            out.push(Reaction {
-                emoji: item.key.to_string(),
-                person: who.key.to_string(),
-                at: scalar_i64(&who.value).unwrap_or(0),
-            });
+        // Both people may start the same emoji's map at once: read them all.
+        for by_emoji in maps_at(doc, &reactions, &item) {
+            for who in doc.map_range(&by_emoji, ..) {
+                let Some(at) = scalar_i64(&who.value) else {
+                    continue;
+                };
+                let seen = out
+                    .iter()
+                    .any(|r| r.emoji == item.key && r.person == who.key);
+                if !seen {
+                    out.push(Reaction {
+                        emoji: item.key.to_string(),
+                        person: who.key.to_string(),
+                        at,
+                    });
+                }
+            }
         }
     }
     out.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.person.cmp(&b.person)));
@@ -158,15 +235,16 @@ fn read_replies(doc: &Automerge, obj: &ObjId) -> Vec<Reply> {
     };
     let mut out: Vec<Reply> = doc
         .map_range(&replies, ..)
-        .map(|item| {
-            let r = item.id();
-            Reply {
-                id: item.key.to_string(),
-                person: get_str(doc, &r, "person").unwrap_or_default(),
-                device: get_str(doc, &r, "device").unwrap_or_default(),
-                created: get_i64(doc, &r, "created").unwrap_or(0),
-                body: get_str(doc, &r, "body").unwrap_or_default(),
-            }
+        .flat_map(|item| {
+            maps_at(doc, &replies, &item)
+                .into_iter()
+                .map(move |r| Reply {
+                    id: item.key.to_string(),
+                    person: get_str(doc, &r, "person").unwrap_or_default(),
+                    device: get_str(doc, &r, "device").unwrap_or_default(),
+                    created: get_i64(doc, &r, "created").unwrap_or(0),
+                    body: get_str(doc, &r, "body").unwrap_or_default(),
+                })
         })
         .collect();
     out.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
@@ -178,10 +256,34 @@ fn read_heard(doc: &Automerge, obj: &ObjId) -> Vec<Heard> {
         return Vec::new();
     };
     doc.map_range(&heard, ..)
-        .map(|item| Heard {
-            person: item.key.to_string(),
-            at: scalar_i64(&item.value).unwrap_or(0),
+        .filter_map(|item| {
+            Some(Heard {
+                person: item.key.to_string(),
+                at: scalar_i64(&item.value)?,
+            })
         })
+        .collect()
+}
+
+/// The maps at one key of `parent`: the one every device shows, and, when
+/// changes that crossed put more than one there, every other. A map put
+/// beside another at the same key never hides it.
+pub(super) fn maps_at(
+    doc: &Automerge,
+    parent: &ObjId,
+    item: &automerge::iter::MapRangeItem<'_>,
+) -> Vec<ObjId> {
+    if !item.conflict {
+        return match item.value {
+            automerge::ValueRef::Object(ObjType::Map) => vec![item.id()],
+            _ => Vec::new(),
+        };
+    }
+    doc.get_all(parent, item.key.as_ref())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(value, _)| matches!(value, Value::Object(ObjType::Map)))
+        .map(|(_, id)| id)
         .collect()
 }
 

@@ -18,13 +18,25 @@
 //!   change records the first device, which nobody added);
 //! - an entry is only ever added to the entries map (removing one is a
 //!   `deleted` mark by its author), never deleted or replaced there;
+//! - a change is written by an automerge actor of the device that signed
+//!   it (`actor_for`), so every object's id names the device that made it;
+//! - an object an earlier change made is changed only by its maker's
+//!   person, and then only in the fields editing and removing write
+//!   ([`EDITABLE`]); who made it, when, and the maps others write into
+//!   ([`MADE_ONCE`]) are written once, by the change that makes it;
+//! - the other person may only add a map to it (a reaction's emoji, a
+//!   reply) or write a time under their own name (a reaction, a heard
+//!   mark); nobody writes a key named after another person;
 //! - the `person` and `device` of a new entry or reply are the signer's;
+//!   a new device record is for a device not yet recorded, added by the
+//!   signer, with a person name that is not one of the journal's keys;
 //! - every time it carries is one a journal can hold: not before 2000 and
 //!   not more than [`MAX_AHEAD_MS`] ahead of the receiving device's clock.
 //!
-//! Rules that need to know who made an existing object (an edit of the
-//! other person's entry, a reaction or heard mark written as the other
-//! person) are not checked here yet; `docs/threat-model.md` says so.
+//! None of these needs the document: the maker of an object is read from
+//! its id, and the device list says whose person a device is. A change
+//! into an object made by a device not yet in the list is refused for now
+//! ([`Breach::UnknownMaker`]) and taken when it is offered again.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -64,6 +76,20 @@ pub enum Breach {
     Misattributed { field: &'static str },
     #[error("the change carries a time a journal cannot hold ({ms} ms since 1970)")]
     AbsurdTime { ms: i64 },
+    #[error("the change is written by an actor of another device than the one that signed it")]
+    Actor,
+    #[error("the change writes into the other person's entry or record")]
+    NotOwner,
+    #[error("the change writes a reaction or heard mark as another person")]
+    AsOtherPerson,
+    #[error("the change rewrites `{key}`, which only the change making an object writes")]
+    MadeOnce { key: &'static str },
+    #[error("the change replaces or deletes something that is not its own to change")]
+    Replaces,
+    #[error("the change names a person with an empty or reserved name")]
+    ReservedName,
+    #[error("the change writes into an object made by a device this device does not know yet")]
+    UnknownMaker,
 }
 
 impl Breach {
@@ -79,6 +105,13 @@ impl Breach {
             Breach::EntryReplaced => "entry-replaced",
             Breach::Misattributed { .. } => "misattributed",
             Breach::AbsurdTime { .. } => "absurd-time",
+            Breach::Actor => "actor",
+            Breach::NotOwner => "not-owner",
+            Breach::AsOtherPerson => "as-other-person",
+            Breach::MadeOnce { .. } => "made-once",
+            Breach::Replaces => "replaces",
+            Breach::ReservedName => "reserved-name",
+            Breach::UnknownMaker => "unknown-maker",
         }
     }
 }
@@ -113,20 +146,81 @@ impl Journal {
     }
 }
 
+/// What the schema needs to know of the journal's people: the person each
+/// member device writes as. The device list (`Roster`) is one.
+pub trait People {
+    /// The person `device` writes as, if it is a member this device knows.
+    fn person_of(&self, device: &DeviceId) -> Option<&str>;
+    /// True if some member device writes as `name`.
+    fn is_person(&self, name: &str) -> bool;
+}
+
+/// Keys that only the change making an object writes: who made it, when,
+/// and the maps others write into (so nobody replaces them).
+const MADE_ONCE: [&str; 8] = [
+    "person",
+    "device",
+    "created",
+    "reactions",
+    "replies",
+    "heard",
+    "added_by",
+    "added_at",
+];
+/// Keys whose value the object's own person may replace or delete later:
+/// what editing and removing an entry write.
+const EDITABLE: [&str; 6] = ["body", "kind", "tags", "mood", "edited", "deleted"];
+/// Keys the journal's objects use; no person may be named one of them,
+/// since reactions and heard marks are keyed by person.
+pub const RESERVED_NAMES: [&str; 19] = [
+    "journal",
+    "id",
+    "created",
+    "devices",
+    "entries",
+    "person",
+    "device",
+    "name",
+    "added_by",
+    "added_at",
+    "edited",
+    "kind",
+    "tags",
+    "mood",
+    "body",
+    "reactions",
+    "replies",
+    "heard",
+    "deleted",
+];
+
+/// The device that made `obj`, read from its id (see [`actor_for`]).
+///
+/// [`actor_for`]: super::actor_for
+fn maker(obj: &ObjectId) -> Option<DeviceId> {
+    match obj {
+        ObjectId::Id(OpId(_, actor)) => super::device_of_actor(actor.to_bytes()),
+        ObjectId::Root => None,
+    }
+}
+
 impl Schema {
-    /// Checks `change`, signed by `signer` (whose person is
-    /// `signer_person` in the device list), against every rule above, at
+    /// Checks `change`, signed by `signer`, against every rule above, at
     /// `now` on this device's clock. Returns the device records it makes.
     pub fn check(
         &self,
         change: &Change,
         signer: &DeviceId,
-        signer_person: Option<&str>,
+        people: &impl People,
         now: i64,
     ) -> Result<Vec<DeviceRecord>, Breach> {
         if change.len() > MAX_CHANGE_OPS {
             return Err(Breach::TooManyOps { ops: change.len() });
         }
+        if super::device_of_actor(change.actor_id().to_bytes()) != Some(*signer) {
+            return Err(Breach::Actor);
+        }
+        let signer_person = people.person_of(signer);
         let first = self.base.is_some_and(|b| b == change.hash());
         let signer_text = signer.to_text();
         let expanded = change.decode();
@@ -161,6 +255,15 @@ impl Schema {
             }
             if op.obj == self.entries && !adds_map {
                 return Err(Breach::EntryReplaced);
+            }
+            if let Key::Map(key) = &op.key {
+                if Some(key.as_str()) != signer_person && people.is_person(key) {
+                    return Err(Breach::AsOtherPerson);
+                }
+            }
+            let shared_root = [&self.devices, &self.entries].contains(&&op.obj);
+            if !made.contains_key(&op.obj) && !shared_root && op.obj != ObjectId::Root {
+                self.check_existing(op, signer, signer_person, people)?;
             }
             let Key::Map(key) = &op.key else {
                 continue;
@@ -207,8 +310,66 @@ impl Schema {
             if !by_signer && !first_device {
                 return Err(Breach::AddedBy);
             }
+            let known = DeviceId::from_text(&record.id)
+                .is_some_and(|id| !first && people.person_of(&id).is_some());
+            if known {
+                return Err(Breach::DeviceReplaced);
+            }
+            if record.person.trim().is_empty() || RESERVED_NAMES.contains(&record.person.as_str()) {
+                return Err(Breach::ReservedName);
+            }
         }
         Ok(records.into_values().collect())
+    }
+
+    /// The rules for an operation on an object an earlier change made:
+    /// its own person may edit what [`EDITABLE`] names; anyone may add a
+    /// map (a reaction's emoji, a reply) and write or delete a time under
+    /// their own person's name (a reaction, a heard mark); nothing else.
+    fn check_existing(
+        &self,
+        op: &automerge::legacy::Op,
+        signer: &DeviceId,
+        signer_person: Option<&str>,
+        people: &impl People,
+    ) -> Result<(), Breach> {
+        let owner = maker(&op.obj).ok_or(Breach::NotOwner)?;
+        let own = if owner == *signer {
+            true
+        } else {
+            match people.person_of(&owner) {
+                Some(person) => Some(person) == signer_person,
+                None => return Err(Breach::UnknownMaker),
+            }
+        };
+        let Key::Map(key) = &op.key else {
+            // List operations: only on one's own person's lists (tags).
+            return if own { Ok(()) } else { Err(Breach::NotOwner) };
+        };
+        let key = key.as_str();
+        if let Some(key) = MADE_ONCE.iter().find(|k| **k == key) {
+            return Err(Breach::MadeOnce { key });
+        }
+        let under_own_name = Some(key) == signer_person;
+        let replaces = !op.pred.is_empty() || matches!(op.action, OpType::Delete);
+        if own {
+            if replaces && !EDITABLE.contains(&key) && !under_own_name {
+                return Err(Breach::Replaces);
+            }
+            return Ok(());
+        }
+        let adds_map = matches!(op.action, OpType::Make(automerge::ObjType::Map))
+            && op.pred.is_empty()
+            && !RESERVED_NAMES.contains(&key);
+        let marks = matches!(
+            op.action,
+            OpType::Put(ScalarValue::Timestamp(_)) | OpType::Delete
+        ) && under_own_name;
+        if adds_map || marks {
+            Ok(())
+        } else {
+            Err(Breach::NotOwner)
+        }
     }
 }
 

@@ -226,3 +226,95 @@ fn query_filters_and_orders_newest_first() {
     });
     assert_eq!(found.len(), 1);
 }
+
+#[test]
+fn a_map_put_beside_an_entry_does_not_hide_it() {
+    let alex = author("Alex");
+    let sam = author("Sam");
+    let mut a = genesis(&alex);
+    a.write_as(&alex.device);
+    let mut b = fork(&a);
+    b.write_as(&sam.device);
+    let (id, _) = a.add_entry(&alex, note("Alex's words"), 5000).expect("add");
+    // Sam's copy puts a map at the same key without having seen Alex's.
+    let key = entry_key(5000, &id);
+    let mut tx = b.doc.transaction();
+    let theirs = tx
+        .put_object(&b.entries, key.as_str(), ObjType::Map)
+        .expect("put");
+    tx.put(&theirs, "person", "Sam").expect("put");
+    tx.put(&theirs, "body", "Sam's words").expect("put");
+    tx.put(&theirs, "created", ScalarValue::Timestamp(5000))
+        .expect("put");
+    tx.commit();
+    a.doc.merge(&mut b.doc).expect("merge");
+    let bodies: Vec<String> = a
+        .query(&Filter::default())
+        .into_iter()
+        .map(|e| e.body)
+        .collect();
+    assert!(bodies.contains(&"Alex's words".to_string()), "{bodies:?}");
+    assert!(bodies.contains(&"Sam's words".to_string()), "{bodies:?}");
+    // Alex still edits Alex's own, whichever map automerge shows first.
+    let edit = EntryEdit {
+        body: Some("Alex, edited".into()),
+        ..EntryEdit::default()
+    };
+    a.edit_entry(&alex, &id, edit, 6000).expect("edit");
+    let bodies: Vec<String> = a.all_entries().into_iter().map(|e| e.body).collect();
+    assert!(bodies.contains(&"Alex, edited".to_string()), "{bodies:?}");
+    assert!(bodies.contains(&"Sam's words".to_string()), "{bodies:?}");
+}
+
+#[test]
+fn who_wrote_and_who_edited_come_from_the_changes() {
+    let alex = author("Alex");
+    let desktop = author("Alex");
+    let mut a = genesis(&alex);
+    a.write_as(&alex.device);
+    let (id, _) = a.add_entry(&alex, note("first"), 5000).expect("add");
+    let mut b = fork(&a);
+    b.write_as(&desktop.device);
+    let edit = EntryEdit {
+        body: Some("second".into()),
+        ..EntryEdit::default()
+    };
+    b.edit_entry(&desktop, &id, edit, 6000).expect("edit");
+    let e = b.entry(&id).expect("entry");
+    assert_eq!(e.device, alex.device.to_text());
+    assert_eq!(e.edited, Some(6000));
+    assert_eq!(e.edited_by, Some(desktop.device.to_text()));
+}
+
+#[test]
+fn an_entry_dated_ahead_of_the_clock_is_listed_by_its_arrival() {
+    let alex = author("Alex");
+    let mut j = genesis(&alex);
+    j.write_as(&alex.device);
+    let now = crate::ledger::member::now_ms();
+    let day = 24 * 3600 * 1000;
+    let (today, _) = j.add_entry(&alex, note("today"), now - 1000).expect("add");
+    let (ahead, _) = j
+        .add_entry(&alex, note("from the future"), now + 300 * day)
+        .expect("add");
+    // It arrived yesterday.
+    let obj = j.entry_obj(&ahead).expect("obj");
+    let hash = j.doc.hash_for_opid(&obj).expect("hash");
+    j.set_arrivals([(hash.0, now - day)].into_iter().collect());
+    let listed = j.query(&Filter::default());
+    assert_eq!(listed[0].id, today, "today's entry is on top");
+    assert_eq!(listed[1].id, ahead);
+    assert_eq!(listed[1].arrived, Some(now - day));
+    let since_today = Filter {
+        since: Some(now - 3600 * 1000),
+        ..Filter::default()
+    };
+    let ids: Vec<String> = j.query(&since_today).into_iter().map(|e| e.id).collect();
+    assert_eq!(ids, [today]);
+    // Without a known arrival it is listed now, marked, not a year on top.
+    j.set_arrivals(Default::default());
+    let e = j.entry(&ahead).expect("entry");
+    assert!(e
+        .arrived
+        .is_some_and(|t| t <= crate::ledger::member::now_ms()));
+}

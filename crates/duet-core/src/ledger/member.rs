@@ -5,7 +5,7 @@
 
 use crate::envelope::{self, Body, Kind, OpenError, SealError};
 use crate::ids::{DeviceId, JournalId};
-use crate::journal::{check_packed, Author, Commit, DeviceRecord, Schema};
+use crate::journal::{check_packed, Author, Commit, DeviceRecord, Schema, CLOCK_TOLERANCE_MS};
 use crate::keys::{DeviceKey, JournalKey};
 use crate::store::{Store, StoreError, StoredEnvelope};
 use crate::vv::VersionVector;
@@ -178,7 +178,7 @@ impl Member {
         let author = verified.author;
         let devices = self
             .schema
-            .check(&change, &author, self.roster.person_of(&author), now_ms())
+            .check(&change, &author, &self.roster, now_ms())
             .map_err(|e| ReceiveError::BadPayload(e.into()))?;
         Ok(Incoming {
             verified,
@@ -194,6 +194,10 @@ impl Member {
         let pos = self
             .ledger
             .store_verified(&incoming.verified, Some(&hash))?;
+        let now = now_ms();
+        if latest_time(&incoming.change) > now.saturating_add(CLOCK_TOLERANCE_MS) {
+            self.ledger.store().record_arrival(&hash, now)?;
+        }
         if !incoming.devices.is_empty() {
             self.learn(incoming.devices).map_err(ReceiveError::local)?;
         }
@@ -283,6 +287,21 @@ pub(crate) fn open_own(
         return Err(MemberError::StoredEnvelope(OpenError::WrongJournal));
     }
     sealed.decrypt(key).map_err(MemberError::StoredEnvelope)
+}
+
+/// The latest time a change carries (0 if none).
+fn latest_time(change: &automerge::Change) -> i64 {
+    use automerge::legacy::OpType;
+    change
+        .decode()
+        .operations
+        .iter()
+        .filter_map(|op| match &op.action {
+            OpType::Put(automerge::ScalarValue::Timestamp(ms)) => Some(*ms),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Now on this device's clock, in milliseconds since the Unix epoch.

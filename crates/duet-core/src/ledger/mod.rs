@@ -90,6 +90,18 @@ impl ReceiveError {
         }
     }
 
+    /// True when the envelope may be good but names a device this one
+    /// does not know yet (its author, or the maker of what it changes):
+    /// it is worth holding until that device's record arrives.
+    pub fn waits_for_a_device(&self) -> bool {
+        use crate::journal::{Breach, JournalError};
+        matches!(
+            self,
+            ReceiveError::Open(OpenError::UnknownAuthor(_))
+                | ReceiveError::BadPayload(JournalError::Breach(Breach::UnknownMaker))
+        )
+    }
+
     /// Wraps a local failure (the store, a job) that is not the sender's.
     pub fn local(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         ReceiveError::Local(Box::new(e))

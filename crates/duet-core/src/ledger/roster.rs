@@ -6,7 +6,7 @@
 //! a union: merging two never loses a device.
 
 use crate::ids::DeviceId;
-use crate::journal::DeviceRecord;
+use crate::journal::{DeviceRecord, People};
 use crate::keys::JournalKey;
 
 use super::records::{self, RecordError, ROSTER};
@@ -83,5 +83,15 @@ impl Roster {
         self.devices
             .iter()
             .filter_map(|d| DeviceId::from_text(&d.id))
+    }
+}
+
+impl People for Roster {
+    fn person_of(&self, device: &DeviceId) -> Option<&str> {
+        Roster::person_of(self, device)
+    }
+
+    fn is_person(&self, name: &str) -> bool {
+        self.devices.iter().any(|d| d.person == name)
     }
 }

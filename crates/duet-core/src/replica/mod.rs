@@ -159,10 +159,12 @@ impl Replica {
         ledger: Ledger,
         device: DeviceKey,
         key: JournalKey,
-        journal: Journal,
+        mut journal: Journal,
         applied_pos: i64,
         snapshot_generation: i64,
     ) -> Result<Self, ReplicaError> {
+        journal.write_as(&device.id());
+        journal.set_arrivals(ledger.store().arrivals()?);
         let known = Roster::new(journal.devices());
         let member = Member::new(ledger, device, key, known, journal.schema())?;
         // What a writer replica opens from (`writer.rs`).
@@ -274,6 +276,8 @@ impl Replica {
         match self.member.accept(incoming) {
             Ok(pos) => {
                 self.applied(pos);
+                let arrivals = self.store().arrivals().map_err(ReceiveError::local)?;
+                self.journal.set_arrivals(arrivals);
                 Ok(pos)
             }
             Err(e) => {
@@ -324,6 +328,7 @@ impl Replica {
         }
         if applied > 0 || merged_snapshot {
             self.member.learn(self.journal.devices())?;
+            self.journal.set_arrivals(self.store().arrivals()?);
         }
         Ok(applied)
     }
@@ -346,7 +351,10 @@ impl Replica {
 
     /// Builds the document again from the store.
     fn reload(&mut self) -> Result<(), ReplicaError> {
-        let (journal, applied_pos, generation) = load(self.member.ledger(), self.journal_key())?;
+        let (mut journal, applied_pos, generation) =
+            load(self.member.ledger(), self.journal_key())?;
+        journal.write_as(&self.member.device_key().id());
+        journal.set_arrivals(self.store().arrivals()?);
         self.journal = journal;
         self.applied_pos = applied_pos;
         self.snapshot_generation = generation;

@@ -53,6 +53,9 @@ const MIGRATIONS: &[&str] = &[
          vector BLOB
      );
      CREATE TABLE seen_devices (device BLOB PRIMARY KEY);",
+    // 3: when changes dated ahead of this device's clock arrived (by
+    // change hash), so that such an entry is listed by its arrival.
+    "CREATE TABLE arrivals (hash BLOB PRIMARY KEY, at INTEGER NOT NULL);",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -108,4 +108,29 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Notes that the change with this hash, dated ahead of this device's
+    /// clock, arrived at `at`; the first arrival is kept.
+    pub fn record_arrival(&self, hash: &[u8; 32], at: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO arrivals (hash, at) VALUES (?1, ?2)",
+            rusqlite::params![hash.as_slice(), at],
+        )?;
+        Ok(())
+    }
+
+    /// Every arrival [`Store::record_arrival`] noted, by change hash.
+    pub fn arrivals(&self) -> Result<std::collections::HashMap<[u8; 32], i64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT hash, at FROM arrivals")?;
+        let rows = stmt.query_map([], |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get(1)?)))?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (hash, at) = row?;
+            let hash: [u8; 32] = hash
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("arrivals"))?;
+            out.insert(hash, at);
+        }
+        Ok(out)
+    }
 }

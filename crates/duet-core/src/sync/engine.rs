@@ -10,7 +10,6 @@ use super::{
     Config, Event, Exchange, HeldBack, Holder, Intake, Output, SyncRequest, SyncResponse,
     MAX_ADDRS, MAX_ADDR_BYTES,
 };
-use crate::envelope::OpenError;
 use crate::ledger::ReceiveError;
 use crate::store::StoreError;
 use crate::vv::VersionVector;
@@ -335,7 +334,7 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                 Offered::Accepted
             }
             Err(ReceiveError::Replay { .. }) => Offered::Replay,
-            Err(ReceiveError::Open(OpenError::UnknownAuthor(_))) => {
+            Err(e) if e.waits_for_a_device() => {
                 self.held.hold(envelope, source);
                 Offered::Held
             }

@@ -14,7 +14,9 @@
 use automerge::ActorId;
 
 use crate::ids::DeviceId;
-use crate::journal::{rebase, Author, Commit, DeviceRecord, Frontier, Journal, JournalError};
+use crate::journal::{
+    actor_for, rebase, Author, Commit, DeviceRecord, Frontier, Journal, JournalError,
+};
 use crate::keys::{DeviceKey, JournalKey};
 use crate::ledger::member::now_ms;
 use crate::ledger::records::{self, BASE};
@@ -51,6 +53,7 @@ impl Writer {
         let base = records::read(ledger.store(), &key, BASE)?
             .ok_or(ReplicaError::Missing("first change"))?;
         let schema = Journal::writer(&base)?.schema();
+        let actor = actor_for(&device.id());
         let member = Member::new(ledger, device, key, Roster::default(), schema)?;
         if member.roster().devices().is_empty() {
             return Err(ReplicaError::Missing("device list"));
@@ -58,7 +61,7 @@ impl Writer {
         let mut writer = Self {
             member,
             base,
-            actor: ActorId::random(),
+            actor,
             seq: 0,
             frontier: Frontier::default(),
             applied_pos: 0,
@@ -124,7 +127,7 @@ impl Writer {
         let made = self
             .member
             .schema()
-            .check(&change, &author.device, Some(&author.person), now_ms())
+            .check(&change, &author.device, self.member.roster(), now_ms())
             .map_err(JournalError::from)?;
         let commit = Commit {
             hash: change.hash().0,
@@ -170,11 +173,11 @@ impl Writer {
                 });
             match change {
                 Ok(change) => {
-                    let person = self.member.roster().person_of(&env.author);
+                    let roster = self.member.roster();
                     if let Ok(records) =
                         self.member
                             .schema()
-                            .check(&change, &env.author, person, now_ms())
+                            .check(&change, &env.author, roster, now_ms())
                     {
                         made.extend(records);
                     }

@@ -121,6 +121,7 @@ fn a_writer_learns_new_devices_from_what_it_stores_and_checks_attribution() {
     let forged = {
         let base = home.open().expect("whole").journal().base_change();
         let mut j = Journal::writer(&base.expect("base")).expect("writer");
+        j.write_as(&sam.device_id());
         let author = Author {
             person: "Alex".into(),
             device: sam.device_id(),

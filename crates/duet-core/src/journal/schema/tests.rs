@@ -1,6 +1,8 @@
 use automerge::transaction::Transactable;
 use automerge::{ActorId, ObjType, ReadDoc, ROOT};
 
+use crate::journal::actor_for;
+
 use super::*;
 use crate::ids::JournalId;
 use crate::journal::{Author, NewEntry};
@@ -57,30 +59,78 @@ fn setup() -> Setup {
     }
 }
 
-/// One change Sam's device makes on a copy of the document.
-fn by_sam(
+/// The two people: Alex's device and Sam's.
+struct Two<'a>(&'a Setup);
+
+impl People for Two<'_> {
+    fn person_of(&self, device: &DeviceId) -> Option<&str> {
+        if *device == self.0.alex {
+            Some("Alex")
+        } else if *device == self.0.sam {
+            Some("Sam")
+        } else {
+            None
+        }
+    }
+
+    fn is_person(&self, name: &str) -> bool {
+        name == "Alex" || name == "Sam"
+    }
+}
+
+/// One change a device makes, as `actor`, on a copy of the document.
+fn change_as(
     s: &Setup,
+    actor: ActorId,
     write: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &Setup),
 ) -> Change {
-    let mut doc = s.journal.doc.fork().with_actor(ActorId::random());
+    let mut doc = s.journal.doc.fork().with_actor(actor);
     let mut tx = doc.transaction();
     write(&mut tx, s);
     tx.commit();
     doc.get_last_local_change().expect("a change").clone()
 }
 
+/// One change Sam's device makes on a copy of the document.
+fn by_sam(
+    s: &Setup,
+    write: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &Setup),
+) -> Change {
+    change_as(s, actor_for(&s.sam), write)
+}
+
+/// One change Alex's device makes on a copy of the document.
+fn by_alex(
+    s: &Setup,
+    write: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &Setup),
+) -> Change {
+    change_as(s, actor_for(&s.alex), write)
+}
+
 fn check(s: &Setup, change: &Change) -> Result<Vec<DeviceRecord>, Breach> {
-    s.schema.check(change, &s.sam, Some("Sam"), NOW)
+    s.schema.check(change, &s.sam, &Two(s), NOW)
+}
+
+fn check_alex(s: &Setup, change: &Change) -> Result<Vec<DeviceRecord>, Breach> {
+    s.schema.check(change, &s.alex, &Two(s), NOW)
+}
+
+fn child(
+    tx: &automerge::transaction::Transaction<'_>,
+    obj: &automerge::ObjId,
+    key: &str,
+) -> automerge::ObjId {
+    match tx.get(obj, key).expect("get") {
+        Some((_, id)) => id,
+        None => panic!("no {key}"),
+    }
 }
 
 #[test]
 fn ordinary_writes_pass() {
     let s = setup();
     let reply = by_sam(&s, |tx, s| {
-        let replies = match tx.get(&s.entry, "replies").expect("get") {
-            Some((_, id)) => id,
-            None => panic!("replies"),
-        };
+        let replies = child(tx, &s.entry, "replies");
         let r = tx.put_object(&replies, "r1", ObjType::Map).expect("reply");
         tx.put(&r, "person", "Sam").expect("put");
         tx.put(&r, "device", s.sam.to_text()).expect("put");
@@ -204,4 +254,169 @@ fn a_change_that_expands_past_the_limits_is_refused() {
         check_packed(&chunk),
         Err(JournalError::Breach(Breach::TooLarge))
     ));
+}
+
+#[test]
+fn a_change_is_written_by_an_actor_of_its_signer() {
+    let s = setup();
+    let stray = change_as(&s, ActorId::random(), |tx, s| {
+        tx.put_object(&s.journal.entries, "1", ObjType::Map)
+            .expect("put");
+    });
+    assert_eq!(check(&s, &stray), Err(Breach::Actor));
+    let as_alex = by_alex(&s, |tx, s| {
+        tx.put_object(&s.journal.entries, "1", ObjType::Map)
+            .expect("put");
+    });
+    assert_eq!(check(&s, &as_alex), Err(Breach::Actor));
+}
+
+#[test]
+fn only_its_own_person_edits_or_removes_an_entry() {
+    let s = setup();
+    for (key, value) in [
+        ("body", "Sam's words now"),
+        ("kind", "need"),
+        ("deleted", ""),
+    ] {
+        let edit = by_sam(&s, |tx, s| {
+            tx.put(&s.entry, key, value).expect("put");
+        });
+        assert_eq!(check(&s, &edit), Err(Breach::NotOwner), "{key}");
+    }
+    let tags = by_sam(&s, |tx, s| {
+        tx.put_object(&s.entry, "tags", ObjType::List).expect("put");
+    });
+    assert_eq!(check(&s, &tags), Err(Breach::NotOwner));
+    let honest = by_alex(&s, |tx, s| {
+        tx.put(&s.entry, "body", "Alex, again").expect("put");
+        tx.put(&s.entry, "edited", ScalarValue::Timestamp(NOW))
+            .expect("put");
+    });
+    assert_eq!(check_alex(&s, &honest), Ok(vec![]));
+}
+
+#[test]
+fn nobody_reacts_or_hears_as_the_other_person() {
+    let s = setup();
+    let reacts_as_alex = by_sam(&s, |tx, s| {
+        let reactions = child(tx, &s.entry, "reactions");
+        let heart = tx.put_object(&reactions, "♥", ObjType::Map).expect("put");
+        tx.put(&heart, "Alex", ScalarValue::Timestamp(NOW))
+            .expect("put");
+    });
+    assert_eq!(check(&s, &reacts_as_alex), Err(Breach::AsOtherPerson));
+    let hears_as_alex = by_sam(&s, |tx, s| {
+        let heard = child(tx, &s.entry, "heard");
+        tx.put(&heard, "Alex", ScalarValue::Timestamp(NOW))
+            .expect("put");
+    });
+    assert_eq!(check(&s, &hears_as_alex), Err(Breach::AsOtherPerson));
+    let reacts = by_sam(&s, |tx, s| {
+        let reactions = child(tx, &s.entry, "reactions");
+        let heart = tx.put_object(&reactions, "♥", ObjType::Map).expect("put");
+        tx.put(&heart, "Sam", ScalarValue::Timestamp(NOW))
+            .expect("put");
+        let heard = child(tx, &s.entry, "heard");
+        tx.put(&heard, "Sam", ScalarValue::Timestamp(NOW))
+            .expect("put");
+    });
+    assert_eq!(check(&s, &reacts), Ok(vec![]));
+    // Not even in one's own entry: Alex writes no mark under Sam's name.
+    let alex_as_sam = by_alex(&s, |tx, s| {
+        let heard = child(tx, &s.entry, "heard");
+        tx.put(&heard, "Sam", ScalarValue::Timestamp(NOW))
+            .expect("put");
+    });
+    assert_eq!(check_alex(&s, &alex_as_sam), Err(Breach::AsOtherPerson));
+}
+
+#[test]
+fn what_others_write_into_an_entry_is_not_its_authors_to_replace() {
+    let s = setup();
+    for key in ["reactions", "replies", "heard", "person", "created"] {
+        let replaces = by_alex(&s, |tx, s| {
+            tx.put_object(&s.entry, key, ObjType::Map).expect("put");
+        });
+        assert_eq!(
+            check_alex(&s, &replaces),
+            Err(Breach::MadeOnce { key }),
+            "{key}"
+        );
+    }
+    // Sam replies; Alex then overwrites the reply in Alex's own entry.
+    let mut s = s;
+    let reply = by_sam(&s, |tx, s| {
+        let replies = child(tx, &s.entry, "replies");
+        let r = tx.put_object(&replies, "r1", ObjType::Map).expect("reply");
+        tx.put(&r, "person", "Sam").expect("put");
+        tx.put(&r, "body", "yes").expect("put");
+    });
+    s.journal.doc.apply_changes([reply]).expect("apply");
+    let wipes = by_alex(&s, |tx, s| {
+        let replies = child(tx, &s.entry, "replies");
+        tx.put(&replies, "r1", "gone").expect("put");
+    });
+    assert_eq!(check_alex(&s, &wipes), Err(Breach::Replaces));
+    let edits = by_alex(&s, |tx, s| {
+        let replies = child(tx, &s.entry, "replies");
+        let r = child(tx, &replies, "r1");
+        tx.put(&r, "body", "no").expect("put");
+    });
+    assert_eq!(check_alex(&s, &edits), Err(Breach::NotOwner));
+}
+
+#[test]
+fn a_device_is_recorded_once_with_a_real_name() {
+    let s = setup();
+    let record = |id: String, person: &'static str| {
+        move |tx: &mut automerge::transaction::Transaction<'_>, s: &Setup| {
+            let r = tx
+                .put_object(&s.journal.devices, id, ObjType::Map)
+                .expect("record");
+            tx.put(&r, "person", person).expect("put");
+            tx.put(&r, "name", "phone").expect("put");
+            tx.put(&r, "added_by", s.sam.to_text()).expect("put");
+            tx.put(&r, "added_at", ScalarValue::Timestamp(NOW))
+                .expect("put");
+        }
+    };
+    let over = by_sam(&s, record(s.alex.to_text(), "Sam"));
+    assert_eq!(check(&s, &over), Err(Breach::DeviceReplaced));
+    // Beside Sam's own record, from before it (automerge would keep both).
+    let base = s.schema.base.expect("base");
+    let mut doc = s
+        .journal
+        .doc
+        .fork_at(&[base])
+        .expect("fork")
+        .with_actor(actor_for(&s.sam));
+    let mut tx = doc.transaction();
+    record(s.sam.to_text(), "Sam")(&mut tx, &s);
+    tx.commit();
+    let beside = doc.get_last_local_change().expect("a change").clone();
+    assert_eq!(check(&s, &beside), Err(Breach::DeviceReplaced));
+    let newcomer = DeviceKey::generate().id().to_text();
+    let reserved = by_sam(&s, record(newcomer.clone(), "body"));
+    assert_eq!(check(&s, &reserved), Err(Breach::ReservedName));
+    let fine = by_sam(&s, record(newcomer, "Sam"));
+    assert_eq!(check(&s, &fine).map(|r| r.len()), Ok(1));
+}
+
+#[test]
+fn a_change_into_an_object_of_an_unknown_device_waits() {
+    let s = setup();
+    let stranger = DeviceKey::generate().id();
+    let mut doc = s.journal.doc.fork().with_actor(actor_for(&stranger));
+    let mut tx = doc.transaction();
+    let theirs = tx
+        .put_object(&s.journal.entries, "9", ObjType::Map)
+        .expect("put");
+    tx.commit();
+    let mut doc = doc.with_actor(actor_for(&s.sam));
+    let mut tx = doc.transaction();
+    tx.put(&theirs, "body", "x").expect("put");
+    tx.commit();
+    let change = doc.get_last_local_change().expect("a change").clone();
+    assert_eq!(check(&s, &change), Err(Breach::UnknownMaker));
 }
