@@ -8,6 +8,7 @@ use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{identity::Keypair, mdns, noise, ping, tcp, yamux, StreamProtocol, Swarm};
 
+use crate::door::Door;
 use crate::gate::{Gate, Members};
 use crate::protocol::{
     PairRequest, PairResponse, SyncRequest, SyncResponse, MAX_PAIR_MESSAGE, MAX_SYNC_MESSAGE,
@@ -21,6 +22,7 @@ pub type PairBehaviour = request_response::cbor::Behaviour<PairRequest, PairResp
 pub struct Behaviour {
     /// A couple's devices are a handful; these bounds only stop floods.
     pub limits: connection_limits::Behaviour,
+    pub door: Door,
     pub gate: Gate,
     pub ping: ping::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
@@ -37,6 +39,11 @@ pub enum BuildError {
 /// How long a pairing request may wait: the inviter's person has to read
 /// and confirm the verification words.
 pub const PAIR_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// How long a connection may take from its first byte to a finished
+/// handshake (Noise, then Yamux): a second or two on a slow link; a
+/// stranger's stalled handshake holds a slot no longer than this.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Builds the swarm: TCP and QUIC, Noise, Yamux, and the behaviours.
 pub fn build(
@@ -69,14 +76,17 @@ pub fn build(
             let pair_codec = request_response::cbor::codec::Codec::default()
                 .set_request_size_maximum(64 * 1024)
                 .set_response_size_maximum(MAX_PAIR_MESSAGE);
+            // Handshakes in progress are bounded per source by the door;
+            // this is a backstop.
             let limits = ConnectionLimits::default()
-                .with_max_pending_incoming(Some(16))
+                .with_max_pending_incoming(Some(128))
                 .with_max_pending_outgoing(Some(32))
                 .with_max_established_incoming(Some(32))
                 .with_max_established_outgoing(Some(32))
                 .with_max_established_per_peer(Some(4));
             Behaviour {
                 limits: connection_limits::Behaviour::new(limits),
+                door: Door::new(members.clone()),
                 gate: Gate::new(members),
                 ping: ping::Behaviour::default(),
                 mdns: Toggle::from(mdns),
@@ -101,6 +111,7 @@ pub fn build(
         })
         .unwrap_or_else(|never| match never {})
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .with_connection_timeout(HANDSHAKE_TIMEOUT)
         .build();
     Ok(swarm)
 }

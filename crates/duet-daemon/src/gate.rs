@@ -16,11 +16,16 @@ use libp2p::swarm::{
 };
 use libp2p::{Multiaddr, PeerId};
 
+use crate::door::KnownSources;
 use crate::warnings::Warnings;
 
-/// Who may connect; shared between the gate and the event loop.
+/// Who may connect; shared between the gate, the door and the event loop.
 #[derive(Clone, Default)]
-pub struct Members(Arc<RwLock<MembersInner>>);
+pub struct Members {
+    inner: Arc<RwLock<MembersInner>>,
+    /// Addresses member devices were seen at (`door.rs`).
+    known: KnownSources,
+}
 
 #[derive(Default)]
 struct MembersInner {
@@ -30,26 +35,30 @@ struct MembersInner {
 
 impl Members {
     pub fn set(&self, peers: impl IntoIterator<Item = PeerId>) {
-        if let Ok(mut inner) = self.0.write() {
+        if let Ok(mut inner) = self.inner.write() {
             inner.peers = peers.into_iter().collect();
         }
     }
 
     pub fn set_pairing_open(&self, open: bool) {
-        if let Ok(mut inner) = self.0.write() {
+        if let Ok(mut inner) = self.inner.write() {
             inner.pairing_open = open;
         }
     }
 
+    pub fn known(&self) -> &KnownSources {
+        &self.known
+    }
+
     pub fn is_member(&self, peer: &PeerId) -> bool {
-        self.0
+        self.inner
             .read()
             .map(|i| i.peers.contains(peer))
             .unwrap_or(false)
     }
 
     fn admits(&self, peer: &PeerId) -> bool {
-        self.0
+        self.inner
             .read()
             .map(|i| i.pairing_open || i.peers.contains(peer))
             .unwrap_or(false)

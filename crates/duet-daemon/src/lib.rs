@@ -32,6 +32,7 @@ pub mod child;
 pub mod client;
 pub mod command;
 pub mod control;
+pub mod door;
 mod event_loop;
 pub mod gate;
 pub mod identity;
