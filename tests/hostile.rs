@@ -69,8 +69,14 @@ impl Attacker {
         let (journal, device, recipient) = (self.journal, &self.device, self.key.recipient());
         let me = device.id();
         self.store
-            .insert_local(&me, &[0; 32], |seq| {
-                envelope::seal(&journal, device, &Body::Change { seq }, &recipient, payload)
+            .insert_local(&me, &[0; 32], |seq, link| {
+                envelope::seal(
+                    &journal,
+                    device,
+                    &Body::Change { seq, link },
+                    &recipient,
+                    payload,
+                )
             })
             .expect("store")
             .expect("seal");
@@ -303,7 +309,10 @@ fn a_stolen_device_cannot_lock_out_forge_or_exhaust_its_partner() {
         let sealed = envelope::seal(
             &thief.journal,
             &stranger,
-            &Body::Change { seq: 1 },
+            &Body::Change {
+                seq: 1,
+                link: [0; 32],
+            },
             &thief.key.recipient(),
             &big,
         )
@@ -314,7 +323,7 @@ fn a_stolen_device_cannot_lock_out_forge_or_exhaust_its_partner() {
         let mut junk = envelope::seal(
             &thief.journal,
             &thief.device,
-            &Body::Change { seq },
+            &Body::Change { seq, link: [0; 32] },
             &thief.key.recipient(),
             b"junk",
         )

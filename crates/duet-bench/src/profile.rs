@@ -39,7 +39,10 @@ pub fn run(home: &Path) -> anyhow::Result<()> {
     );
     let t = Instant::now();
     let saved = match &snapshot {
-        Some(bytes) => Some(envelope::decode(bytes)?.decrypt(&key)?),
+        Some(bytes) => Some(
+            duet_core::ledger::proofs::Contents::decode(&envelope::decode(bytes)?.decrypt(&key)?)?
+                .doc,
+        ),
         None => None,
     };
     println!("decrypt snapshot     {:>8.1} ms", ms(t));

@@ -5,21 +5,26 @@
 //! the table):
 //!
 //! ```text
-//! magic "DUET" | version 1 | kind | journal id (16) | author (32)
-//! | kind body: change → seq (u64); snapshot → version vector
+//! magic "DUET" | version 2 | kind | journal id (16) | author (32)
+//! | kind body: change → seq (u64), link (32); snapshot → version vector
 //! | ciphertext length (u32) | age ciphertext | ed25519 signature (64)
 //! ```
 //!
 //! The signature covers every byte before it. A receiver decodes the
 //! header, checks the journal id, checks the author against its membership,
 //! verifies the signature, and only then decrypts.
+//!
+//! A change envelope's `link` chains it to every earlier change of its
+//! author ([`next_link`]): signing envelope `n` signs the hashes of the
+//! author's changes 1 to `n`, so a snapshot proves which of them it holds
+//! with one envelope per author (`ledger/proofs.rs`).
 
 use crate::ids::{DeviceId, JournalId};
 use crate::keys::{verify, DeviceKey, JournalKey};
 use crate::vv::VersionVector;
 
 pub const MAGIC: [u8; 4] = *b"DUET";
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 /// Largest change envelope accepted: a generous entry with its replies is
 /// a few kilobytes; anything near this is not a journal entry.
 pub const MAX_ENVELOPE_BYTES: usize = 1 << 20;
@@ -81,8 +86,15 @@ pub enum SealError {
 /// The kind-specific part of the header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Body {
-    Change { seq: u64 },
-    Snapshot { covers: VersionVector },
+    /// The author's `seq`-th change; `link` is [`next_link`] over the
+    /// author's previous link and this change's hash.
+    Change {
+        seq: u64,
+        link: [u8; 32],
+    },
+    Snapshot {
+        covers: VersionVector,
+    },
 }
 
 /// A decoded but not yet verified envelope. Borrowed from the input bytes.
@@ -172,7 +184,8 @@ pub fn decode(bytes: &[u8]) -> Result<Sealed<'_>, OpenError> {
             if seq == 0 {
                 return Err(OpenError::MalformedHeader("sequence number 0"));
             }
-            (Body::Change { seq }, rest)
+            let (link, rest) = rest.split_first_chunk::<32>().ok_or(OpenError::Truncated)?;
+            (Body::Change { seq, link: *link }, rest)
         }
         2 => {
             let (covers, rest) = VersionVector::decode(rest).ok_or(OpenError::Truncated)?;
@@ -201,6 +214,21 @@ pub fn decode(bytes: &[u8]) -> Result<Sealed<'_>, OpenError> {
         ciphertext,
         signature: *signature,
     })
+}
+
+/// The link before an author's first change.
+pub const FIRST_LINK: [u8; 32] = [0; 32];
+
+/// The link of an author's change number `seq`, whose automerge hash is
+/// `hash`, after the link `prev` of its change `seq - 1`.
+pub fn next_link(prev: &[u8; 32], seq: u64, hash: &[u8; 32]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"duet link v1");
+    h.update(prev);
+    h.update(seq.to_be_bytes());
+    h.update(hash);
+    h.finalize().into()
 }
 
 /// Decodes, verifies and decrypts in one call, expecting `kind`.
@@ -240,11 +268,12 @@ pub fn seal(
     out.extend_from_slice(&MAGIC);
     out.push(FORMAT_VERSION);
     match body {
-        Body::Change { seq } => {
+        Body::Change { seq, link } => {
             out.push(Kind::Change as u8);
             out.extend_from_slice(&journal.0);
             out.extend_from_slice(&author.id().0);
             out.extend_from_slice(&seq.to_be_bytes());
+            out.extend_from_slice(link);
         }
         Body::Snapshot { covers } => {
             out.push(Kind::Snapshot as u8);

@@ -37,8 +37,7 @@ pub fn pair(inviter: &mut Replica, person: &str, name: &str) -> Replica {
     inviter
         .commit(|j, _| Ok(((), j.add_device(&record)?)))
         .expect("record device");
-    let covers = inviter.vector().expect("vv");
-    let snapshot = inviter.seal_snapshot(&covers).expect("snapshot");
+    let snapshot = inviter.seal_current().expect("snapshot");
     let key = JournalKey::from_secret_text(&inviter.journal_key().to_secret_text()).expect("key");
     Replica::join(
         Store::open_in_memory().expect("store"),

@@ -21,7 +21,7 @@ impl Fixture {
         seal(
             &self.journal,
             &self.author,
-            &Body::Change { seq },
+            &Body::Change { seq, link: [0; 32] },
             &self.key.recipient(),
             payload,
         )
@@ -40,7 +40,13 @@ fn a_sealed_change_opens_to_its_payload() {
     let bytes = f.change(7, b"payload");
     assert_eq!(f.open(&bytes).expect("opens"), b"payload");
     let sealed = decode(&bytes).expect("decodes");
-    assert_eq!(sealed.body, Body::Change { seq: 7 });
+    assert_eq!(
+        sealed.body,
+        Body::Change {
+            seq: 7,
+            link: [0; 32]
+        }
+    );
     assert_eq!(sealed.author, f.author.id());
 }
 
@@ -132,7 +138,10 @@ fn a_member_signed_payload_for_another_key_is_undecryptable() {
     let bytes = seal(
         &f.journal,
         &f.author,
-        &Body::Change { seq: 1 },
+        &Body::Change {
+            seq: 1,
+            link: [0; 32],
+        },
         &wrong_key.recipient(),
         b"payload",
     )
@@ -165,7 +174,10 @@ fn oversized_and_trailing_bytes_are_rejected() {
     let err = seal(
         &f.journal,
         &f.author,
-        &Body::Change { seq: 1 },
+        &Body::Change {
+            seq: 1,
+            link: [0; 32],
+        },
         &f.key.recipient(),
         &vec![b'x'; MAX_ENVELOPE_BYTES],
     )
@@ -193,7 +205,7 @@ fn headers_that_lie_are_rejected() {
         Err(OpenError::MalformedHeader(_))
     ));
     let mut long_len = good;
-    long_len[62..66].copy_from_slice(&u32::MAX.to_be_bytes());
+    long_len[94..98].copy_from_slice(&u32::MAX.to_be_bytes());
     assert_eq!(f.open(&long_len), Err(OpenError::Truncated));
 }
 
@@ -249,6 +261,7 @@ fn armored_ciphertext_inside_an_envelope_is_undecryptable() {
     bytes.extend_from_slice(&f.journal.0);
     bytes.extend_from_slice(&f.author.id().0);
     bytes.extend_from_slice(&1u64.to_be_bytes());
+    bytes.extend_from_slice(&[0; 32]);
     bytes.extend_from_slice(&(armored.len() as u32).to_be_bytes());
     bytes.extend_from_slice(armored.as_bytes());
     let signature = f.author.sign(&bytes);

@@ -229,11 +229,32 @@ impl Journal {
         Ok(hash)
     }
 
-    /// Merges a whole saved document (a snapshot's payload).
+    /// Merges a whole saved document (this device's own snapshot).
     pub fn merge_saved(&mut self, bytes: &[u8]) -> Result<(), JournalError> {
         let mut other = load_trusted(bytes)?;
         self.doc.merge(&mut other)?;
         Ok(())
+    }
+
+    /// Merges another journal (a peer's snapshot, once checked).
+    pub fn merge(&mut self, other: &mut Journal) -> Result<(), JournalError> {
+        self.doc.merge(&mut other.doc)?;
+        Ok(())
+    }
+
+    /// Every change the document holds: its hash and the device whose
+    /// actor made it (`None` for an actor not made by [`actor_for`]).
+    pub fn change_index(&self) -> Vec<([u8; 32], Option<DeviceId>)> {
+        self.doc
+            .get_changes_meta(&[])
+            .into_iter()
+            .map(|meta| (meta.hash.0, device_of_actor(meta.actor.to_bytes())))
+            .collect()
+    }
+
+    /// The change with this hash, if the document holds it.
+    pub fn change(&self, hash: &[u8; 32]) -> Option<Change> {
+        self.doc.get_change_by_hash(&automerge::ChangeHash(*hash))
     }
 
     /// True once the change with this hash is part of the document (not

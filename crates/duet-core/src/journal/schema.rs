@@ -153,6 +153,10 @@ pub trait People {
     fn person_of(&self, device: &DeviceId) -> Option<&str>;
     /// True if some member device writes as `name`.
     fn is_person(&self, name: &str) -> bool;
+    /// The record of `device`, where the whole record is known.
+    fn record(&self, _device: &DeviceId) -> Option<&DeviceRecord> {
+        None
+    }
 }
 
 /// Keys that only the change making an object writes: who made it, when,
@@ -310,8 +314,12 @@ impl Schema {
             if !by_signer && !first_device {
                 return Err(Breach::AddedBy);
             }
-            let known = DeviceId::from_text(&record.id)
-                .is_some_and(|id| !first && people.person_of(&id).is_some());
+            // A record for a device already recorded replaces it, unless
+            // it is that very record (a snapshot's change, checked with
+            // the snapshot's devices known).
+            let known = DeviceId::from_text(&record.id).is_some_and(|id| {
+                !first && people.person_of(&id).is_some() && people.record(&id) != Some(record)
+            });
             if known {
                 return Err(Breach::DeviceReplaced);
             }

@@ -210,11 +210,11 @@ impl Member {
     pub fn commit(&mut self, commit: &Commit, made: Vec<DeviceRecord>) -> Result<i64, MemberError> {
         let journal = self.ledger.journal_id();
         let (device, recipient) = (&self.device, self.key.recipient());
-        let pos = self.ledger.insert_local(&commit.hash, |seq| {
+        let pos = self.ledger.insert_local(&commit.hash, |seq, link| {
             envelope::seal(
                 &journal,
                 device,
-                &Body::Change { seq },
+                &Body::Change { seq, link },
                 &recipient,
                 &commit.bytes,
             )

@@ -30,6 +30,7 @@
 
 mod lacks;
 pub(crate) mod member;
+pub mod proofs;
 pub mod records;
 pub mod roster;
 
@@ -53,6 +54,8 @@ pub enum ReceiveError {
     Replay { author: DeviceId, seq: u64 },
     #[error("the decrypted payload is not a valid journal change: {0}")]
     BadPayload(#[source] crate::journal::JournalError),
+    #[error(transparent)]
+    Proof(#[from] proofs::ProofError),
     #[error("this device could not record what it received")]
     Local(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -86,6 +89,7 @@ impl ReceiveError {
             ReceiveError::Replay { .. } => "replay",
             ReceiveError::BadPayload(JournalError::Breach(b)) => b.kind(),
             ReceiveError::BadPayload(_) => "bad-payload",
+            ReceiveError::Proof(_) => "snapshot-proof",
             ReceiveError::Local(_) => "local",
         }
     }
@@ -216,7 +220,7 @@ impl Ledger {
     /// framing, kind, journal, membership, signature, then "not held".
     pub fn verify<'a>(&self, bytes: &'a [u8]) -> Result<Verified<'a>, ReceiveError> {
         let sealed = envelope::decode(bytes)?;
-        let Body::Change { seq } = sealed.body else {
+        let Body::Change { seq, .. } = sealed.body else {
             return Err(OpenError::WrongKind {
                 expected: Kind::Change,
                 got: sealed.kind(),
@@ -329,7 +333,7 @@ impl Ledger {
     pub fn insert_local<E>(
         &mut self,
         hash: &[u8; 32],
-        seal: impl FnOnce(u64) -> Result<Vec<u8>, E>,
+        seal: impl FnOnce(u64, [u8; 32]) -> Result<Vec<u8>, E>,
     ) -> Result<Result<i64, E>, StoreError> {
         let me = self.me;
         Ok(self

@@ -94,4 +94,8 @@ impl People for Roster {
     fn is_person(&self, name: &str) -> bool {
         self.devices.iter().any(|d| d.person == name)
     }
+
+    fn record(&self, device: &DeviceId) -> Option<&DeviceRecord> {
+        self.get(device)
+    }
 }

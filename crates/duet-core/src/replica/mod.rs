@@ -10,13 +10,17 @@
 //! apply or store anything. The daemon does not hold the document: it
 //! runs a [`Writer`](crate::writer::Writer) over the same ledger.
 
+mod proven;
 mod snapshots;
+
+use std::collections::HashMap;
 
 use crate::envelope::{self, Body, Kind, OpenError};
 use crate::ids::{DeviceId, JournalId};
 use crate::journal::{Author, Commit, DeviceRecord, Frontier, Journal, JournalError};
 use crate::keys::{DeviceKey, JournalKey};
 use crate::ledger::member::open_own;
+use crate::ledger::proofs::{Chain, Contents};
 use crate::ledger::records::{self, RecordError, BASE};
 use crate::ledger::roster::Roster;
 use crate::ledger::{Ledger, Member, MemberError, Outgoing, ReceiveError};
@@ -77,6 +81,10 @@ impl From<JournalError> for ReplicaError {
 pub struct Replica {
     member: Member,
     journal: Journal,
+    /// The longest proven chain of each author's changes this device
+    /// holds (from its snapshot, or a peer's), which the next snapshot it
+    /// seals extends (`ledger/proofs.rs`).
+    chains: HashMap<DeviceId, Chain>,
     /// Highest store position this replica has applied, so `refresh` picks
     /// up what other processes (the CLI, the daemon) wrote since.
     applied_pos: i64,
@@ -104,7 +112,7 @@ impl Replica {
         let journal_id = JournalId::random();
         let (journal, commit) = Journal::genesis(&journal_id, &record, now)?;
         let ledger = Ledger::create(store, journal_id, device.id(), &[])?;
-        let mut replica = Self::assemble(ledger, device, key, journal, 0, 0)?;
+        let mut replica = Self::assemble(ledger, device, key, journal, 0, 0, Vec::new())?;
         replica.applied_pos = replica.member.commit(&commit, vec![])?;
         Ok(replica)
     }
@@ -130,7 +138,14 @@ impl Replica {
         let Body::Snapshot { covers } = sealed.body else {
             return Err(OpenError::MalformedHeader("snapshot without a vector").into());
         };
-        let journal = Journal::load(Some(&payload), []).map_err(ReceiveError::BadPayload)?;
+        let contents = Contents::decode(&payload)?;
+        let against = proven::Against {
+            journal_id,
+            key: &key,
+            roster: &Roster::default(),
+            schema: None,
+        };
+        let journal = proven::check(&against, inviter, &covers, &contents, |_, _| None)?;
         let devices = journal.devices();
         if !devices.iter().any(|d| d.id == device.id().to_text()) {
             return Err(ReceiveError::local(MemberError::NotAMember));
@@ -142,7 +157,11 @@ impl Replica {
             .filter_map(|d| DeviceId::from_text(&d.id))
             .collect();
         ledger.store().mark_seen(&everyone)?;
-        Self::assemble(ledger, device, key, journal, 0, 1).map_err(ReceiveError::local)
+        let mut replica = Self::assemble(ledger, device, key, journal, 0, 1, contents.chains)
+            .map_err(ReceiveError::local)?;
+        replica.take_extras(&contents.extras)?;
+        replica.applied_pos = replica.ledger().last_position()?;
+        Ok(replica)
     }
 
     /// Opens this device's replica from its store.
@@ -151,8 +170,16 @@ impl Replica {
         if ledger.device_id() != device.id() {
             return Err(MemberError::KeyMismatch.into());
         }
-        let (journal, applied_pos, generation) = load(&ledger, &key)?;
-        Self::assemble(ledger, device, key, journal, applied_pos, generation)
+        let (journal, applied_pos, generation, chains) = load(&ledger, &key)?;
+        Self::assemble(
+            ledger,
+            device,
+            key,
+            journal,
+            applied_pos,
+            generation,
+            chains,
+        )
     }
 
     fn assemble(
@@ -162,6 +189,7 @@ impl Replica {
         mut journal: Journal,
         applied_pos: i64,
         snapshot_generation: i64,
+        chains: Vec<Chain>,
     ) -> Result<Self, ReplicaError> {
         journal.write_as(&device.id());
         journal.set_arrivals(ledger.store().arrivals()?);
@@ -176,6 +204,7 @@ impl Replica {
         Ok(Self {
             member,
             journal,
+            chains: chains.into_iter().map(|c| (c.author, c)).collect(),
             applied_pos,
             snapshot_generation,
             compact_after: DEFAULT_COMPACT_AFTER,
@@ -302,7 +331,11 @@ impl Replica {
         if generation != self.snapshot_generation {
             if let Some(snapshot) = self.store().snapshot()? {
                 let saved = self.member.open_stored_snapshot(&snapshot.bytes)?;
-                self.journal.merge_saved(&saved)?;
+                let contents = own_contents(&saved)?;
+                self.journal.merge_saved(&contents.doc)?;
+                for chain in contents.chains {
+                    self.adopt(chain);
+                }
                 self.snapshot_generation = snapshot.generation;
                 merged_snapshot = true;
             }
@@ -351,11 +384,14 @@ impl Replica {
 
     /// Builds the document again from the store.
     fn reload(&mut self) -> Result<(), ReplicaError> {
-        let (mut journal, applied_pos, generation) =
+        let (mut journal, applied_pos, generation, chains) =
             load(self.member.ledger(), self.journal_key())?;
         journal.write_as(&self.member.device_key().id());
         journal.set_arrivals(self.store().arrivals()?);
         self.journal = journal;
+        for chain in chains {
+            self.adopt(chain);
+        }
         self.applied_pos = applied_pos;
         self.snapshot_generation = generation;
         Ok(())
@@ -363,13 +399,21 @@ impl Replica {
 }
 
 /// The journal document from what `ledger` holds: the snapshot and every
-/// envelope beyond it. Returns it with the last store position it holds
-/// and the snapshot's generation.
-fn load(ledger: &Ledger, key: &JournalKey) -> Result<(Journal, i64, i64), ReplicaError> {
+/// envelope beyond it. Returns it with the last store position it holds,
+/// the snapshot's generation and the chains it proves.
+fn load(
+    ledger: &Ledger,
+    key: &JournalKey,
+) -> Result<(Journal, i64, i64, Vec<Chain>), ReplicaError> {
     let journal_id = ledger.journal_id();
     let snapshot = ledger.store().snapshot()?;
-    let saved = match &snapshot {
-        Some(s) => Some(open_own(&s.bytes, Kind::Snapshot, &journal_id, key)?),
+    let contents = match &snapshot {
+        Some(s) => Some(own_contents(&open_own(
+            &s.bytes,
+            Kind::Snapshot,
+            &journal_id,
+            key,
+        )?)?),
         None => None,
     };
     let envelopes = ledger.stored_after(0)?;
@@ -378,11 +422,23 @@ fn load(ledger: &Ledger, key: &JournalKey) -> Result<(Journal, i64, i64), Replic
         .iter()
         .map(|e| open_own(&e.bytes, Kind::Change, &journal_id, key))
         .collect::<Result<Vec<_>, _>>()?;
-    let journal = Journal::load(saved.as_deref(), changes)?;
+    let journal = Journal::load(contents.as_ref().map(|c| c.doc.as_slice()), changes)?;
     if journal.journal_id().is_some_and(|id| id != journal_id) {
         return Err(ReplicaError::KeyMismatch);
     }
-    Ok((journal, applied_pos, snapshot.map_or(0, |s| s.generation)))
+    let chains = contents.map(|c| c.chains).unwrap_or_default();
+    Ok((
+        journal,
+        applied_pos,
+        snapshot.map_or(0, |s| s.generation),
+        chains,
+    ))
+}
+
+/// The contents of this device's own snapshot (checked when it arrived).
+fn own_contents(payload: &[u8]) -> Result<Contents, ReplicaError> {
+    Contents::decode(payload)
+        .map_err(|_| ReplicaError::Journal(Box::new(JournalError::Schema("snapshot contents"))))
 }
 
 #[cfg(test)]

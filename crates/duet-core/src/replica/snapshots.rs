@@ -1,8 +1,16 @@
 //! Snapshots: compacting the store's envelopes into one sealed document,
-//! sealing one for a joining device, and merging one from a peer.
+//! sealing one for a joining device, and merging one from a peer. Every
+//! snapshot carries the proof of what it holds (`ledger/proofs.rs`).
 
+use std::collections::{BTreeMap, HashMap};
+
+use super::proven::{self, Against};
 use super::{Replica, ReplicaError};
+use crate::envelope::{self, Body};
+use crate::ids::DeviceId;
+use crate::ledger::proofs::{Chain, Contents};
 use crate::ledger::ReceiveError;
+use crate::store::StoredEnvelope;
 use crate::vv::VersionVector;
 
 /// What a compaction did.
@@ -15,19 +23,39 @@ pub struct Compaction {
 
 impl Replica {
     /// Verifies and merges a snapshot from a peer, then compacts so the
-    /// store covers what the snapshot brought.
+    /// store covers what the snapshot brought. Nothing of a snapshot whose
+    /// proof fails is merged or stored.
     pub fn receive_snapshot(&mut self, bytes: &[u8]) -> Result<(), ReceiveError> {
         let (snapshot, payload) = self.member.open_snapshot(bytes)?;
         let covers = snapshot.covers;
         if self.ledger().vector()?.dominates(&covers) {
             return Ok(());
         }
+        let contents = Contents::decode(&payload)?;
+        let index = self.store().envelope_index()?;
+        let held = |author: &DeviceId, seq: u64| {
+            index
+                .iter()
+                .find(|(a, s, _)| a == author && *s == seq)
+                .and_then(|(_, _, hash)| *hash)
+        };
+        let against = Against {
+            journal_id: self.journal_id(),
+            key: self.member.journal_key(),
+            roster: self.member.roster(),
+            schema: Some(self.member.schema()),
+        };
+        let mut incoming = proven::check(&against, snapshot.author, &covers, &contents, held)?;
         self.journal
-            .merge_saved(&payload)
+            .merge(&mut incoming)
             .map_err(ReceiveError::BadPayload)?;
         self.member
             .learn(self.journal.devices())
             .map_err(ReceiveError::local)?;
+        self.take_extras(&contents.extras)?;
+        for chain in contents.chains {
+            self.adopt(chain);
+        }
         // Another process compacting at the same moment makes an attempt
         // give way; try again on top of its snapshot so what this one
         // brought is recorded in the store, not only in memory.
@@ -44,6 +72,32 @@ impl Replica {
             }
         }
         Ok(())
+    }
+
+    /// Stores a snapshot's extra envelopes (their changes are in the
+    /// document already) like any received from a peer.
+    pub(super) fn take_extras(&mut self, extras: &[Vec<u8>]) -> Result<(), ReceiveError> {
+        for extra in extras {
+            match self.member.check(extra) {
+                Ok(incoming) => {
+                    self.member.accept(incoming)?;
+                }
+                Err(ReceiveError::Replay { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps a proven chain if it is longer than the one held.
+    pub(super) fn adopt(&mut self, chain: Chain) {
+        let longer = self
+            .chains
+            .get(&chain.author)
+            .is_none_or(|held| held.hashes.len() < chain.hashes.len());
+        if longer {
+            self.chains.insert(chain.author, chain);
+        }
     }
 
     /// True when the tail of envelopes beyond the snapshot is long enough
@@ -74,18 +128,20 @@ impl Replica {
         self.refresh()?;
         let base = self.store().snapshot()?;
         let generation = base.as_ref().map_or(0, |s| s.generation);
-        let mut before = base.map(|s| s.covers).unwrap_or_default();
-        before.merge(extra);
-        let covers = self.covered_from(before.clone())?;
+        let before = base.map(|s| s.covers).unwrap_or_default();
+        let (covers, contents) = self.contents()?;
         if covers == before && extra.is_empty() {
             return Ok(None);
         }
-        let sealed = self.seal_snapshot(&covers)?;
+        let sealed = self.seal_contents(&covers, &contents)?;
         let store = self.member.ledger_mut().store_mut();
         if !store.replace_snapshot(generation, &covers, &sealed)? {
             return Ok(None);
         }
         self.snapshot_generation = generation + 1;
+        for chain in contents.chains {
+            self.adopt(chain);
+        }
         self.store().reclaim_space()?;
         Ok(Some(Compaction {
             covers,
@@ -94,40 +150,90 @@ impl Replica {
         }))
     }
 
-    /// Extends `covers` over every stored envelope, in sequence, whose
-    /// change the document already holds: what a snapshot of the document
-    /// may truthfully claim.
-    fn covered_from(&self, mut covers: VersionVector) -> Result<VersionVector, ReplicaError> {
-        for (author, seq, hash) in self.store().envelope_index()? {
-            let held = covers.get(&author);
-            if seq == held + 1 && hash.is_some_and(|h| self.journal.contains(&h)) {
-                covers.set(author, seq);
-            }
+    /// What a snapshot of the document proves: for each author, the
+    /// chain held, extended over every stored envelope, in sequence,
+    /// whose change the document holds and whose link follows; every
+    /// other stored envelope whose change the document holds goes along
+    /// whole. Returns the vector the chains prove and the contents.
+    fn contents(&self) -> Result<(VersionVector, Contents), ReplicaError> {
+        let stored = self.ledger().stored_after(0)?;
+        let mut by_author: HashMap<DeviceId, BTreeMap<u64, &StoredEnvelope>> = HashMap::new();
+        for env in &stored {
+            by_author
+                .entry(env.author)
+                .or_default()
+                .insert(env.seq, env);
         }
-        Ok(covers)
+        let mut authors: Vec<DeviceId> = self.chains.keys().copied().collect();
+        authors.extend(by_author.keys().copied());
+        authors.sort_by_key(|a| a.0);
+        authors.dedup();
+        let mut covers = VersionVector::new();
+        let mut chains = Vec::new();
+        for author in authors {
+            let (mut hashes, mut anchor) = match self.chains.get(&author) {
+                Some(chain) => (chain.hashes.clone(), chain.anchor.clone()),
+                None => (Vec::new(), Vec::new()),
+            };
+            let mut link = crate::ledger::proofs::fold(&hashes);
+            if let Some(envelopes) = by_author.get(&author) {
+                while let Some(env) = envelopes.get(&(hashes.len() as u64 + 1)) {
+                    let Some(hash) = env.hash.filter(|h| self.journal.contains(h)) else {
+                        break;
+                    };
+                    let seq = env.seq;
+                    let next = envelope::next_link(&link, seq, &hash);
+                    let follows = envelope::decode(&env.bytes)
+                        .is_ok_and(|e| matches!(e.body, Body::Change { link, .. } if link == next));
+                    if !follows {
+                        break;
+                    }
+                    hashes.push(hash);
+                    anchor = env.bytes.clone();
+                    link = next;
+                }
+            }
+            if hashes.is_empty() {
+                continue;
+            }
+            covers.set(author, hashes.len() as u64);
+            chains.push(Chain {
+                author,
+                hashes,
+                anchor,
+            });
+        }
+        let extras = stored
+            .iter()
+            .filter(|env| env.seq > covers.get(&env.author))
+            .filter(|env| env.hash.is_some_and(|h| self.journal.contains(&h)))
+            .map(|env| env.bytes.clone())
+            .collect();
+        let contents = Contents {
+            chains,
+            extras,
+            doc: self.journal.save(),
+        };
+        Ok((covers, contents))
     }
 
     /// A sealed snapshot of everything this device holds, for a device
-    /// that is joining: stored envelopes are applied first, and the vector
-    /// it claims covers only what the document really contains.
+    /// that is joining: stored envelopes are applied first, and it proves
+    /// what it holds like every snapshot.
     pub fn seal_current(&mut self) -> Result<Vec<u8>, ReplicaError> {
         self.refresh()?;
-        let base = self
-            .store()
-            .snapshot()?
-            .map(|s| s.covers)
-            .unwrap_or_default();
-        let covers = self.covered_from(base)?;
-        self.seal_snapshot(&covers)
+        let (covers, contents) = self.contents()?;
+        self.seal_contents(&covers, &contents)
     }
 
-    /// Seals the whole current document as a snapshot covering `covers`,
-    /// which must describe what the document holds (see `seal_current`).
-    pub fn seal_snapshot(&self, covers: &VersionVector) -> Result<Vec<u8>, ReplicaError> {
-        let saved = self.journal.save();
+    fn seal_contents(
+        &self,
+        covers: &VersionVector,
+        contents: &Contents,
+    ) -> Result<Vec<u8>, ReplicaError> {
         Ok(self
             .member
-            .seal_snapshot(covers, &saved)
+            .seal_snapshot(covers, &contents.encode())
             .map_err(crate::ledger::MemberError::from)?)
     }
 }

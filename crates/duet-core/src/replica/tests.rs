@@ -3,6 +3,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::envelope::{Body, OpenError};
 use crate::journal::{EntryEdit, Filter, JournalError, NewEntry};
+use crate::ledger::proofs::{Contents, ProofError};
 use crate::testing::{add, alex, everything, now, pair};
 
 #[test]
@@ -57,7 +58,10 @@ fn bad_envelopes_are_rejected_each_with_its_reason_and_nothing_applies() {
     let unknown = envelope::seal(
         &a.journal_id(),
         &impostor,
-        &Body::Change { seq: 1 },
+        &Body::Change {
+            seq: 1,
+            link: [0; 32],
+        },
         &a.journal_key().recipient(),
         b"x",
     )
@@ -84,7 +88,10 @@ fn bad_envelopes_are_rejected_each_with_its_reason_and_nothing_applies() {
     let garbage = envelope::seal(
         &a.journal_id(),
         a.device_key(),
-        &Body::Change { seq: 99 },
+        &Body::Change {
+            seq: 99,
+            link: [0; 32],
+        },
         &a.journal_key().recipient(),
         b"not an automerge change",
     )
@@ -242,8 +249,7 @@ fn run(replicas: &mut [Replica], wire: &mut Vec<Vec<u8>>, op: Op) {
             }
         }
         Op::Snapshot(from, to) => {
-            let covers = replicas[from].vector().expect("vv");
-            let snap = replicas[from].seal_snapshot(&covers).expect("seal");
+            let snap = replicas[from].seal_current().expect("seal");
             replicas[to]
                 .receive_snapshot(&snap)
                 .expect("snapshot applies");
@@ -346,7 +352,7 @@ proptest! {
         let change = envelope::seal(
             &a.journal_id(),
             a.device_key(),
-            &Body::Change { seq: seq + 1 },
+            &Body::Change { seq: seq + 1, link: [0; 32] },
             &a.journal_key().recipient(),
             &payload,
         )
@@ -433,7 +439,115 @@ fn an_empty_snapshot_from_a_member_is_refused() {
     .expect("seal");
     assert!(matches!(
         a.receive_snapshot(&snapshot),
-        Err(ReceiveError::BadPayload(JournalError::Schema(_)))
+        Err(ReceiveError::Proof(ProofError::Malformed(_)))
     ));
     assert_eq!(a.vector().expect("vv").get(&a.device_id()), 1);
+}
+
+/// Sam's device seals a snapshot of what it holds with `contents`
+/// changed by `forge`, claiming what `claim` says.
+fn forged_snapshot(
+    sam: &mut Replica,
+    forge: impl FnOnce(&mut Contents),
+    claim: impl FnOnce(&mut VersionVector),
+) -> Vec<u8> {
+    let honest = sam.seal_current().expect("seal");
+    let sealed = envelope::decode(&honest).expect("decode");
+    let Body::Snapshot { mut covers } = sealed.body.clone() else {
+        panic!("a snapshot");
+    };
+    let payload = sealed.decrypt(sam.journal_key()).expect("open");
+    let mut contents = Contents::decode(&payload).expect("contents");
+    forge(&mut contents);
+    claim(&mut covers);
+    envelope::seal(
+        &sam.journal_id(),
+        sam.device_key(),
+        &Body::Snapshot { covers },
+        &sam.journal_key().recipient(),
+        &contents.encode(),
+    )
+    .expect("seal")
+}
+
+#[test]
+fn a_snapshot_that_claims_more_than_it_proves_changes_nothing() {
+    let mut alex = alex();
+    let mut sam = pair(&mut alex, "Sam", "laptop");
+    add(&mut alex, "Alex's words");
+    let alex_id = alex.device_id();
+    // Sam holds a change Alex lacks, so Alex looks inside the snapshot.
+    add(&mut sam, "Sam's words");
+    // Sam claims Alex's changes up to 1000, holding a few.
+    let overclaim = forged_snapshot(&mut sam, |_| {}, |covers| covers.set(alex_id, 1000));
+    let before = alex.journal().all_entries();
+    let vv = alex.vector().expect("vv");
+    assert!(matches!(
+        alex.receive_snapshot(&overclaim),
+        Err(ReceiveError::Proof(ProofError::Overclaim))
+    ));
+    // A list of Alex's changes Alex never signed.
+    let relisted = forged_snapshot(
+        &mut sam,
+        |c| {
+            let chain = c.chains.iter_mut().find(|ch| ch.author == alex_id);
+            chain.expect("Alex's chain").hashes.push([7; 32]);
+        },
+        |covers| covers.set(alex_id, covers.get(&alex_id) + 1),
+    );
+    assert!(matches!(
+        alex.receive_snapshot(&relisted),
+        Err(ReceiveError::Proof(ProofError::Chain(_)))
+    ));
+    assert_eq!(alex.vector().expect("vv"), vv);
+    assert_eq!(alex.journal().all_entries(), before);
+    // Alex still writes, and Alex's next words reach Sam.
+    add(&mut alex, "Alex writes on");
+    for env in everything(&alex) {
+        let _ = sam.receive_envelope(&env);
+    }
+    assert!(sam
+        .journal()
+        .all_entries()
+        .iter()
+        .any(|e| e.body == "Alex writes on"));
+}
+
+#[test]
+fn a_change_slipped_into_a_snapshot_under_the_partners_name_is_refused() {
+    let mut alex = alex();
+    let mut sam = pair(&mut alex, "Sam", "laptop");
+    let id = add(&mut alex, "Alex's words");
+    for env in everything(&alex) {
+        let _ = sam.receive_envelope(&env);
+    }
+    // Sam's copy of the document, with an edit made as Alex's actor.
+    let mut doc = automerge::Automerge::load(&sam.journal().save()).expect("load");
+    doc.set_actor(crate::journal::actor_for(&alex.device_id()));
+    assert!(sam.journal().entry(&id).is_some(), "Sam holds Alex's entry");
+    let forged_doc = {
+        use automerge::transaction::Transactable;
+        use automerge::ReadDoc;
+        let (_, entries) = doc
+            .get(automerge::ROOT, "entries")
+            .expect("get")
+            .expect("entries");
+        let key = doc.keys(&entries).last().expect("a key");
+        let (_, obj) = doc
+            .get(&entries, key.as_str())
+            .expect("get")
+            .expect("entry");
+        let mut tx = doc.transaction();
+        tx.put(&obj, "body", "words Alex never wrote").expect("put");
+        tx.commit();
+        doc.save()
+    };
+    add(&mut sam, "Sam's words");
+    let forged = forged_snapshot(&mut sam, |c| c.doc = forged_doc, |_| {});
+    let before = alex.journal().all_entries();
+    assert!(matches!(
+        alex.receive_snapshot(&forged),
+        Err(ReceiveError::Proof(ProofError::Unproven))
+    ));
+    assert_eq!(alex.journal().all_entries(), before);
 }

@@ -44,7 +44,7 @@ impl Store {
         &mut self,
         author: &DeviceId,
         hash: &[u8; 32],
-        seal: impl FnOnce(u64) -> Result<Vec<u8>, E>,
+        seal: impl FnOnce(u64, [u8; 32]) -> Result<Vec<u8>, E>,
     ) -> Result<Result<(u64, i64), E>, StoreError> {
         let tx = self
             .conn
@@ -56,11 +56,36 @@ impl Store {
             |r| r.get(0),
         )?;
         let seq = held as u64 + 1;
-        let bytes = match seal(seq) {
+        // The link of this device's previous change, kept beside its
+        // sequence so that compaction never loses it.
+        let last: Option<Vec<u8>> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'own_link'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let prev = match last.as_deref().and_then(|v| v.split_first_chunk::<8>()) {
+            Some((at, link)) if u64::from_be_bytes(*at) == seq - 1 && link.len() == 32 => {
+                let mut prev = [0u8; 32];
+                prev.copy_from_slice(link);
+                prev
+            }
+            // A store from before links (or one whose record was lost):
+            // the chain starts again here, and snapshots carry this
+            // device's changes from here on as envelopes.
+            _ => crate::envelope::FIRST_LINK,
+        };
+        let link = crate::envelope::next_link(&prev, seq, hash);
+        let bytes = match seal(seq, link) {
             Ok(bytes) => bytes,
             Err(e) => return Ok(Err(e)),
         };
         let pos = insert_envelope(&tx, author, seq, hash.as_slice(), &bytes)?;
+        let mut record = seq.to_be_bytes().to_vec();
+        record.extend_from_slice(&link);
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('own_link', ?1)",
+            [record],
+        )?;
         tx.commit()?;
         Ok(Ok((seq, pos)))
     }

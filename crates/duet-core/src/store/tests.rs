@@ -59,7 +59,9 @@ fn local_inserts_take_consecutive_numbers() {
     let me = DeviceId(random_bytes());
     for expected in 1..=3u64 {
         let (seq, _) = store
-            .insert_local(&me, &[0; 32], |seq| Ok::<_, ()>(seq.to_be_bytes().to_vec()))
+            .insert_local(&me, &[0; 32], |seq, _| {
+                Ok::<_, ()>(seq.to_be_bytes().to_vec())
+            })
             .expect("store")
             .expect("seal");
         assert_eq!(seq, expected);

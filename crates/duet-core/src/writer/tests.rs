@@ -135,7 +135,10 @@ fn a_writer_learns_new_devices_from_what_it_stores_and_checks_attribution() {
     let sealed = envelope::seal(
         &sam.journal_id(),
         sam.device_key(),
-        &Body::Change { seq: 2 },
+        &Body::Change {
+            seq: 2,
+            link: [0; 32],
+        },
         &sam.journal_key().recipient(),
         &forged.bytes,
     )
