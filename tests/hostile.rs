@@ -18,7 +18,9 @@ use duet_core::envelope::{self, Body};
 use duet_core::home::Home;
 use duet_core::journal::actor_for;
 use duet_core::keys::{DeviceKey, JournalKey};
+use duet_core::ledger::proofs::Contents;
 use duet_core::store::Store;
+use duet_core::VersionVector;
 use duet_core::{DeviceId, JournalId};
 
 /// What a thief can do with Sam's home and duet-core.
@@ -68,8 +70,13 @@ impl Attacker {
     fn send(&mut self, payload: &[u8]) {
         let (journal, device, recipient) = (self.journal, &self.device, self.key.recipient());
         let me = device.id();
+        // The change's real hash where the payload is one, as Sam's own
+        // duet would record it.
+        let hash = automerge::Change::from_bytes(payload.to_vec())
+            .map(|c| c.hash().0)
+            .unwrap_or([0; 32]);
         self.store
-            .insert_local(&me, &[0; 32], |seq, link| {
+            .insert_local(&me, &hash, |seq, link| {
                 envelope::seal(
                     &journal,
                     device,
@@ -80,6 +87,57 @@ impl Attacker {
             })
             .expect("store")
             .expect("seal");
+        duet_daemon::client::poke(self.home.root());
+    }
+
+    /// A snapshot of Sam's journal, sealed by Sam's device, with its
+    /// contents and its vector changed: what a thief can make.
+    fn snapshot(
+        &self,
+        forge: impl FnOnce(&mut Contents),
+        claim: impl FnOnce(&mut VersionVector),
+    ) -> Vec<u8> {
+        // Sam writes something Alex lacks, so that Alex looks inside.
+        let mut replica = self.home.open().expect("open");
+        replica
+            .commit(|j, a| {
+                let new = duet_core::journal::NewEntry {
+                    body: "Sam's words before the snapshot".into(),
+                    ..Default::default()
+                };
+                j.add_entry(a, new, now_ms()).map(|(_, c)| ((), c))
+            })
+            .expect("write");
+        let honest = replica.seal_current().expect("seal");
+        let sealed = envelope::decode(&honest).expect("decode");
+        let Body::Snapshot { mut covers } = sealed.body.clone() else {
+            panic!("a snapshot");
+        };
+        let payload = sealed.decrypt(&self.key).expect("open");
+        let mut contents = Contents::decode(&payload).expect("contents");
+        forge(&mut contents);
+        claim(&mut covers);
+        envelope::seal(
+            &self.journal,
+            &self.device,
+            &Body::Snapshot { covers },
+            &self.key.recipient(),
+            &contents.encode(),
+        )
+        .expect("seal")
+    }
+
+    /// Makes `snapshot` the one Sam's store holds: Sam's daemon offers it.
+    fn offer_snapshot(&mut self, snapshot: &[u8]) {
+        let generation = self.store.snapshot_generation().expect("generation");
+        let envelope::Body::Snapshot { covers } = envelope::decode(snapshot).expect("decode").body
+        else {
+            panic!("a snapshot");
+        };
+        assert!(self
+            .store
+            .replace_snapshot(generation, &covers, snapshot)
+            .expect("store"));
         duet_daemon::client::poke(self.home.root());
     }
 
@@ -131,7 +189,7 @@ fn a_stolen_device_cannot_lock_out_forge_or_exhaust_its_partner() {
     let alex = Device::init("Alex");
     let alex_daemon = alex.daemon_with(&[("DUET_COMPACT_AFTER", "4")]);
     let sam = pair(&alex, "Sam", "laptop");
-    let _sam_daemon = sam.daemon();
+    let mut sam_daemon = Some(sam.daemon());
     let kept = alex.add("Alex's words, which must survive");
     eventually(Duration::from_secs(30), "the devices in sync", || {
         sam.has_body("which must survive")
@@ -292,6 +350,54 @@ fn a_stolen_device_cannot_lock_out_forge_or_exhaust_its_partner() {
         .expect("listed");
     assert!(future_entry["arrived"].as_i64().is_some(), "{future_entry}");
     assert!(alex.ok(&["log"]).contains("ahead of this device's clock"));
+
+    // Snapshots that lie: one claims Alex's changes up to 1000, one holds
+    // an edit of Alex's entry made as Alex's own actor. Sam's daemon
+    // offers each to Alex's.
+    let alex_device = DeviceId::from_text(&alex_id).expect("Alex's id");
+    type Lie<'a> = Box<dyn Fn(&Attacker) -> Vec<u8> + 'a>;
+    let lies: Vec<(&str, Lie, &str)> = vec![
+        (
+            "a snapshot claiming more than it holds",
+            Box::new(|thief: &Attacker| {
+                thief.snapshot(|_| {}, |covers| covers.set(alex_device, 1000))
+            }),
+            "claims more than it proves",
+        ),
+        (
+            "a snapshot with words put in Alex's mouth",
+            Box::new(|thief: &Attacker| {
+                thief.snapshot(
+                    |contents| {
+                        let mut doc = Automerge::load(&contents.doc)
+                            .expect("load")
+                            .with_actor(actor_for(&alex_device));
+                        let mut tx = doc.transaction();
+                        let e = alex_entry(&tx);
+                        tx.put(&e, "body", "words Alex never wrote").expect("put");
+                        tx.commit();
+                        contents.doc = doc.save();
+                    },
+                    |_| {},
+                )
+            }),
+            "no proof accounts for",
+        ),
+    ];
+    for (what, snapshot, reason) in lies {
+        // Sam's daemon is down while the thief puts the lie in place, so
+        // that the first thing it offers Alex's is the lie.
+        if let Some(d) = sam_daemon.take() {
+            d.stop();
+        }
+        let snapshot = snapshot(&thief);
+        thief.offer_snapshot(&snapshot);
+        sam_daemon = Some(sam.daemon());
+        eventually(Duration::from_secs(30), what, || {
+            alex_daemon.log_text().contains(reason)
+        });
+        check_intact(&alex, &kept, what);
+    }
 
     for (what, payload, reason) in attacks {
         thief.send(&payload);

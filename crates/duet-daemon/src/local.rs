@@ -179,6 +179,7 @@ impl Holder for Local {
             .run(Job::ReceiveSnapshot, bytes)
             .map_err(|e| match e {
                 WholeError::Refused(refusal) => refusal,
+                WholeError::RefusedThere(refusal) => ReceiveError::local(refusal),
                 other => ReceiveError::local(other),
             })?;
         let start = outcome

@@ -63,6 +63,8 @@ pub enum WholeError {
     Replica(#[from] ReplicaError),
     #[error("the snapshot was refused")]
     Refused(#[source] ReceiveError),
+    #[error(transparent)]
+    RefusedThere(JobRefusal),
     #[error("cannot talk to the whole-journal job `{job}`")]
     Io {
         job: &'static str,
@@ -92,6 +94,18 @@ pub struct Outcome {
     /// Base64 of a sealed snapshot (already encrypted to the journal key).
     #[serde(default)]
     pub sealed: Option<String>,
+    /// Why a peer's snapshot was refused, when it was.
+    #[serde(default)]
+    pub refused: Option<JobRefusal>,
+}
+
+/// A peer's snapshot refused in a whole-journal job in another process:
+/// the refusal's kind (`ReceiveError::kind`) and its sentence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{reason}")]
+pub struct JobRefusal {
+    pub kind: String,
+    pub reason: String,
 }
 
 impl Outcome {
@@ -106,6 +120,7 @@ impl Outcome {
             max_op: start.frontier.max_op(),
             pos: start.pos,
             sealed: None,
+            refused: None,
         }
     }
 
@@ -180,7 +195,16 @@ pub fn serve(home: &Home, name: &str) -> Result<(), WholeError> {
             .read_to_end(&mut input)
             .map_err(io)?;
     }
-    let outcome = perform(home, job, &input)?;
+    let outcome = match perform(home, job, &input) {
+        Err(WholeError::Refused(refusal)) => Outcome {
+            refused: Some(JobRefusal {
+                kind: refusal.kind().to_string(),
+                reason: crate::sentence(&refusal),
+            }),
+            ..Outcome::default()
+        },
+        other => other?,
+    };
     let line =
         serde_json::to_string(&outcome).map_err(|_| WholeError::Garbled { job: job.name() })?;
     writeln!(std::io::stdout().lock(), "{line}").map_err(io)
@@ -247,7 +271,12 @@ impl Jobs {
                 },
             });
         }
-        serde_json::from_slice(&output.stdout).map_err(|_| WholeError::Garbled { job: job.name() })
+        let outcome: Outcome = serde_json::from_slice(&output.stdout)
+            .map_err(|_| WholeError::Garbled { job: job.name() })?;
+        match outcome.refused {
+            Some(refusal) => Err(WholeError::RefusedThere(refusal)),
+            None => Ok(outcome),
+        }
     }
 
     fn in_thread(&self, job: Job, input: &[u8]) -> Result<Outcome, WholeError> {

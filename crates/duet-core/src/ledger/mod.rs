@@ -89,7 +89,7 @@ impl ReceiveError {
             ReceiveError::Replay { .. } => "replay",
             ReceiveError::BadPayload(JournalError::Breach(b)) => b.kind(),
             ReceiveError::BadPayload(_) => "bad-payload",
-            ReceiveError::Proof(_) => "snapshot-proof",
+            ReceiveError::Proof(e) => e.kind(),
             ReceiveError::Local(_) => "local",
         }
     }

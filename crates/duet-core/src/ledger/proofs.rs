@@ -41,6 +41,20 @@ pub enum ProofError {
     Missing,
 }
 
+impl ProofError {
+    /// A short name for the failure (for counting, not for people).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProofError::Malformed(_) => "snapshot-malformed",
+            ProofError::Anchor(..) => "snapshot-anchor",
+            ProofError::Chain(_) => "snapshot-chain",
+            ProofError::Overclaim => "snapshot-overclaim",
+            ProofError::Unproven => "snapshot-unproven",
+            ProofError::Missing => "snapshot-missing",
+        }
+    }
+}
+
 /// One author's changes a snapshot covers: their hashes, in sequence
 /// from 1, and the author's envelope for the last of them.
 #[derive(Clone, Debug, PartialEq, Eq)]

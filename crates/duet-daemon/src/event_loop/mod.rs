@@ -58,7 +58,7 @@ pub struct EventLoop {
     waiters: Waiters,
     /// Refusals of what peers sent, logged a few lines a minute per peer
     /// and kind of refusal at most.
-    refusals: Warnings<(PeerId, &'static str)>,
+    refusals: Warnings<(PeerId, String)>,
     commands: mpsc::Receiver<Command>,
     /// When a sync message or a write last kept the loop busy.
     last_activity: Instant,

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use duet_core::ledger::ReceiveError;
 use duet_core::sync::{Event, Output};
 use libp2p::request_response::{self, Message};
 use libp2p::{Multiaddr, PeerId};
@@ -13,6 +14,7 @@ use crate::control::SyncedPeer;
 use crate::identity;
 use crate::protocol::{SyncRequest, SyncResponse};
 use crate::waiters::Waiter;
+use crate::whole::JobRefusal;
 
 impl EventLoop {
     pub(super) fn on_sync_event(
@@ -105,8 +107,17 @@ impl EventLoop {
                 }
                 // A few lines a minute per peer, however much it sends.
                 if let Some(refusal) = &intake.first_refusal {
-                    let reason = crate::sentence(refusal);
-                    let key = (from, refusal.kind());
+                    // A snapshot refused in a whole-journal job comes back
+                    // with its own kind and sentence.
+                    let there = match refusal {
+                        ReceiveError::Local(e) => e.downcast_ref::<JobRefusal>(),
+                        _ => None,
+                    };
+                    let (kind, reason) = match there {
+                        Some(r) => (r.kind.clone(), r.reason.clone()),
+                        None => (refusal.kind().to_string(), crate::sentence(refusal)),
+                    };
+                    let key = (from, kind);
                     let line = self
                         .refusals
                         .note(&key, intake.refused, &reason, Instant::now());
@@ -116,7 +127,7 @@ impl EventLoop {
                 }
             }
             Event::Malformed { from } => {
-                let key = (from, "malformed-vector");
+                let key = (from, "malformed-vector".to_string());
                 let line =
                     self.refusals
                         .note(&key, 1, "a malformed version vector", Instant::now());
