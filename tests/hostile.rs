@@ -498,6 +498,16 @@ fn check_intact(alex: &Device, kept: &str, after: &str) {
     );
     let id = alex.add(&format!("Alex writes on after: {after}"));
     assert_eq!(alex.json(&["show", &id])["person"], "Alex");
+    // Alex's status still answers, and says what went to Sam's device.
+    eventually(
+        Duration::from_secs(30),
+        "Alex's status after the attack",
+        || {
+            let status = alex.json(&["status"]);
+            let peer = &status["status"]["peers"][0];
+            peer["connected"] == true && peer["waiting"] == 0
+        },
+    );
 }
 
 /// An automerge compressed change chunk whose data inflates to 64 MiB of

@@ -70,7 +70,9 @@ fn offline_devices_merge_and_show_concurrent_edits_as_a_conflict_on_both() {
         assert!(ids.iter().any(|id| id == by), "{by}");
         let shown = device.ok(&["show", &shared]);
         assert!(
-            shown.contains(" on Alex's ") && shown.contains("\nedited "),
+            shown.contains("written ")
+                && shown.contains("(edited ")
+                && shown.contains(" on Alex's "),
             "{shown}"
         );
     }

@@ -53,7 +53,11 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let blocks: Vec<String> = entries.iter().map(render::summary).collect();
+    let devices = render::Devices(replica.devices());
+    let blocks: Vec<String> = entries
+        .iter()
+        .map(|e| render::summary(e, &devices))
+        .collect();
     println!("{}", blocks.join("\n\n"));
     Ok(())
 }

@@ -53,8 +53,9 @@ impl Devices<'_> {
     }
 }
 
-/// The heading line: id, person, kind, time, tags, mood.
-pub fn heading(e: &Entry) -> String {
+/// The heading line: id, person, kind, time, tags, mood, and when and
+/// on which device it was last edited.
+pub fn heading(e: &Entry, devices: &Devices<'_>) -> String {
     let mut line = format!(
         "{}  {} · {} · {}",
         short_id(&e.id),
@@ -74,8 +75,15 @@ pub fn heading(e: &Entry) -> String {
     if let Some(mood) = &e.mood {
         line.push_str(&format!("  mood: {}", safe::line(mood)));
     }
-    if e.edited.is_some() {
-        line.push_str("  (edited)");
+    if let Some(edited) = e.edited {
+        match &e.edited_by {
+            Some(by) => line.push_str(&format!(
+                "  (edited {} on {})",
+                when(edited),
+                devices.name(by)
+            )),
+            None => line.push_str(&format!("  (edited {})", when(edited))),
+        }
     }
     line
 }
@@ -116,8 +124,8 @@ fn responses(e: &Entry) -> Option<String> {
 }
 
 /// An entry as `log` lists it.
-pub fn summary(e: &Entry) -> String {
-    let mut out = heading(e);
+pub fn summary(e: &Entry, devices: &Devices<'_>) -> String {
+    let mut out = heading(e, devices);
     out.push('\n');
     out.push_str(&indent(&e.body));
     if !e.conflicts.is_empty() {
@@ -135,7 +143,7 @@ pub fn summary(e: &Entry) -> String {
 
 /// An entry as `show` prints it, everything included.
 pub fn full(e: &Entry, devices: &Devices<'_>) -> String {
-    let mut out = format!("{}\n", heading(e));
+    let mut out = format!("{}\n", heading(e, devices));
     out.push_str(&format!(
         "id {}  written {} on {}",
         safe::line(&e.id),
@@ -145,12 +153,7 @@ pub fn full(e: &Entry, devices: &Devices<'_>) -> String {
     if let Some(arrived) = e.arrived {
         out.push_str(&format!("  arrived here {}", timestamp(arrived)));
     }
-    if let Some(edited) = e.edited {
-        out.push_str(&format!("\nedited {}", timestamp(edited)));
-        if let Some(by) = &e.edited_by {
-            out.push_str(&format!(" on {}", devices.name(by)));
-        }
-    }
+
     out.push_str("\n\n");
     out.push_str(&indent(&e.body));
     out.push('\n');

@@ -145,7 +145,7 @@ impl Replica {
             roster: &Roster::default(),
             schema: None,
         };
-        let journal = proven::check(&against, inviter, &covers, &contents, |_, _| None)?;
+        let journal = proven::check(&against, &covers, &contents, |_, _| None, |_| false)?;
         let devices = journal.devices();
         if !devices.iter().any(|d| d.id == device.id().to_text()) {
             return Err(ReceiveError::local(MemberError::NotAMember));

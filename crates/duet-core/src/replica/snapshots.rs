@@ -45,7 +45,9 @@ impl Replica {
             roster: self.member.roster(),
             schema: Some(self.member.schema()),
         };
-        let mut incoming = proven::check(&against, snapshot.author, &covers, &contents, held)?;
+        let journal = &self.journal;
+        let known = |hash: &[u8; 32]| journal.contains(hash);
+        let mut incoming = proven::check(&against, &covers, &contents, held, known)?;
         self.journal
             .merge(&mut incoming)
             .map_err(ReceiveError::BadPayload)?;
