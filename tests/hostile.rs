@@ -295,6 +295,15 @@ fn a_stolen_device_cannot_lock_out_forge_or_exhaust_its_partner() {
             "as another person",
         ),
         (
+            "a heard mark as Alex",
+            thief.change(|tx| {
+                let heard = child(tx, &alex_entry(tx), "heard");
+                tx.put(&heard, "Alex", ScalarValue::Timestamp(1_700_000_000_000))
+                    .expect("put");
+            }),
+            "as another person",
+        ),
+        (
             "wipe the reactions and replies of Alex's entry",
             thief.change(|tx| {
                 let e = alex_entry(tx);
@@ -490,6 +499,7 @@ fn check_intact(alex: &Device, kept: &str, after: &str) {
     );
     assert_eq!(shown["reactions"], serde_json::json!([]), "after {after}");
     assert_eq!(shown["replies"], serde_json::json!([]), "after {after}");
+    assert_eq!(shown["heard"], serde_json::json!([]), "after {after}");
     let devices = alex.json(&["devices"]);
     assert_eq!(
         devices.as_array().map(Vec::len),
