@@ -86,11 +86,34 @@ enum Command {
     WholeJob { job: String },
 }
 
+impl Command {
+    /// Commands that print what they read and nothing else.
+    fn reads_out(&self) -> bool {
+        matches!(
+            self,
+            Command::Log(_)
+                | Command::Show { .. }
+                | Command::Export(_)
+                | Command::Prompt
+                | Command::Devices
+                | Command::Status
+        )
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return usage_error(err),
     };
+    if cli.command.reads_out() {
+        // `duet log | head -1`: when the reader goes away, end quietly, as
+        // git and every Unix tool does (Rust ignores SIGPIPE, which makes a
+        // print to a closed pipe panic). Only for commands that print what
+        // they read: the daemon and pairing keep sockets whose peers may
+        // close, and must see that as an error, not die of it.
+        sigpipe::reset();
+    }
     let ctx = context::Context::new(cli.home, cli.json);
     let result = match cli.command {
         Command::Init(args) => init::run(&ctx, args),
