@@ -34,29 +34,36 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     if !ctx.home.is_initialised() {
         drop(ctx.open()?);
     }
+    ctx.check_writable()?;
     let help = format!(
-        "Write your {} above. Lines starting with # are left out.\nAn empty entry is not saved.",
+        "Write your {} above the line. An empty entry is not saved.",
         args.kind
     );
-    let body = editor::text_from(args.text, "", &help)?;
+    let retry = format!("duet add --kind {} -", args.kind);
+    let draft = editor::text_from(args.text, "", &[], &help, &retry)?;
     let created = now_ms();
-    let new = NewEntry {
-        kind: args.kind,
-        tags: clean_tags(args.tags),
-        mood: args
-            .mood
-            .map(|m| m.trim().to_string())
-            .filter(|m| !m.is_empty()),
-        body: body.trim_end().to_string(),
-    };
-    let (id, mut replica) = match through_daemon(ctx, &new, created)? {
-        Some(id) => (id, None),
-        None => {
-            let mut replica = ctx.open()?;
-            let id = replica.commit(|journal, author| journal.add_entry(author, new, created))?;
-            (id, Some(replica))
-        }
-    };
+    let tags = clean_tags(args.tags);
+    let mood = args
+        .mood
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty());
+    let (id, mut replica) = draft.save(&retry, |body| {
+        let new = NewEntry {
+            kind: args.kind,
+            tags,
+            mood,
+            body: body.trim_end().to_string(),
+        };
+        Ok(match through_daemon(ctx, &new, created)? {
+            Some(id) => (id, None),
+            None => {
+                let mut replica = ctx.open()?;
+                let id =
+                    replica.commit(|journal, author| journal.add_entry(author, new, created))?;
+                (id, Some(replica))
+            }
+        })
+    })?;
     if ctx.json {
         ctx.print_json(&Added {
             id: &id,

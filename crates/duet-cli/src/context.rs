@@ -76,6 +76,21 @@ impl Context {
         }
     }
 
+    /// Checks, before an editor opens, that a write can be saved: the
+    /// store and the home can be written to (not a read-only disk or a
+    /// file that lost its permissions), so that nobody writes a long
+    /// entry only to learn it cannot be kept.
+    pub fn check_writable(&self) -> anyhow::Result<()> {
+        let store = self.home.store_path();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&store)
+            .with_context(|| format!("cannot write to the store {}", store.display()))?;
+        tempfile::NamedTempFile::new_in(self.home.root())
+            .with_context(|| format!("cannot write in the home {}", self.home.root().display()))?;
+        Ok(())
+    }
+
     /// Prints `value` as one JSON document.
     pub fn print_json(&self, value: &impl serde::Serialize) -> anyhow::Result<()> {
         let text = serde_json::to_string_pretty(value).context("cannot encode JSON")?;

@@ -1,7 +1,17 @@
 //! Getting text from the person: an argument, stdin (`-`), or their
 //! editor. The editor's buffer lives in a private (0700) runtime directory,
 //! preferably in memory (`$XDG_RUNTIME_DIR`, else `/dev/shm`), and is
-//! removed with everything the editor left beside it (swap, backup files).
+//! removed with everything the editor left beside it (swap, backup files)
+//! once the text is saved.
+//!
+//! Nothing the person wrote, and nothing that came from a stored body, is
+//! ever stripped: the instructions sit below a scissors line, as in git,
+//! and the only lines taken out are duet's own markers, which carry a
+//! token made for this session that no journal text contains. When
+//! anything fails after the editor closes (it exits with an error, the
+//! text is over the limit, the store cannot be written), the text stays
+//! in its private directory and the error says where, with the command
+//! that saves it from there.
 
 use std::fs;
 use std::io::{IsTerminal, Read, Write};
@@ -11,27 +21,150 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _};
 
-/// Lines starting with this are instructions, left out of the entry.
-const COMMENT: char = '#';
+/// What the person wrote, and where it waits until it is saved.
+pub struct Draft {
+    pub text: String,
+    /// The editor's buffer, when the text came from the editor.
+    buffer: Option<Buffer>,
+}
 
-/// The text from `arg`: itself, all of stdin for `-`, or the editor.
-pub fn text_from(arg: Option<String>, initial: &str, help: &str) -> anyhow::Result<String> {
+impl Draft {
+    /// Runs `save` with the text. When it fails, the text is kept (see
+    /// [`Draft::keep`]) and the error says where and how to save it:
+    /// `retry` is the command, to be run as `retry < PATH`.
+    pub fn save<T>(
+        self,
+        retry: &str,
+        save: impl FnOnce(&str) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        match save(&self.text) {
+            Ok(value) => Ok(value),
+            Err(e) => Err(match self.keep() {
+                Some(path) => e.context(kept_message(&path, retry)),
+                None => e,
+            }),
+        }
+    }
+
+    /// Keeps the text in the buffer's private directory, in a file of its
+    /// own (0600), and returns its path; `None` when the text did not come
+    /// from the editor (the person has it already) or cannot be kept.
+    fn keep(mut self) -> Option<PathBuf> {
+        let buffer = self.buffer.take()?;
+        let path = buffer.dir.join("kept.txt");
+        let written = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(self.text.as_bytes()));
+        if written.is_err() {
+            return None;
+        }
+        buffer.leave();
+        Some(path)
+    }
+}
+
+fn kept_message(path: &std::path::Path, retry: &str) -> String {
+    format!(
+        "your text is kept in {}; `{retry} < {}` saves it",
+        path.display(),
+        path.display()
+    )
+}
+
+/// The text from `arg`: itself, all of stdin for `-`, or the editor on
+/// `initial`, with the `help` lines below the scissors; `versions` are
+/// other versions of the text, shown after it between duet's markers.
+/// `retry` is the command that saves a kept text (`duet add -`).
+pub fn text_from(
+    arg: Option<String>,
+    initial: &str,
+    versions: &[String],
+    help: &str,
+    retry: &str,
+) -> anyhow::Result<Draft> {
     match arg.as_deref() {
         Some("-") => {
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
                 .context("cannot read the entry from stdin")?;
-            Ok(text)
+            Ok(Draft { text, buffer: None })
         }
-        Some(text) => Ok(text.to_string()),
-        None => compose(initial, help),
+        Some(text) => Ok(Draft {
+            text: text.to_string(),
+            buffer: None,
+        }),
+        None => compose(initial, versions, help, retry),
+    }
+}
+
+/// The lines duet puts in a buffer, each with this session's token.
+struct Markers {
+    scissors: String,
+    version: String,
+}
+
+impl Markers {
+    fn new() -> Self {
+        let token: [u8; 4] = duet_core::ids::random_bytes();
+        let token: String = token.iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            scissors: format!("# ------------------------ >8 duet {token} ------------------------"),
+            version: format!(
+                "# ---- duet {token}: another version, written at the same time on another device ----"
+            ),
+        }
+    }
+
+    fn template(&self, initial: &str, versions: &[String], help: &str) -> String {
+        let mut template = String::from(initial);
+        for other in versions {
+            template.push_str("\n\n");
+            template.push_str(&self.version);
+            template.push_str("\n\n");
+            template.push_str(other);
+        }
+        if !template.is_empty() && !template.ends_with('\n') {
+            template.push('\n');
+        }
+        template.push('\n');
+        template.push_str(&self.scissors);
+        template.push_str(
+            "\n# Do not change or remove the line above. Everything below it is left out.\n",
+        );
+        if !versions.is_empty() {
+            template.push_str(
+                "# Keep what you want of every version above; duet's own marker lines are left out.\n",
+            );
+        }
+        for line in help.lines() {
+            template.push_str(&format!("# {line}\n"));
+        }
+        template
+    }
+
+    /// The text above the scissors line, without duet's own marker lines
+    /// and the blank lines it added at the end.
+    fn text(&self, raw: &str) -> String {
+        let above = raw.split_once(&format!("\n{}", self.scissors)).map_or_else(
+            || raw.strip_prefix(&self.scissors).map_or(raw, |_| ""),
+            |(above, _)| above,
+        );
+        let kept: Vec<&str> = above
+            .split('\n')
+            .filter(|line| *line != self.version)
+            .collect();
+        kept.join("\n").trim_end().to_string()
     }
 }
 
 /// Opens `$VISUAL` or `$EDITOR` (else `vi`) on `initial` and returns what
-/// was saved, without comment lines.
-pub fn compose(initial: &str, help: &str) -> anyhow::Result<String> {
+/// was saved above the scissors line.
+fn compose(initial: &str, versions: &[String], help: &str, retry: &str) -> anyhow::Result<Draft> {
     let editor = std::env::var("VISUAL")
         .ok()
         .filter(|e| !e.trim().is_empty())
@@ -47,6 +180,7 @@ pub fn compose(initial: &str, help: &str) -> anyhow::Result<String> {
             bail!("no text given and no editor set; pass the text, `-` for stdin, or set $EDITOR")
         }
     };
+    let markers = Markers::new();
     let buffer = Buffer::create()?;
     {
         let mut file = fs::OpenOptions::new()
@@ -55,15 +189,7 @@ pub fn compose(initial: &str, help: &str) -> anyhow::Result<String> {
             .mode(0o600)
             .open(&buffer.file)
             .context("cannot create the editor buffer")?;
-        let mut template = String::from(initial);
-        if !template.is_empty() && !template.ends_with('\n') {
-            template.push('\n');
-        }
-        template.push('\n');
-        for line in help.lines() {
-            template.push_str(&format!("{COMMENT} {line}\n"));
-        }
-        file.write_all(template.as_bytes())
+        file.write_all(markers.template(initial, versions, help).as_bytes())
             .context("cannot write the editor buffer")?;
     }
     let status = Command::new("sh")
@@ -73,19 +199,20 @@ pub fn compose(initial: &str, help: &str) -> anyhow::Result<String> {
         .arg(&buffer.file)
         .status()
         .with_context(|| format!("cannot start the editor `{editor}`"))?;
-    if !status.success() {
-        bail!("the editor `{editor}` exited with an error; nothing was saved");
-    }
     let raw = fs::read_to_string(&buffer.file).context("cannot read the editor buffer")?;
-    Ok(strip_comments(&raw))
-}
-
-fn strip_comments(raw: &str) -> String {
-    let kept: Vec<&str> = raw
-        .lines()
-        .filter(|l| !l.trim_start().starts_with(COMMENT))
-        .collect();
-    kept.join("\n").trim().to_string()
+    let draft = Draft {
+        text: markers.text(&raw),
+        buffer: Some(buffer),
+    };
+    if !status.success() {
+        let failed =
+            anyhow::anyhow!("the editor `{editor}` exited with an error; nothing was saved");
+        return Err(match draft.keep() {
+            Some(path) => failed.context(kept_message(&path, retry)),
+            None => failed,
+        });
+    }
+    Ok(draft)
 }
 
 /// A private directory for one editing session, removed on drop.
@@ -111,9 +238,18 @@ impl Buffer {
     }
 }
 
+impl Buffer {
+    /// Leaves the directory in place (it holds a kept text).
+    fn leave(mut self) {
+        self.dir = PathBuf::new();
+    }
+}
+
 impl Drop for Buffer {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
+        if !self.dir.as_os_str().is_empty() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -155,8 +291,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn comment_lines_and_edges_are_dropped() {
-        let raw = "Hello there.\n\nSecond line\n# Write your entry above.\n";
-        assert_eq!(strip_comments(raw), "Hello there.\n\nSecond line");
+    fn nothing_but_duets_own_lines_is_left_out() {
+        let m = Markers::new();
+        let body = "# Our trip to Lisbon\n\n#travel #us\n  # indented\nThe end.";
+        let raw = m.template(body, &[], "Write your entry above.");
+        assert_eq!(m.text(&raw), body);
+        let other = "# The other version\nwith #tags".to_string();
+        let raw = m.template(body, std::slice::from_ref(&other), "help");
+        assert_eq!(m.text(&raw), format!("{body}\n\n\n{other}"));
+        // What the person writes below the scissors is left out, as told.
+        assert_eq!(m.text(&format!("Hi\n{}\nnot this", m.scissors)), "Hi");
+        // A buffer whose scissors line was deleted keeps everything.
+        assert_eq!(m.text("# kept\ntext\n"), "# kept\ntext");
     }
 }

@@ -43,26 +43,25 @@ fn report(ctx: &Context, action: &str, id: &str, sentence: String) -> anyhow::Re
 
 pub fn edit(ctx: &Context, args: EditArgs) -> anyhow::Result<()> {
     let (mut replica, id) = open_entry(ctx, &args.id)?;
+    ctx.check_writable()?;
     let metadata_only = args.text.is_none()
         && (args.kind.is_some() || !args.tags.is_empty() || args.mood.is_some());
-    let body = if metadata_only {
+    let retry = format!("duet edit {} -", short_id(&id));
+    let draft = if metadata_only {
         None
     } else {
         let entry = replica
             .journal()
             .entry(&id)
             .ok_or_else(|| duet_core::journal::JournalError::NoSuchEntry(id.clone()))?;
-        let mut initial = entry.body.clone();
-        for other in &entry.conflicts {
-            initial.push_str("\n\n# ---- Another version, written at the same time on another device.\n# ---- Keep what you want of both and delete the rest.\n\n");
-            initial.push_str(other);
-        }
-        let text = editor::text_from(
+        let draft = editor::text_from(
             args.text,
-            &initial,
-            "Edit the entry above. Lines starting with # are left out.",
+            &entry.body,
+            &entry.conflicts,
+            "Edit the entry above the line.",
+            &retry,
         )?;
-        if text.trim() == entry.body.trim()
+        if draft.text.trim_end() == entry.body.trim_end()
             && entry.conflicts.is_empty()
             && args.kind.is_none()
             && args.tags.is_empty()
@@ -75,18 +74,28 @@ pub fn edit(ctx: &Context, args: EditArgs) -> anyhow::Result<()> {
                 format!("{} is unchanged.", short_id(&id)),
             );
         }
-        Some(text.trim_end().to_string())
+        Some(draft)
     };
-    let edit = EntryEdit {
+    let edit = |body: Option<String>| EntryEdit {
         body,
         kind: args.kind,
-        tags: (!args.tags.is_empty()).then(|| clean_tags(args.tags)),
+        tags: (!args.tags.is_empty()).then(|| clean_tags(args.tags.clone())),
         mood: args
             .mood
+            .as_ref()
             .map(|m| Some(m.trim().to_string()).filter(|m| !m.is_empty())),
     };
     let now = now_ms();
-    replica.commit(|j, a| Ok(((), j.edit_entry(a, &id, edit, now)?)))?;
+    match draft {
+        Some(draft) => draft.save(&retry, |text| {
+            let edit = edit(Some(text.trim_end().to_string()));
+            Ok(replica.commit(|j, a| Ok(((), j.edit_entry(a, &id, edit, now)?)))?)
+        })?,
+        None => {
+            let edit = edit(None);
+            replica.commit(|j, a| Ok(((), j.edit_entry(a, &id, edit, now)?)))?
+        }
+    }
     report(
         ctx,
         "edited",
@@ -127,14 +136,14 @@ pub fn react(ctx: &Context, id: &str, emoji: &str) -> anyhow::Result<()> {
 
 pub fn reply(ctx: &Context, id: &str, text: Option<String>) -> anyhow::Result<()> {
     let (mut replica, id) = open_entry(ctx, id)?;
-    let text = editor::text_from(
-        text,
-        "",
-        "Write your reply above. Lines starting with # are left out.",
-    )?;
-    let body = text.trim_end().to_string();
+    ctx.check_writable()?;
+    let retry = format!("duet reply {} -", short_id(&id));
+    let draft = editor::text_from(text, "", &[], "Write your reply above the line.", &retry)?;
     let now = now_ms();
-    let reply_id = replica.commit(|j, a| j.reply(a, &id, &body, now))?;
+    let reply_id = draft.save(&retry, |text| {
+        let body = text.trim_end().to_string();
+        Ok(replica.commit(|j, a| j.reply(a, &id, &body, now))?)
+    })?;
     if ctx.json {
         ctx.print_json(&json!({ "action": "replied", "id": id, "reply_id": reply_id }))?;
     } else {
