@@ -171,3 +171,38 @@ fn commands_work_as_a_person_would_use_them() {
     let prompt = device.json(&["prompt"]);
     assert!(prompt["text"].as_str().is_some_and(|t| t.len() > 10));
 }
+
+#[test]
+fn a_missing_key_or_an_emptied_store_says_what_to_restore() {
+    let device = Device::init("Alex");
+    device.add("words worth restoring");
+    let home = device.home();
+    let key = home.join("journal.key");
+    let aside = home.join("journal.key.aside");
+    std::fs::rename(&key, &aside).expect("move the key aside");
+    let out = device.run(&["log"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("journal.key is missing") && stderr.contains("restore journal.key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("move it aside"), "{stderr}");
+    // Nothing was changed: with the key back, everything reads.
+    std::fs::rename(&aside, &key).expect("put the key back");
+    assert!(device.has_body("words worth restoring"));
+
+    let store = home.join("store.sqlite");
+    let kept = std::fs::read(&store).expect("store");
+    std::fs::write(&store, b"").expect("empty the store");
+    let out = device.run(&["log"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("missing or empty") && stderr.contains("restore store.sqlite"),
+        "{stderr}"
+    );
+    std::fs::write(&store, kept).expect("restore the store");
+    assert!(device.has_body("words worth restoring"));
+}

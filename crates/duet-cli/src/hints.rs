@@ -46,6 +46,14 @@ fn hint(error: &(dyn std::error::Error + 'static)) -> Option<String> {
                 Some("use another --home to start a second one".into())
             }
             HomeError::Partial(_) => Some("move it aside and try again".into()),
+            HomeError::MissingKey(path) => Some(format!(
+                "restore {} from your backup of this home; do not start a new journal here",
+                path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned())
+            )),
+            HomeError::StoreMissing(_) => Some(
+                "restore store.sqlite from your backup of this home; or, to start again, move the home aside and pair this device with `duet join`"
+                    .into(),
+            ),
             _ => None,
         };
     }

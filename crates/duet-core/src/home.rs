@@ -24,6 +24,10 @@ pub enum HomeError {
     AlreadyInitialised(PathBuf),
     #[error("{0} holds part of a journal (an earlier `duet init` or `duet join` did not finish)")]
     Partial(PathBuf),
+    #[error("{0} is missing, and the journal in this home cannot be read without it")]
+    MissingKey(PathBuf),
+    #[error("the store {0} is missing or empty, though this home holds the journal's keys")]
+    StoreMissing(PathBuf),
     #[error("cannot create {path}: {source}")]
     Create {
         path: PathBuf,
@@ -140,15 +144,39 @@ impl Home {
     /// Reads the keys and opens the store.
     fn parts(&self) -> Result<(Store, DeviceKey, JournalKey), HomeError> {
         if !self.is_initialised() {
-            if self.is_empty_of_journal() {
-                return Err(HomeError::NotInitialised(self.root.clone()));
-            }
-            return Err(HomeError::Partial(self.root.clone()));
+            return Err(self.why_not_initialised());
+        }
+        if fs::metadata(self.store_path()).is_ok_and(|m| m.len() == 0) {
+            return Err(HomeError::StoreMissing(self.store_path()));
         }
         let device = DeviceKey::read(&self.device_key_path())?;
         let key = JournalKey::read(&self.journal_key_path())?;
         let store = Store::open(&self.store_path())?;
         Ok((store, device, key))
+    }
+
+    /// Why a home that is not whole cannot be opened: nothing is here; a
+    /// key file is missing beside a store that holds a journal (restore
+    /// the file); the store is missing or empty beside both keys (restore
+    /// it, or join again); or an `init` or `join` stopped half way.
+    fn why_not_initialised(&self) -> HomeError {
+        if self.is_empty_of_journal() {
+            return HomeError::NotInitialised(self.root.clone());
+        }
+        let (device, journal) = (self.device_key_path(), self.journal_key_path());
+        let store = self.store_path();
+        let store_has_journal = fs::metadata(&store).is_ok_and(|m| m.len() > 0)
+            && Store::open(&store)
+                .ok()
+                .is_some_and(|s| crate::ledger::Ledger::open(s).is_ok());
+        if store_has_journal {
+            let missing = if journal.exists() { device } else { journal };
+            return HomeError::MissingKey(missing);
+        }
+        if device.exists() && journal.exists() {
+            return HomeError::StoreMissing(store);
+        }
+        HomeError::Partial(self.root.clone())
     }
 
     /// A store that was never initialised is a half-made home.
