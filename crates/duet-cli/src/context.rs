@@ -25,6 +25,12 @@ impl Context {
     /// `DUET_COMPACT_AFTER` when set.
     pub fn open(&self) -> anyhow::Result<Replica> {
         let mut replica = self.home.open()?;
+        if replica.set_aside() > 0 {
+            eprintln!(
+                "duet: note: {} damaged item(s) in the store were set aside, and everything else reads; with `duet daemon` running, a partner's device sends good copies",
+                replica.set_aside()
+            );
+        }
         self.tell_about_new_devices(&mut replica);
         if let Some(n) = std::env::var("DUET_COMPACT_AFTER")
             .ok()

@@ -90,6 +90,8 @@ pub struct Replica {
     applied_pos: i64,
     snapshot_generation: i64,
     compact_after: usize,
+    /// Damaged items this replica set aside when it opened.
+    set_aside: usize,
 }
 
 impl Replica {
@@ -170,8 +172,10 @@ impl Replica {
         if ledger.device_id() != device.id() {
             return Err(MemberError::KeyMismatch.into());
         }
+        let before = ledger.store().quarantined()?.len();
         let (journal, applied_pos, generation, chains) = load(&ledger, &key)?;
-        Self::assemble(
+        let set_aside = ledger.store().quarantined()?.len().saturating_sub(before);
+        let mut replica = Self::assemble(
             ledger,
             device,
             key,
@@ -179,7 +183,9 @@ impl Replica {
             applied_pos,
             generation,
             chains,
-        )
+        )?;
+        replica.set_aside = set_aside;
+        Ok(replica)
     }
 
     fn assemble(
@@ -208,12 +214,19 @@ impl Replica {
             applied_pos,
             snapshot_generation,
             compact_after: DEFAULT_COMPACT_AFTER,
+            set_aside: 0,
         })
     }
 
     /// The store, device key and journal key, to open again.
     pub fn into_parts(self) -> (Store, DeviceKey, JournalKey) {
         self.member.into_parts()
+    }
+
+    /// How many damaged stored items opening this replica set aside
+    /// (`store/quarantine.rs`): a peer's device sends good copies.
+    pub fn set_aside(&self) -> usize {
+        self.set_aside
     }
 
     pub fn set_compact_after(&mut self, envelopes: usize) {
@@ -406,22 +419,52 @@ fn load(
     key: &JournalKey,
 ) -> Result<(Journal, i64, i64, Vec<Chain>), ReplicaError> {
     let journal_id = ledger.journal_id();
-    let snapshot = ledger.store().snapshot()?;
-    let contents = match &snapshot {
-        Some(s) => Some(own_contents(&open_own(
-            &s.bytes,
-            Kind::Snapshot,
-            &journal_id,
-            key,
-        )?)?),
-        None => None,
+    let now = crate::ledger::member::now_ms();
+    // Bytes whose signature no longer verifies were damaged where they
+    // lie: they are set aside (`store/quarantine.rs`) and the rest opens.
+    // Bytes that verify but do not decrypt point at the key, not the
+    // store: that stays an error, and nothing is set aside.
+    let damaged = |bytes: &[u8]| match envelope::decode(bytes) {
+        Err(_) => true,
+        Ok(sealed) => matches!(
+            sealed.verify(&journal_id, |a| ledger.members().contains(a)),
+            Err(OpenError::BadSignature)
+        ),
     };
+    let mut snapshot = ledger.store().snapshot()?;
+    let mut contents = None;
+    if let Some(s) = &snapshot {
+        match open_own(&s.bytes, Kind::Snapshot, &journal_id, key) {
+            Ok(payload) => contents = Some(own_contents(&payload)?),
+            Err(_) if damaged(&s.bytes) => {
+                tracing::warn!("set aside the stored snapshot, which is damaged; a partner's device will send its own");
+                ledger.store().quarantine_snapshot(now)?;
+                snapshot = None;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let envelopes = ledger.stored_after(0)?;
     let applied_pos = envelopes.last().map_or(0, |e| e.pos);
-    let changes = envelopes
-        .iter()
-        .map(|e| open_own(&e.bytes, Kind::Change, &journal_id, key))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut changes = Vec::with_capacity(envelopes.len() + 1);
+    if contents.is_none() {
+        // Without a snapshot, the document grows from the journal's first
+        // change, kept sealed beside it: what the envelopes left hold then
+        // reads, and the rest waits for a peer's snapshot.
+        if let Some(base) = records::read(ledger.store(), key, BASE)? {
+            changes.push(base);
+        }
+    }
+    for e in &envelopes {
+        match open_own(&e.bytes, Kind::Change, &journal_id, key) {
+            Ok(change) => changes.push(change),
+            Err(_) if damaged(&e.bytes) => {
+                tracing::warn!(author = %e.author.short(), seq = e.seq, "set aside a stored envelope that is damaged; a partner's device will send it again");
+                ledger.store().quarantine_envelope(e.pos, now)?;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
     let journal = Journal::load(contents.as_ref().map(|c| c.doc.as_slice()), changes)?;
     if journal.journal_id().is_some_and(|id| id != journal_id) {
         return Err(ReplicaError::KeyMismatch);

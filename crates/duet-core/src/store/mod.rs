@@ -20,6 +20,9 @@ use crate::vv::VersionVector;
 
 mod envelopes;
 mod peers;
+mod quarantine;
+
+pub use quarantine::Quarantined;
 
 pub use peers::PeerRecord;
 
@@ -56,6 +59,17 @@ const MIGRATIONS: &[&str] = &[
     // 3: when changes dated ahead of this device's clock arrived (by
     // change hash), so that such an entry is listed by its arrival.
     "CREATE TABLE arrivals (hash BLOB PRIMARY KEY, at INTEGER NOT NULL);",
+    // 4: stored bytes that no longer verify (a damaged disk, a bad
+    // restore), set aside whole so that the rest opens; a peer sends the
+    // good copy again.
+    "CREATE TABLE quarantine (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         what TEXT NOT NULL,
+         author BLOB,
+         seq INTEGER,
+         bytes BLOB NOT NULL,
+         at INTEGER NOT NULL
+     );",
 ];
 
 #[derive(Debug, thiserror::Error)]
