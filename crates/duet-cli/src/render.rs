@@ -63,6 +63,9 @@ pub fn heading(e: &Entry, devices: &Devices<'_>) -> String {
         e.kind,
         when(e.listed_at())
     );
+    if e.waiting {
+        line.push_str("  (waiting for an earlier change to arrive again)");
+    }
     if e.arrived.is_some() {
         line.push_str(&format!(
             " (dated {}, ahead of this device's clock)",

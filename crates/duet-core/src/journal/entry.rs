@@ -99,6 +99,11 @@ pub struct Entry {
     pub replies: Vec<Reply>,
     pub heard: Vec<Heard>,
     pub deleted: Option<i64>,
+    /// True for an entry read from a change that waits for an earlier one
+    /// this device lacks (it was damaged, and a peer will send it again):
+    /// shown as written, without later edits or responses.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub waiting: bool,
 }
 
 impl Entry {

@@ -23,6 +23,7 @@ mod entry;
 mod frontier;
 mod read;
 mod schema;
+mod waiting;
 
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, Change, ObjId, ObjType, ReadDoc, ScalarValue, ROOT};
@@ -97,6 +98,9 @@ pub struct Journal {
     /// When changes dated ahead of this device's clock arrived, by change
     /// hash (kept in the store; see [`Journal::set_arrivals`]).
     arrivals: std::collections::HashMap<[u8; 32], i64>,
+    /// Changes that did not apply when the journal was loaded: they wait
+    /// for a dependency (`waiting.rs`).
+    waiting: Vec<Change>,
 }
 
 impl Journal {
@@ -122,6 +126,7 @@ impl Journal {
             entries,
             devices,
             arrivals: Default::default(),
+            waiting: Vec::new(),
         };
         let commit = journal.last_commit()?;
         Ok((journal, commit))
@@ -142,8 +147,19 @@ impl Journal {
             .into_iter()
             .map(Change::from_bytes)
             .collect::<Result<Vec<_>, _>>()?;
-        doc.apply_changes(changes)?;
-        Self::for_session(doc)
+        doc.apply_changes(changes.clone())?;
+        // Nearly always nothing waits, and this costs one look.
+        let waiting: Vec<Change> = if doc.get_missing_deps(&[]).is_empty() {
+            Vec::new()
+        } else {
+            changes
+                .into_iter()
+                .filter(|c| doc.get_change_by_hash(&c.hash()).is_none())
+                .collect()
+        };
+        let mut journal = Self::for_session(doc)?;
+        journal.keep_waiting(waiting);
+        Ok(journal)
     }
 
     /// The journal over `doc`. It writes as an actor no device can sign
@@ -157,6 +173,7 @@ impl Journal {
             entries,
             devices,
             arrivals: Default::default(),
+            waiting: Vec::new(),
         })
     }
 

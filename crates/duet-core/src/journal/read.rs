@@ -103,16 +103,27 @@ impl Journal {
         }
         keys.reverse();
         let limit = filter.limit.unwrap_or(usize::MAX);
-        keys.into_iter()
+        let waiting: Vec<Entry> = self
+            .waiting_entries()
+            .into_iter()
+            .filter(|entry| filter.matches(entry))
+            .collect();
+        let applied = keys
+            .into_iter()
             .filter(|(_, _, obj, _)| get_i64(&self.doc, obj, "deleted").is_none())
             .map(|(_, key, obj, arrived)| {
                 let mut entry = read_entry(&self.doc, id_of_key(&key), &obj);
                 entry.arrived = arrived;
                 entry
             })
-            .filter(|entry| filter.matches(entry))
-            .take(limit)
-            .collect()
+            .filter(|entry| filter.matches(entry));
+        if waiting.is_empty() {
+            return applied.take(limit).collect();
+        }
+        let mut all: Vec<Entry> = applied.chain(waiting).collect();
+        all.sort_by_key(|e| std::cmp::Reverse(e.listed_at()));
+        all.truncate(limit);
+        all
     }
 
     /// Every entry, deleted ones included, by id.
@@ -178,6 +189,7 @@ fn read_entry(doc: &Automerge, id: &str, obj: &ObjId) -> Entry {
         edited: get_i64(doc, obj, "edited"),
         edited_by,
         arrived: None,
+        waiting: false,
         kind: get_str(doc, obj, "kind")
             .and_then(|k| k.parse().ok())
             .unwrap_or(EntryKind::Note),

@@ -209,6 +209,11 @@ fn maker(obj: &ObjectId) -> Option<DeviceId> {
 }
 
 impl Schema {
+    /// The id of the entries map, in automerge's legacy form.
+    pub(super) fn entries_id(&self) -> ObjectId {
+        self.entries.clone()
+    }
+
     /// Checks `change`, signed by `signer`, against every rule above, at
     /// `now` on this device's clock. Returns the device records it makes.
     pub fn check(
