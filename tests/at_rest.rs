@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::process::Stdio;
 
 use common::{contains, files_under, Device};
@@ -19,19 +18,11 @@ fn entry_text_never_reaches_any_file_under_the_home_in_the_clear() {
         .expect("read");
 
     let id = device.add(&format!("as an argument: {CANARY}"));
-    let mut child = device
-        .cmd(&["add", "-", "--kind", "feeling", "--tag", "canary"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("from stdin: {CANARY}").as_bytes())
-        .expect("write");
-    assert!(child.wait().expect("wait").success());
+    let added = device.run_with_stdin(
+        &["add", "-", "--kind", "feeling", "--tag", "canary"],
+        format!("from stdin: {CANARY}").as_bytes(),
+    );
+    assert!(added.status.success());
     let editor = format!("sh -c 'echo \"from the editor: {CANARY}\" > \"$1\"' --");
     let status = device
         .cmd(&["add"])

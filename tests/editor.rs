@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
@@ -40,20 +39,7 @@ fn kept_path(out: &Output) -> PathBuf {
 
 /// `duet args` with `text` on stdin; returns stdout.
 fn with_stdin(device: &Device, args: &[&str], text: &[u8]) -> String {
-    let mut child = device
-        .cmd(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text)
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    let out = device.run_with_stdin(args, text);
     assert!(
         out.status.success(),
         "duet {args:?}: {}",

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 
@@ -40,19 +40,8 @@ fn a_reader_that_leaves_early_ends_duet_quietly() {
     // One entry far longer than a pipe holds, so duet is still writing
     // when the reader leaves.
     let long = "I want to remember this evening. ".repeat(6_000);
-    let mut child = device
-        .cmd(&["add", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(long.as_bytes())
-        .expect("write");
-    assert!(child.wait().expect("wait").success());
+    let added = device.run_with_stdin(&["add", "-"], long.as_bytes());
+    assert!(added.status.success());
     device.add("a short one");
 
     read_a_little(&device, &["log"], 1);
