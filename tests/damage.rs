@@ -87,12 +87,24 @@ fn a_damaged_envelope_is_set_aside_and_fetched_again() {
     let export = alex.ok(&["export", "--format", "md"]);
     assert!(export.contains("the first evening") && export.contains("the third evening"));
 
+    // `duet doctor` says what is wrong and what fixes it.
+    let doctor = alex.run(&["doctor"]);
+    let said = String::from_utf8_lossy(&doctor.stdout);
+    assert!(!doctor.status.success(), "{said}");
+    assert!(
+        said.contains("was set aside") && said.contains("duet daemon"),
+        "{said}"
+    );
+
     // With Sam's device online, Alex's daemon starts and gets it back.
     let _a = alex.daemon();
     eventually(WAIT, "the damaged entry back from Sam", || {
         alex.has_body("which gets damaged")
     });
     assert!(alex.has_body("the first evening") && alex.has_body("the third evening"));
+    eventually(WAIT, "`duet doctor` clean", || {
+        alex.run(&["doctor"]).status.success()
+    });
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod daemon_cmd;
 mod dates;
 mod demo;
 mod devices;
+mod doctor;
 mod editor;
 mod entry_ops;
 mod export;
@@ -77,6 +78,8 @@ enum Command {
     Status,
     /// Sync now and report what moved (needs the daemon).
     Sync,
+    /// Check this home and say what is wrong and what fixes it.
+    Doctor,
     /// The sync daemon, in the foreground.
     Daemon(daemon_cmd::Args),
     /// Two devices on this machine pair and sync, end to end.
@@ -97,6 +100,7 @@ impl Command {
                 | Command::Prompt
                 | Command::Devices
                 | Command::Status
+                | Command::Doctor
         )
     }
 }
@@ -133,6 +137,7 @@ fn main() -> ExitCode {
         Command::Devices => devices::devices(&ctx),
         Command::Status => devices::status(&ctx),
         Command::Sync => devices::sync(&ctx),
+        Command::Doctor => doctor::run(&ctx),
         Command::Daemon(args) => daemon_cmd::run(&ctx, args),
         Command::Demo(args) => demo::run(args),
         Command::WholeJob { job } => {
