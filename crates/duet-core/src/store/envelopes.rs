@@ -55,7 +55,26 @@ impl Store {
             [author.0.as_slice()],
             |r| r.get(0),
         )?;
-        let seq = held as u64 + 1;
+        // A peer may hold more of this device's envelopes than it does
+        // itself: this home was restored from a backup, or copied. A new
+        // envelope must never take a number a peer holds under another
+        // one, so it goes after what any peer was last seen to hold; the
+        // peers send the rest back (it is this device's own, signed by it).
+        let peers_hold = {
+            let mut stmt =
+                tx.prepare_cached("SELECT vector FROM peers WHERE vector IS NOT NULL")?;
+            let vectors: Vec<Vec<u8>> = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            vectors
+                .iter()
+                .filter_map(|bytes| VersionVector::decode(bytes).map(|(v, _)| v.get(author)))
+                // A claim no device could reach is a lie, not a restore.
+                .filter(|seq| *seq < (i64::MAX / 2) as u64)
+                .max()
+                .unwrap_or(0)
+        };
+        let seq = (held as u64).max(peers_hold) + 1;
         // The link of this device's previous change, kept beside its
         // sequence so that compaction never loses it.
         let last: Option<Vec<u8>> = tx

@@ -70,6 +70,32 @@ fn local_inserts_take_consecutive_numbers() {
 }
 
 #[test]
+fn a_restored_store_numbers_after_what_a_peer_holds_of_it() {
+    let mut store = Store::open_in_memory().expect("store");
+    let me = DeviceId(random_bytes());
+    let partner = DeviceId(random_bytes());
+    let insert = |store: &mut Store| {
+        store
+            .insert_local(&me, &[0; 32], |seq, _| {
+                Ok::<_, ()>(seq.to_be_bytes().to_vec())
+            })
+            .expect("store")
+            .expect("seal")
+            .0
+    };
+    assert_eq!(insert(&mut store), 1);
+    // The partner was last seen holding five of this device's envelopes:
+    // this store is a restored copy that lacks 2 to 5.
+    let theirs: VersionVector = [(me, 5)].into_iter().collect();
+    store.record_sync(&partner, 1, &theirs).expect("record");
+    assert_eq!(insert(&mut store), 6);
+    // A claim no device could reach is not believed.
+    let absurd: VersionVector = [(me, u64::MAX - 1)].into_iter().collect();
+    store.record_sync(&partner, 2, &absurd).expect("record");
+    assert_eq!(insert(&mut store), 7);
+}
+
+#[test]
 fn a_store_from_a_newer_duet_is_refused() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("store.sqlite");
