@@ -208,6 +208,16 @@ fn maker(obj: &ObjectId) -> Option<DeviceId> {
     }
 }
 
+/// What checking a change found, beside that it keeps the rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// The device records it makes.
+    pub records: Vec<DeviceRecord>,
+    /// The latest time it carries (0 if none): a change dated ahead of
+    /// this device's clock is noted when it arrives.
+    pub latest: i64,
+}
+
 impl Schema {
     /// The id of the entries map, in automerge's legacy form.
     pub(super) fn entries_id(&self) -> ObjectId {
@@ -223,6 +233,17 @@ impl Schema {
         people: &impl People,
         now: i64,
     ) -> Result<Vec<DeviceRecord>, Breach> {
+        self.inspect(change, signer, people, now).map(|c| c.records)
+    }
+
+    /// [`Schema::check`], also returning what else the walk found.
+    pub fn inspect(
+        &self,
+        change: &Change,
+        signer: &DeviceId,
+        people: &impl People,
+        now: i64,
+    ) -> Result<Checked, Breach> {
         if change.len() > MAX_CHANGE_OPS {
             return Err(Breach::TooManyOps { ops: change.len() });
         }
@@ -249,11 +270,13 @@ impl Schema {
             }
         }
         let mut records: HashMap<ObjectId, DeviceRecord> = HashMap::new();
+        let mut latest = 0;
         for op in &expanded.operations {
             if let OpType::Put(ScalarValue::Timestamp(ms)) = &op.action {
                 if *ms < MIN_TIME_MS || *ms > now.saturating_add(MAX_AHEAD_MS) {
                     return Err(Breach::AbsurdTime { ms: *ms });
                 }
+                latest = latest.max(*ms);
             }
             if !first && (op.obj == ObjectId::Root || op.obj == self.meta) {
                 return Err(Breach::Root);
@@ -332,7 +355,10 @@ impl Schema {
                 return Err(Breach::ReservedName);
             }
         }
-        Ok(records.into_values().collect())
+        Ok(Checked {
+            records: records.into_values().collect(),
+            latest,
+        })
     }
 
     /// The rules for an operation on an object an earlier change made:

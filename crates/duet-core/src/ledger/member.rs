@@ -5,7 +5,9 @@
 
 use crate::envelope::{self, Body, Kind, OpenError, SealError};
 use crate::ids::{DeviceId, JournalId};
-use crate::journal::{check_packed, Author, Commit, DeviceRecord, Schema, CLOCK_TOLERANCE_MS};
+use crate::journal::{
+    check_packed, Author, Checked, Commit, DeviceRecord, People, Schema, CLOCK_TOLERANCE_MS,
+};
 use crate::keys::{DeviceKey, JournalKey};
 use crate::store::{Store, StoreError, StoredEnvelope};
 use crate::vv::VersionVector;
@@ -35,8 +37,8 @@ pub enum MemberError {
 pub struct Incoming<'a> {
     verified: Verified<'a>,
     pub change: automerge::Change,
-    /// Device records the change makes.
-    devices: Vec<DeviceRecord>,
+    /// The device records the change makes and the latest time it carries.
+    checked: Checked,
 }
 
 impl Incoming<'_> {
@@ -172,18 +174,17 @@ impl Member {
     pub fn check<'a>(&self, bytes: &'a [u8]) -> Result<Incoming<'a>, ReceiveError> {
         let verified = self.ledger.verify(bytes)?;
         let payload = verified.decrypt(&self.key)?;
-        check_packed(&payload).map_err(ReceiveError::BadPayload)?;
-        let change = automerge::Change::from_bytes(payload)
-            .map_err(|e| ReceiveError::BadPayload(e.into()))?;
-        let author = verified.author;
-        let devices = self
-            .schema
-            .check(&change, &author, &self.roster, now_ms())
-            .map_err(|e| ReceiveError::BadPayload(e.into()))?;
+        let (change, checked) = open_change(
+            payload,
+            &verified.author,
+            &self.schema,
+            &self.roster,
+            now_ms(),
+        )?;
         Ok(Incoming {
             verified,
             change,
-            devices,
+            checked,
         })
     }
 
@@ -195,11 +196,12 @@ impl Member {
             .ledger
             .store_verified(&incoming.verified, Some(&hash))?;
         let now = now_ms();
-        if latest_time(&incoming.change) > now.saturating_add(CLOCK_TOLERANCE_MS) {
+        if incoming.checked.latest > now.saturating_add(CLOCK_TOLERANCE_MS) {
             self.ledger.store().record_arrival(&hash, now)?;
         }
-        if !incoming.devices.is_empty() {
-            self.learn(incoming.devices).map_err(ReceiveError::local)?;
+        if !incoming.checked.records.is_empty() {
+            self.learn(incoming.checked.records)
+                .map_err(ReceiveError::local)?;
         }
         Ok(pos)
     }
@@ -289,19 +291,23 @@ pub(crate) fn open_own(
     sealed.decrypt(key).map_err(MemberError::StoredEnvelope)
 }
 
-/// The latest time a change carries (0 if none).
-fn latest_time(change: &automerge::Change) -> i64 {
-    use automerge::legacy::OpType;
-    change
-        .decode()
-        .operations
-        .iter()
-        .filter_map(|op| match &op.action {
-            OpType::Put(automerge::ScalarValue::Timestamp(ms)) => Some(*ms),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0)
+/// A decrypted change payload, parsed and checked against the schema as
+/// written by `author`: what every change a member takes in goes through,
+/// in its own envelope or inside a snapshot.
+pub(crate) fn open_change(
+    payload: Vec<u8>,
+    author: &DeviceId,
+    schema: &Schema,
+    people: &impl People,
+    now: i64,
+) -> Result<(automerge::Change, Checked), ReceiveError> {
+    check_packed(&payload).map_err(ReceiveError::BadPayload)?;
+    let change =
+        automerge::Change::from_bytes(payload).map_err(|e| ReceiveError::BadPayload(e.into()))?;
+    let checked = schema
+        .inspect(&change, author, people, now)
+        .map_err(|e| ReceiveError::BadPayload(e.into()))?;
+    Ok((change, checked))
 }
 
 /// Now on this device's clock, in milliseconds since the Unix epoch.

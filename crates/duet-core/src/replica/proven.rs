@@ -8,9 +8,9 @@ use std::collections::{HashMap, HashSet};
 
 use crate::envelope::{self, Body};
 use crate::ids::{DeviceId, JournalId};
-use crate::journal::{check_packed, Journal, Schema};
+use crate::journal::{Journal, Schema};
 use crate::keys::JournalKey;
-use crate::ledger::member::now_ms;
+use crate::ledger::member::{now_ms, open_change};
 use crate::ledger::proofs::{Contents, ProofError};
 use crate::ledger::roster::Roster;
 use crate::ledger::ReceiveError;
@@ -137,11 +137,6 @@ fn extra_hash(
     }
     sealed.verify(&against.journal_id, |d| people.person_of(d).is_some())?;
     let payload = sealed.decrypt(against.key)?;
-    check_packed(&payload).map_err(ReceiveError::BadPayload)?;
-    let change =
-        automerge::Change::from_bytes(payload).map_err(|e| ReceiveError::BadPayload(e.into()))?;
-    schema
-        .check(&change, &sealed.author, people, now)
-        .map_err(|e| ReceiveError::BadPayload(e.into()))?;
+    let (change, _) = open_change(payload, &sealed.author, schema, people, now)?;
     Ok(change.hash().0)
 }
