@@ -136,7 +136,7 @@ impl Attacker {
         };
         assert!(self
             .store
-            .replace_snapshot(generation, &covers, snapshot)
+            .replace_snapshot(generation, &covers, snapshot, &[])
             .expect("store"));
         duet_daemon::client::poke(self.home.root());
     }

@@ -99,13 +99,13 @@ fn captured_pairing_and_sync_bytes_and_stores_never_hold_entry_text() {
     let s = sam.daemon();
     alex.add(&format!("written after pairing: {AFTER}"));
     eventually(
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         "the entry to arrive through the relay",
         || sam.has_body(AFTER),
     );
     let sent_back = "Sam answers through the relay";
     sam.add(sent_back);
-    eventually(Duration::from_secs(30), "Sam's entry to reach Alex", || {
+    eventually(Duration::from_secs(60), "Sam's entry to reach Alex", || {
         alex.has_body(sent_back)
     });
 

@@ -218,7 +218,28 @@ pub fn eventually(limit: std::time::Duration, what: &str, mut ready: impl FnMut(
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    show_daemon_logs();
     panic!("timed out after {limit:?} waiting for {what}");
+}
+
+/// The logs of every daemon this test process started, so a timeout shows
+/// what the daemons were doing.
+static DAEMON_LOGS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Prints the last lines of every daemon log still on disk.
+pub fn show_daemon_logs() {
+    let logs = DAEMON_LOGS.lock().map(|l| l.clone()).unwrap_or_default();
+    for log in logs {
+        let Ok(text) = std::fs::read_to_string(&log) else {
+            continue;
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(60)..];
+        eprintln!("--- {} (last {} lines)", log.display(), tail.len());
+        for line in tail {
+            eprintln!("{line}");
+        }
+    }
 }
 
 impl Device {
@@ -248,6 +269,9 @@ impl Device {
             env: &all,
             ..child::Options::default()
         };
+        if let Ok(mut logs) = DAEMON_LOGS.lock() {
+            logs.push(log.clone());
+        }
         let child = ChildDaemon::start(duet_bin(), &self.home(), &options).expect("start daemon");
         Daemon { child, log }
     }

@@ -92,8 +92,17 @@ pub fn status(ctx: &Context) -> anyhow::Result<()> {
         Err(ControlError::NotRunning) => (false, offline_status(ctx)?),
         Err(e) => return Err(e.into()),
     };
+    let heals = duet_core::store::Store::open(&ctx.home.store_path())
+        .and_then(|store| store.heals())
+        .unwrap_or_default();
     if ctx.json {
-        return ctx.print_json(&json!({ "daemon_running": running, "status": report }));
+        let heals: Vec<_> = heals
+            .iter()
+            .map(|h| json!({ "at": h.at, "resealed": h.resealed, "copy": h.copy }))
+            .collect();
+        return ctx.print_json(
+            &json!({ "daemon_running": running, "status": report, "restores": heals }),
+        );
     }
     println!(
         "daemon:    {}",
@@ -125,6 +134,26 @@ pub fn status(ctx: &Context) -> anyhow::Result<()> {
                 "not connected"
             },
             p.waiting
+        );
+    }
+    if let Some(copy) = heals.iter().rev().find(|h| h.copy) {
+        println!(
+            "\nAnother copy of this device's home was writing at the same time ({}).\n\
+             Nothing was lost: each copy takes back what the other wrote. But keep one:\n\
+             on the other computer, move its duet home aside and run `duet join` there\n\
+             to pair it as a new device.",
+            render::when(copy.at)
+        );
+    } else if let Some(last) = heals.last() {
+        println!(
+            "\nThis home was restored from a backup, or copied ({}): a partner's device\n\
+             held entries this one did not, and took them back{}. Nothing was lost.",
+            render::when(last.at),
+            match last.resealed {
+                0 => String::new(),
+                1 => "; 1 change written here since was sent again".to_string(),
+                n => format!("; {n} changes written here since were sent again"),
+            }
         );
     }
     Ok(())

@@ -165,6 +165,13 @@ impl Holder for Local {
         self.writer.receive_envelope(bytes)
     }
 
+    fn heal_own(
+        &mut self,
+        theirs: duet_core::store::Tip,
+    ) -> Result<Option<duet_core::store::Heal>, ReceiveError> {
+        self.writer.heal_own(theirs)
+    }
+
     /// Merging a snapshot needs the whole journal: a `receive-snapshot`
     /// job does it, and the writer continues from the heads it reports.
     /// The ledger's own checks run first, so bytes that fail them, or a

@@ -9,7 +9,7 @@ use crate::journal::{
     check_packed, Author, Checked, Commit, DeviceRecord, People, Schema, CLOCK_TOLERANCE_MS,
 };
 use crate::keys::{DeviceKey, JournalKey};
-use crate::store::{Store, StoreError, StoredEnvelope};
+use crate::store::{Heal, Store, StoreError, StoredEnvelope, Tip};
 use crate::vv::VersionVector;
 
 use super::records::{RecordError, ROSTER};
@@ -61,6 +61,10 @@ pub struct Member {
     /// held, so that an unchanged record is not decrypted again.
     sealed_seen: Option<Vec<u8>>,
     stored: Roster,
+    /// Whether a peer confirmed this device's own changes, or this device
+    /// healed another history of them, since this member was opened.
+    confirmed_here: bool,
+    healed_here: bool,
 }
 
 impl Member {
@@ -85,6 +89,8 @@ impl Member {
             schema,
             sealed_seen: None,
             stored: Roster::default(),
+            confirmed_here: false,
+            healed_here: false,
         };
         member.learn(known.devices().to_vec())?;
         Ok(member)
@@ -225,6 +231,97 @@ impl Member {
             self.learn(made)?;
         }
         Ok(pos)
+    }
+
+    /// Compares what a peer holds of this device's own changes (`theirs`,
+    /// from its tips) with what this device holds. When they agree, the
+    /// peer's tip is noted as confirmed. When the peer holds more of them,
+    /// or another change under a number this device used, this home was
+    /// restored or copied (`store/chain.rs`): this device's own envelopes
+    /// past what a peer confirmed are sealed again after the peer's tip,
+    /// and the numbers in between are left for the peer's to fill.
+    /// Returns the heal, if one was needed.
+    pub fn heal_own(&mut self, theirs: Tip) -> Result<Option<Heal>, MemberError> {
+        let me = self.device.id();
+        if theirs.author != me {
+            return Ok(None);
+        }
+        let store = self.ledger.store();
+        let top = store.own_top(&me)?;
+        let mine = if theirs.seq <= top {
+            store.own_link_at(theirs.seq)?
+        } else {
+            None
+        };
+        let differs = mine.is_some_and(|l| l != theirs.link);
+        if theirs.seq <= top && !differs {
+            if mine.is_some() {
+                store.confirm_own(theirs.seq)?;
+                self.confirmed_here = true;
+            }
+            return Ok(None);
+        }
+        // What this device's own snapshot covers cannot be given up.
+        let floor = store.snapshot_covers()?.get(&me);
+        let mut keep = store.own_confirmed()?.min(top);
+        if differs {
+            keep = keep.min(theirs.seq - 1);
+        }
+        let keep = keep.max(floor);
+        if differs && keep >= theirs.seq {
+            tracing::warn!(
+                seq = theirs.seq,
+                "a peer holds another history of this device's changes from before its snapshot; it cannot be healed here"
+            );
+            return Ok(None);
+        }
+        let mut changes = Vec::new();
+        for env in store.envelopes_of(&me, keep + 1, i64::MAX as u64)? {
+            match self.open_stored(&env) {
+                Ok(change) => {
+                    let hash = match env.hash {
+                        Some(hash) => hash,
+                        None => automerge::Change::from_bytes(change.clone())
+                            .map(|c| c.hash().0)
+                            .map_err(|_| {
+                                MemberError::StoredEnvelope(OpenError::MalformedHeader(
+                                    "own change",
+                                ))
+                            })?,
+                    };
+                    changes.push((hash, change));
+                }
+                Err(e) => {
+                    tracing::warn!(seq = env.seq, error = %e, "an own envelope to seal again does not open; it is left out");
+                }
+            }
+        }
+        if changes.is_empty() && keep == top && self.healed_here {
+            return Ok(None);
+        }
+        let copy = self.confirmed_here;
+        let journal = self.ledger.journal_id();
+        let (device, recipient) = (&self.device, self.key.recipient());
+        let heal = self.ledger.store_mut().reseal_own(
+            &me,
+            keep,
+            theirs.seq,
+            theirs.link,
+            &changes,
+            copy,
+            now_ms(),
+            |seq, link, change| {
+                envelope::seal(
+                    &journal,
+                    device,
+                    &Body::Change { seq, link },
+                    &recipient,
+                    change,
+                )
+            },
+        )??;
+        self.healed_here = true;
+        Ok(Some(heal))
     }
 
     /// Opens an envelope from this device's own store.

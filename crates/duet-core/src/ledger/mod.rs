@@ -304,7 +304,7 @@ impl Ledger {
         }
         Ok(self
             .store
-            .replace_snapshot(generation, &snapshot.covers, bytes)?)
+            .replace_snapshot(generation, &snapshot.covers, bytes, &[])?)
     }
 
     /// The highest contiguous sequence held from each author.

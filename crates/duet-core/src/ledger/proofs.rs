@@ -75,6 +75,18 @@ pub struct Contents {
 }
 
 impl Contents {
+    /// The link at the end of each chain: its anchor's, which the chain
+    /// proves (checked by `verify_chains` for a peer's snapshot).
+    pub fn tips(&self) -> Vec<(DeviceId, [u8; 32])> {
+        self.chains
+            .iter()
+            .filter_map(|c| match envelope::decode(&c.anchor).ok()?.body {
+                Body::Change { link, .. } => Some((c.author, link)),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let hashes: usize = self.chains.iter().map(|c| c.hashes.len() * 32).sum();
         let mut out = Vec::with_capacity(self.doc.len() + hashes + 1024);

@@ -24,7 +24,7 @@ use crate::ledger::proofs::{Chain, Contents};
 use crate::ledger::records::{self, RecordError, BASE};
 use crate::ledger::roster::Roster;
 use crate::ledger::{Ledger, Member, MemberError, Outgoing, ReceiveError};
-use crate::store::{Store, StoreError};
+use crate::store::{Heal, Store, StoreError, Tip};
 use crate::vv::VersionVector;
 
 pub use snapshots::Compaction;
@@ -153,7 +153,10 @@ impl Replica {
             return Err(ReceiveError::local(MemberError::NotAMember));
         }
         let mut ledger = Ledger::create(store, journal_id, device.id(), &[inviter])?;
-        ledger.store_mut().replace_snapshot(0, &covers, snapshot)?;
+        let tips = contents.tips();
+        ledger
+            .store_mut()
+            .replace_snapshot(0, &covers, snapshot, &tips)?;
         let everyone: Vec<DeviceId> = devices
             .iter()
             .filter_map(|d| DeviceId::from_text(&d.id))
@@ -327,6 +330,13 @@ impl Replica {
                 Err(e)
             }
         }
+    }
+
+    /// Heals a restored or copied home from what a peer holds of this
+    /// device's own changes (`Member::heal_own`). The document is
+    /// unchanged: only envelopes move.
+    pub fn heal_own(&mut self, theirs: Tip) -> Result<Option<Heal>, ReceiveError> {
+        self.member.heal_own(theirs).map_err(ReceiveError::local)
     }
 
     /// Notes that the envelope at `pos` is in the document.

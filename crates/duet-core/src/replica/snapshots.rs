@@ -136,8 +136,9 @@ impl Replica {
             return Ok(None);
         }
         let sealed = self.seal_contents(&covers, &contents)?;
+        let tips = contents.tips();
         let store = self.member.ledger_mut().store_mut();
-        if !store.replace_snapshot(generation, &covers, &sealed)? {
+        if !store.replace_snapshot(generation, &covers, &sealed, &tips)? {
             return Ok(None);
         }
         self.snapshot_generation = generation + 1;

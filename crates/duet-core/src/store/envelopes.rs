@@ -3,7 +3,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::chain::{is_me, own_link, own_top, record_own_link};
 use super::{device_from, Store, StoreError, StoredEnvelope, StoredSnapshot};
+use crate::envelope::{self, Body};
 use crate::ids::DeviceId;
 use crate::vv::VersionVector;
 
@@ -49,17 +51,13 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let held: i64 = tx.query_row(
-            "SELECT MAX(COALESCE((SELECT seq FROM vector WHERE author = ?1), 0),
-                        COALESCE((SELECT MAX(seq) FROM envelopes WHERE author = ?1), 0))",
-            [author.0.as_slice()],
-            |r| r.get(0),
-        )?;
+        let held = own_top(&tx, author)?;
         // A peer may hold more of this device's envelopes than it does
         // itself: this home was restored from a backup, or copied. A new
         // envelope must never take a number a peer holds under another
         // one, so it goes after what any peer was last seen to hold; the
-        // peers send the rest back (it is this device's own, signed by it).
+        // peers send the rest back (it is this device's own, signed by it),
+        // and `store/chain.rs` heals what was sealed meanwhile.
         let peers_hold = {
             let mut stmt =
                 tx.prepare_cached("SELECT vector FROM peers WHERE vector IS NOT NULL")?;
@@ -74,20 +72,11 @@ impl Store {
                 .max()
                 .unwrap_or(0)
         };
-        let seq = (held as u64).max(peers_hold) + 1;
+        let seq = held.max(peers_hold) + 1;
         // The link of this device's previous change, kept beside its
         // sequence so that compaction never loses it.
-        let last: Option<Vec<u8>> = tx
-            .query_row("SELECT value FROM meta WHERE key = 'own_link'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let prev = match last.as_deref().and_then(|v| v.split_first_chunk::<8>()) {
-            Some((at, link)) if u64::from_be_bytes(*at) == seq - 1 && link.len() == 32 => {
-                let mut prev = [0u8; 32];
-                prev.copy_from_slice(link);
-                prev
-            }
+        let prev = match own_link(&tx)? {
+            Some((at, link)) if at == seq - 1 => link,
             // A store from before links (or one whose record was lost):
             // the chain starts again here, and snapshots carry this
             // device's changes from here on as envelopes.
@@ -232,14 +221,16 @@ impl Store {
     }
 
     /// Replaces the snapshot with one covering `covers` and deletes the
-    /// envelopes it covers, in one transaction. Returns `false`, changing
-    /// nothing, if another process replaced the snapshot since
+    /// envelopes it covers, in one transaction. `tips` are the links at
+    /// the snapshot's ends, where the caller knows them. Returns `false`,
+    /// changing nothing, if another process replaced the snapshot since
     /// `expected_generation` was read.
     pub fn replace_snapshot(
         &mut self,
         expected_generation: i64,
         covers: &VersionVector,
         bytes: &[u8],
+        tips: &[(DeviceId, [u8; 32])],
     ) -> Result<bool, StoreError> {
         let tx = self
             .conn
@@ -264,14 +255,15 @@ impl Store {
                 "DELETE FROM envelopes WHERE author = ?1 AND seq <= ?2",
                 params![author.0.as_slice(), seq as i64],
             )?;
-            raise_vector(&tx, &author, seq)?;
+            let link = tips.iter().find(|(a, _)| *a == author).map(|(_, l)| *l);
+            raise_vector(&tx, &author, seq, link)?;
         }
         tx.commit()?;
         Ok(true)
     }
 }
 
-fn insert_envelope(
+pub(super) fn insert_envelope(
     tx: &rusqlite::Transaction<'_>,
     author: &DeviceId,
     seq: u64,
@@ -283,15 +275,30 @@ fn insert_envelope(
         params![author.0.as_slice(), seq as i64, hash, bytes],
     )?;
     let pos = tx.last_insert_rowid();
+    let link = link_of(bytes);
+    if let Some(link) = link {
+        if is_me(tx, author)? {
+            record_own_link(tx, seq, &link)?;
+        }
+    }
     let contiguous = contiguous_seq(tx, author)?;
     if seq as i64 == contiguous + 1 {
-        raise_vector(tx, author, seq)?;
+        raise_vector(tx, author, seq, link)?;
     }
     Ok(pos)
 }
 
+/// The link in a change envelope's signed header (`None` for bytes that
+/// are not one).
+pub(super) fn link_of(bytes: &[u8]) -> Option<[u8; 32]> {
+    match envelope::decode(bytes).ok()?.body {
+        Body::Change { link, .. } => Some(link),
+        _ => None,
+    }
+}
+
 /// The author's highest contiguous sequence held (0 if none).
-fn contiguous_seq(conn: &Connection, author: &DeviceId) -> Result<i64, StoreError> {
+pub(super) fn contiguous_seq(conn: &Connection, author: &DeviceId) -> Result<i64, StoreError> {
     Ok(conn
         .query_row(
             "SELECT seq FROM vector WHERE author = ?1",
@@ -302,32 +309,47 @@ fn contiguous_seq(conn: &Connection, author: &DeviceId) -> Result<i64, StoreErro
         .unwrap_or(0))
 }
 
-/// Sets the author's contiguous sequence to at least `seq`, then extends it
-/// over envelopes already held above it.
+/// Sets the author's contiguous sequence to at least `seq` (whose link is
+/// `link`, when known), then extends it over envelopes already held above
+/// it, keeping the link at the top.
 fn raise_vector(
     tx: &rusqlite::Transaction<'_>,
     author: &DeviceId,
     seq: u64,
+    link: Option<[u8; 32]>,
 ) -> Result<(), StoreError> {
-    let mut top = seq as i64;
-    let current = contiguous_seq(tx, author)?;
-    top = top.max(current);
-    let mut stmt =
-        tx.prepare_cached("SELECT seq FROM envelopes WHERE author = ?1 AND seq > ?2 ORDER BY seq")?;
-    let above: Vec<i64> = stmt
-        .query_map(params![author.0.as_slice(), top], |r| r.get(0))?
+    let current: Option<(i64, Option<Vec<u8>>)> = tx
+        .query_row(
+            "SELECT seq, link FROM vector WHERE author = ?1",
+            [author.0.as_slice()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (mut top, mut top_link) = match current {
+        Some((at, held)) if at > seq as i64 => (at, held),
+        Some((at, held)) if at == seq as i64 => (at, held.or(link.map(|l| l.to_vec()))),
+        _ => (seq as i64, link.map(|l| l.to_vec())),
+    };
+    let mut stmt = tx.prepare_cached(
+        "SELECT seq, bytes FROM envelopes WHERE author = ?1 AND seq > ?2 ORDER BY seq",
+    )?;
+    let above: Vec<(i64, Vec<u8>)> = stmt
+        .query_map(params![author.0.as_slice(), top], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
         .collect::<Result<_, _>>()?;
-    for s in above {
+    for (s, bytes) in above {
         if s == top + 1 {
             top = s;
+            top_link = link_of(&bytes).map(|l| l.to_vec());
         } else {
             break;
         }
     }
     tx.execute(
-        "INSERT INTO vector (author, seq) VALUES (?1, ?2)
-         ON CONFLICT (author) DO UPDATE SET seq = excluded.seq",
-        params![author.0.as_slice(), top],
+        "INSERT INTO vector (author, seq, link) VALUES (?1, ?2, ?3)
+         ON CONFLICT (author) DO UPDATE SET seq = excluded.seq, link = excluded.link",
+        params![author.0.as_slice(), top, top_link],
     )?;
     Ok(())
 }

@@ -2,13 +2,15 @@
 //! the metadata sync needs. No entry text is ever written here in the
 //! clear; the envelopes and the snapshot are sealed before they arrive.
 //!
-//! Tables (schema version 2; `docs/architecture.md` explains each):
+//! Tables (schema version 5; `docs/architecture.md` explains each):
 //! `meta` (journal id, device id), `members` (device public keys),
 //! `envelopes` (author, seq, change hash, sealed bytes, local position),
-//! `vector` (per author, highest contiguous seq held), `snapshot` (the one
-//! sealed snapshot and the version vector it covers), `peers` (addresses
-//! and last sync of other devices) and `seen_devices` (devices this one
-//! has told its person about).
+//! `vector` (per author, highest contiguous seq held and its link),
+//! `snapshot` (the one sealed snapshot and the version vector it covers),
+//! `peers` (addresses and last sync of other devices), `seen_devices`
+//! (devices this one has told its person about), `arrivals`,
+//! `quarantine`, `own_chain` (this device's own links) and `heals`
+//! (restores and copies found).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -18,10 +20,12 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use crate::ids::{DeviceId, JournalId};
 use crate::vv::VersionVector;
 
+mod chain;
 mod envelopes;
 mod peers;
 mod quarantine;
 
+pub use chain::{Heal, Tip};
 pub use quarantine::Quarantined;
 
 pub use peers::PeerRecord;
@@ -69,6 +73,19 @@ const MIGRATIONS: &[&str] = &[
          seq INTEGER,
          bytes BLOB NOT NULL,
          at INTEGER NOT NULL
+     );",
+    // 5: the link at each author's contiguous tip, told to peers so that a
+    // device finds out when a peer holds another history of its own
+    // changes (a restored or copied home); this device's own links by
+    // sequence; and what became of each such finding.
+    "ALTER TABLE vector ADD COLUMN link BLOB;
+     CREATE TABLE own_chain (seq INTEGER PRIMARY KEY, link BLOB NOT NULL);
+     CREATE TABLE heals (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         at INTEGER NOT NULL,
+         kept INTEGER NOT NULL,
+         resealed INTEGER NOT NULL,
+         copy INTEGER NOT NULL
      );",
 ];
 
@@ -164,6 +181,9 @@ impl Store {
         }
         for sql in &MIGRATIONS[version as usize..] {
             tx.execute_batch(sql)?;
+        }
+        if version < 5 && known >= 5 {
+            chain::backfill(&tx)?;
         }
         tx.pragma_update(None, "user_version", known)?;
         tx.commit()?;

@@ -39,13 +39,13 @@ fn replacing_the_snapshot_deletes_what_it_covers_once() {
     }
     let covers: VersionVector = [(a, 3)].into_iter().collect();
     assert!(store
-        .replace_snapshot(0, &covers, b"snap")
+        .replace_snapshot(0, &covers, b"snap", &[])
         .expect("replace"));
     assert_eq!(store.envelope_count().expect("count"), 2);
     assert!(store.holds(&a, 2).expect("holds"));
     // A second compaction from a stale reading changes nothing.
     assert!(!store
-        .replace_snapshot(0, &covers, b"stale")
+        .replace_snapshot(0, &covers, b"stale", &[])
         .expect("replace"));
     assert_eq!(
         store.snapshot().expect("snap").expect("some").bytes,

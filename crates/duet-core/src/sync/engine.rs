@@ -6,12 +6,14 @@ use std::time::Instant;
 
 use serde_bytes::ByteBuf;
 
+use super::message::MAX_TIPS;
 use super::{
     Config, Event, Exchange, HeldBack, Holder, Intake, Output, SyncRequest, SyncResponse,
     MAX_ADDRS, MAX_ADDR_BYTES,
 };
 use crate::ledger::ReceiveError;
 use crate::store::StoreError;
+use crate::store::Tip;
 use crate::vv::VersionVector;
 
 /// One device's sync state; `P` names a peer (a libp2p `PeerId` in the
@@ -107,6 +109,7 @@ impl<P: Clone + Ord + Hash> Engine<P> {
         Ok(SyncRequest::Hello {
             vector: encode(&holder.ledger().vector()?),
             addrs: self.own_addrs.clone(),
+            tips: own_tips(holder)?,
         })
     }
 
@@ -143,9 +146,16 @@ impl<P: Clone + Ord + Hash> Engine<P> {
         holder: &mut impl Holder,
     ) -> Option<SyncResponse> {
         match request {
-            SyncRequest::Hello { vector, addrs } => {
+            SyncRequest::Hello {
+                vector,
+                addrs,
+                tips,
+            } => {
                 let theirs = self.their_vector(&from, &vector)?;
                 self.their_addrs(&from, addrs);
+                // A restored home heals before it answers, so the answer
+                // carries what it sealed again and asks for the rest.
+                self.their_tips(&from, &tips, holder);
                 let outgoing = match holder.ledger().outgoing_for(&theirs) {
                     Ok(o) => o,
                     Err(error) => {
@@ -160,11 +170,19 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                 let first = self.first_chunk(&envelopes);
                 let rest = envelopes.split_off(first);
                 self.push(&from, None, rest);
+                let tips = match own_tips(holder) {
+                    Ok(tips) => tips,
+                    Err(error) => {
+                        self.local_error("reading the tips", error);
+                        Vec::new()
+                    }
+                };
                 Some(SyncResponse::Missing {
                     snapshot: outgoing.snapshot.map(ByteBuf::from),
                     envelopes: envelopes.into_iter().map(ByteBuf::from).collect(),
                     vector: self.own_vector(holder),
                     addrs: self.own_addrs.clone(),
+                    tips,
                 })
             }
             SyncRequest::Push {
@@ -192,8 +210,10 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                 envelopes,
                 vector,
                 addrs,
+                tips,
             } => {
                 self.their_addrs(&from, addrs);
+                self.their_tips(&from, &tips, holder);
                 let received = self.take_in(from.clone(), snapshot, envelopes, holder);
                 let mut sent = 0;
                 if let Some(theirs) = self.their_vector(&from, &vector) {
@@ -384,6 +404,39 @@ impl<P: Clone + Ord + Hash> Engine<P> {
         Some(vector)
     }
 
+    /// Looks at what a peer holds of this device's own changes; when it
+    /// holds another history of them, this device heals (see
+    /// `store/chain.rs`) and says hello again, so the peer sends back
+    /// what it holds of them. Tips of other authors are not this
+    /// device's to judge.
+    fn their_tips(&mut self, from: &P, tips: &[ByteBuf], holder: &mut impl Holder) {
+        let me = holder.ledger().device_id();
+        let Some(theirs) = tips
+            .iter()
+            .take(MAX_TIPS)
+            .filter_map(|t| Tip::decode(t))
+            .find(|t| t.author == me)
+        else {
+            return;
+        };
+        match holder.heal_own(theirs) {
+            Ok(None) => {}
+            Ok(Some(heal)) => {
+                self.outbox.push_back(Output::Event(Event::Healed {
+                    peer: from.clone(),
+                    heal,
+                }));
+                self.send_hello(from.clone(), holder);
+            }
+            Err(error) => {
+                self.outbox.push_back(Output::Event(Event::HealFailed {
+                    peer: from.clone(),
+                    error,
+                }));
+            }
+        }
+    }
+
     fn their_addrs(&mut self, from: &P, addrs: Vec<ByteBuf>) {
         let addrs: Vec<Vec<u8>> = addrs
             .into_iter()
@@ -408,6 +461,18 @@ impl<P: Clone + Ord + Hash> Engine<P> {
 fn refuse(intake: &mut Intake, e: ReceiveError) {
     intake.refused += 1;
     intake.first_refusal.get_or_insert(e);
+}
+
+/// The tips this device tells its peers.
+fn own_tips(holder: &impl Holder) -> Result<Vec<ByteBuf>, StoreError> {
+    Ok(holder
+        .ledger()
+        .store()
+        .tips()?
+        .iter()
+        .take(MAX_TIPS)
+        .map(|t| ByteBuf::from(t.encode()))
+        .collect())
 }
 
 fn encode(vector: &VersionVector) -> ByteBuf {

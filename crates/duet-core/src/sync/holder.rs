@@ -6,6 +6,7 @@
 use super::Holder;
 use crate::ledger::{Ledger, ReceiveError};
 use crate::replica::Replica;
+use crate::store::{Heal, Tip};
 
 impl Holder for Ledger {
     fn ledger(&self) -> &Ledger {
@@ -32,5 +33,9 @@ impl Holder for Replica {
 
     fn receive_snapshot(&mut self, bytes: &[u8]) -> Result<(), ReceiveError> {
         Replica::receive_snapshot(self, bytes)
+    }
+
+    fn heal_own(&mut self, theirs: Tip) -> Result<Option<Heal>, ReceiveError> {
+        Replica::heal_own(self, theirs)
     }
 }

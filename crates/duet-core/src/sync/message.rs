@@ -19,6 +19,8 @@ pub const MAX_PUSH: usize = 4096;
 /// entries, or a backlog in several messages); keeping each one small
 /// keeps small what a receiver holds for them at once.
 pub const MAX_PUSH_BYTES: usize = 1 << 20;
+/// Most tips taken from one message: one per device of the journal.
+pub const MAX_TIPS: usize = 256;
 /// Most listen addresses taken from one message, and the longest one.
 pub const MAX_ADDRS: usize = 16;
 pub const MAX_ADDR_BYTES: usize = 128;
@@ -32,6 +34,11 @@ pub enum SyncRequest {
         vector: ByteBuf,
         #[serde(default)]
         addrs: Vec<ByteBuf>,
+        /// The link at each author's tip (`store::Tip`, encoded), so that
+        /// a device learns when a peer holds another history of its own
+        /// changes.
+        #[serde(default)]
+        tips: Vec<ByteBuf>,
     },
     /// New envelopes, pushed as they are written or received; a snapshot
     /// first when the receiver is known to be behind one.
@@ -51,6 +58,9 @@ pub enum SyncResponse {
         /// The addresses the answerer listens on, as in `Hello`.
         #[serde(default)]
         addrs: Vec<ByteBuf>,
+        /// The answerer's tips, as in `Hello`.
+        #[serde(default)]
+        tips: Vec<ByteBuf>,
     },
     /// After a push: the receiver's vector now.
     Ack { vector: ByteBuf },

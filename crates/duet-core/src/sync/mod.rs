@@ -40,7 +40,7 @@ mod message;
 use std::time::Duration;
 
 use crate::ledger::{Ledger, ReceiveError};
-use crate::store::StoreError;
+use crate::store::{Heal, StoreError, Tip};
 use crate::vv::VersionVector;
 
 pub use engine::Engine;
@@ -59,6 +59,13 @@ pub trait Holder {
     fn receive_envelope(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError>;
     /// Takes in a snapshot.
     fn receive_snapshot(&mut self, bytes: &[u8]) -> Result<(), ReceiveError>;
+    /// Compares what a peer holds of this device's own changes with what
+    /// it holds, and heals a restored or copied home
+    /// (`Member::heal_own`). A device with no changes of its own has
+    /// nothing to heal.
+    fn heal_own(&mut self, _theirs: Tip) -> Result<Option<Heal>, ReceiveError> {
+        Ok(None)
+    }
 }
 
 /// The engine's bounds and timing.
@@ -110,6 +117,13 @@ pub enum Event<P> {
     Received { from: P, intake: Intake },
     /// `from` sent a version vector that does not decode.
     Malformed { from: P },
+    /// `peer` held another history of this device's own changes: this
+    /// home was restored from a backup, or another copy of it runs. What
+    /// this device wrote meanwhile was sealed again under new numbers.
+    Healed { peer: P, heal: Heal },
+    /// Healing failed on this device (its store); tried again at the next
+    /// exchange.
+    HealFailed { peer: P, error: ReceiveError },
     /// This device's store failed while doing `doing`.
     Local {
         doing: &'static str,

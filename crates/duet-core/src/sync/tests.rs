@@ -132,6 +132,7 @@ fn a_hello_with_a_malformed_vector_gets_no_answer() {
     let hello = SyncRequest::Hello {
         vector: serde_bytes::ByteBuf::from(vec![0, 5, 1]),
         addrs: Vec::new(),
+        tips: Vec::new(),
     };
     assert!(e.on_request(1, hello, &mut a).is_none());
     assert!(matches!(

@@ -24,7 +24,7 @@ use crate::ledger::roster::Roster;
 use crate::ledger::{Ledger, Member, ReceiveError};
 use crate::replica::ReplicaError;
 pub use crate::replica::Start;
-use crate::store::Store;
+use crate::store::{Heal, Store, Tip};
 
 pub struct Writer {
     member: Member,
@@ -153,6 +153,13 @@ impl Writer {
             self.applied_pos = pos;
         }
         Ok(pos)
+    }
+
+    /// Heals a restored or copied home from what a peer holds of this
+    /// device's own changes (`Member::heal_own`). The frontier is
+    /// unchanged: only envelopes move.
+    pub fn heal_own(&mut self, theirs: Tip) -> Result<Option<Heal>, ReceiveError> {
+        self.member.heal_own(theirs).map_err(ReceiveError::local)
     }
 
     /// Takes what other processes stored since into the frontier, and the

@@ -135,6 +135,16 @@ impl EventLoop {
                     tracing::warn!(peer = %from, "ignored a malformed version vector");
                 }
             }
+            Event::Healed { peer, heal } => {
+                if heal.copy {
+                    tracing::warn!(%peer, resealed = heal.resealed, "another copy of this device's home is writing at the same time; what this copy wrote was sent again under new numbers, and nothing is lost, but one copy should `duet join` as a new device");
+                } else {
+                    tracing::warn!(%peer, resealed = heal.resealed, "this home was restored from a backup or copied: a partner's device held changes of this device that it did not; it takes them back, and what it wrote since was sent again under new numbers");
+                }
+            }
+            Event::HealFailed { peer, error } => {
+                tracing::warn!(%peer, error = %crate::sentence(&error), "cannot take back this device's own changes from a partner's device; trying again at the next exchange");
+            }
             Event::Local { doing, error } => {
                 tracing::warn!(error = %crate::sentence(&error), "the store failed while {doing}");
             }
