@@ -120,21 +120,36 @@ fn a_damaged_snapshot_is_set_aside_and_a_partner_sends_its_own() {
     });
     a.stop();
     alex.ok(&["compact"]);
+    alex.add("written after the snapshot");
     flip_a_byte(
         &alex,
         "SELECT id, bytes FROM snapshot WHERE id = 1",
         "UPDATE snapshot SET bytes = ?1 WHERE id = ?2",
     );
 
+    // What lies beyond the snapshot still reads and exports.
     let out = alex.run(&["log"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(alex.has_body("written after the snapshot"));
+    let export = alex.ok(&["export", "--format", "md"]);
+    assert!(export.contains("written after the snapshot"), "{export}");
+    let doctor = alex.run(&["doctor"]);
+    let said = String::from_utf8_lossy(&doctor.stdout);
+    assert!(!doctor.status.success(), "{said}");
+    assert!(said.contains("set aside"), "{said}");
+
     let _a = alex.daemon();
     eventually(WAIT, "the journal whole again from Sam's snapshot", || {
-        alex.has_body("kept in the snapshot") && alex.has_body("also in it")
+        alex.has_body("kept in the snapshot")
+            && alex.has_body("also in it")
+            && alex.has_body("written after the snapshot")
+    });
+    eventually(WAIT, "`duet doctor` clean", || {
+        alex.run(&["doctor"]).status.success()
     });
     alex.add("Alex writes on");
     eventually(WAIT, "Alex's new entry at Sam's", || {

@@ -118,3 +118,48 @@ fn a_failed_save_keeps_the_text_and_saving_from_it_works() {
     with_stdin(&device, &["add", "-"], &text);
     assert!(device.has_body("Words that must not be lost."));
 }
+
+#[test]
+fn resolving_a_conflict_keeps_hash_lines_of_every_version() {
+    use std::time::Duration;
+    let wait = Duration::from_secs(60);
+    let laptop = Device::init("Alex");
+    let l = laptop.daemon();
+    let phone = common::pair(&laptop, "Alex", "phone");
+    let p = phone.daemon();
+    let id = laptop.add("# Lisbon\nfirst draft");
+    common::eventually(wait, "the entry on the phone", || {
+        phone.has_body("first draft")
+    });
+    l.stop();
+    p.stop();
+
+    // Both devices edit the entry while apart.
+    let on_laptop = "# Our trip to Lisbon\n\n#travel #us\nThe tram up the hill.";
+    let on_phone = "# Lisbon, again\n  # indented\n#food\nPasteis de nata at 8.";
+    laptop.ok(&["edit", &id, on_laptop]);
+    phone.ok(&["edit", &id, on_phone]);
+    let _l = laptop.daemon();
+    let _p = phone.daemon();
+    common::eventually(wait, "the two versions to meet", || {
+        let shown = laptop.json(&["show", &id]);
+        shown["conflicts"].as_array().is_some_and(|c| !c.is_empty())
+    });
+
+    // An editor that changes nothing keeps every version, whole.
+    let out = with_editor(&laptop, &["edit", &id], "true");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = laptop.json(&["show", &id]);
+    let body = shown["body"].as_str().expect("body");
+    assert!(body.contains(on_laptop), "{body:?}");
+    assert!(body.contains(on_phone), "{body:?}");
+    assert!(!body.contains("duet "), "a marker line was kept: {body:?}");
+    assert!(
+        shown["conflicts"].as_array().is_none_or(|c| c.is_empty()),
+        "{shown}"
+    );
+}

@@ -60,6 +60,16 @@ pub fn devices(ctx: &Context) -> anyhow::Result<()> {
 fn offline_status(ctx: &Context) -> anyhow::Result<StatusReport> {
     let replica = ctx.open()?;
     let me = replica.device_id();
+    Ok(StatusReport {
+        device_id: me.to_text(),
+        addrs: Vec::new(),
+        peers: peers_from_store(&replica)?,
+    })
+}
+
+/// What the store remembers of every other device (none connected).
+pub fn peers_from_store(replica: &duet_core::replica::Replica) -> anyhow::Result<Vec<PeerStatus>> {
+    let me = replica.device_id();
     let mut peers = Vec::new();
     for d in replica.devices().to_vec() {
         if d.id == me.to_text() {
@@ -77,13 +87,11 @@ fn offline_status(ctx: &Context) -> anyhow::Result<StatusReport> {
             connected: false,
             last_sync: record.last_sync,
             waiting: replica.waiting_for(&theirs)?,
+            clock_ahead: record.clock_ahead,
+            addrs: record.addrs.clone(),
         });
     }
-    Ok(StatusReport {
-        device_id: me.to_text(),
-        addrs: Vec::new(),
-        peers,
-    })
+    Ok(peers)
 }
 
 pub fn status(ctx: &Context) -> anyhow::Result<()> {

@@ -3,17 +3,31 @@
 //!
 //! It checks the key files and their modes, the store file (SQLite's own
 //! integrity check), whether the journal opens and what it set aside as
-//! damaged, and the daemon with each device's connection and last sync.
-//! It changes nothing, except that opening the journal sets damaged items
-//! aside, as every command does.
+//! damaged, whether this home was restored or is running twice, and the
+//! daemon with its addresses and each device's connection, last sync,
+//! address and clock. It changes nothing, except that opening the journal
+//! sets damaged items aside, as every command does; `--repair` also does
+//! what can be done on this device alone (`repair`).
 
-use duet_core::keys::{DeviceKey, JournalKey};
+use std::os::unix::fs::PermissionsExt;
+
+use duet_core::journal::CLOCK_TOLERANCE_MS;
+use duet_core::keys::{DeviceKey, JournalKey, KeyError};
 use duet_core::store::Store;
 use duet_daemon::client::{Client, ControlError};
+use duet_daemon::control::PeerStatus;
 use serde::Serialize;
 
 use crate::context::Context;
 use crate::{hints, render, safe};
+
+#[derive(clap::Args, Debug, Default)]
+pub struct Args {
+    /// Also fix what can be fixed on this device alone: key and home
+    /// permissions, the store file's indexes.
+    #[arg(long)]
+    pub repair: bool,
+}
 
 #[derive(Serialize)]
 struct Finding {
@@ -39,8 +53,12 @@ fn bad(what: impl Into<String>, fix: impl Into<String>) -> Finding {
     }
 }
 
-pub fn run(ctx: &Context) -> anyhow::Result<()> {
-    let findings = check(ctx);
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    let mut findings = Vec::new();
+    if args.repair {
+        findings.extend(repair(ctx));
+    }
+    findings.extend(check(ctx));
     let problems = findings.iter().filter(|f| !f.ok).count();
     if ctx.json {
         ctx.print_json(&serde_json::json!({ "problems": problems, "findings": findings }))?;
@@ -79,6 +97,10 @@ fn check(ctx: &Context) -> Vec<Finding> {
     for (name, read) in [("device.key", device), ("journal.key", journal)] {
         match read {
             Ok(()) => out.push(good(format!("{name} is there and only you can read it"))),
+            Err(KeyError::TooOpen { .. }) => out.push(bad(
+                format!("{name} can be read by other users of this computer"),
+                "run `duet doctor --repair` (it makes the file readable by you alone)",
+            )),
             Err(e) => {
                 let sentence = hints::sentence(&anyhow::Error::from(e));
                 out.push(bad(
@@ -101,7 +123,7 @@ fn check(ctx: &Context) -> Vec<Finding> {
         Ok(Ok(())) => out.push(good("the store file is sound")),
         Ok(Err(what)) => out.push(bad(
             format!("the store file is damaged: {}", safe::line(&what)),
-            "restore store.sqlite from your backup of this home; a partner's device can also send the journal again to a new home (`duet join`)",
+            "run `duet doctor --repair`; if that does not help, restore store.sqlite from your backup of this home, or pair a new home with `duet join` (a partner's device sends the journal again)",
         )),
         Err(e) => out.push(bad(
             format!("the store cannot be read: {}", safe::line(&e.to_string())),
@@ -133,11 +155,10 @@ fn check(ctx: &Context) -> Vec<Finding> {
                     }
                     _ => item.what.clone(),
                 };
-                let back = match (item.author, item.seq) {
-                    (Some(author), Some(seq)) => replica
-                        .ledger()
-                        .vector()
-                        .is_ok_and(|v| v.get(&author) >= seq),
+                let held = replica.ledger().vector();
+                let back = match (item.author, item.seq, &item.covers) {
+                    (Some(author), Some(seq), _) => held.is_ok_and(|v| v.get(&author) >= seq),
+                    (_, _, Some(covers)) => held.is_ok_and(|v| v.dominates(covers)),
                     _ => false,
                 };
                 if back {
@@ -158,32 +179,163 @@ fn check(ctx: &Context) -> Vec<Finding> {
             "restore store.sqlite from your backup of this home",
         )),
     }
-    match Client::connect(home.root()).and_then(|mut c| c.status()) {
+    match replica.store().heals() {
+        Ok(heals) => {
+            if let Some(copy) = heals.iter().rev().find(|h| h.copy) {
+                out.push(bad(
+                    format!(
+                        "another copy of this device's home was writing at the same time ({}); nothing was lost, but the two copies keep taking each other's writes back",
+                        render::when(copy.at)
+                    ),
+                    "keep one copy: on the other computer, move its duet home aside and pair it as a new device with `duet join`",
+                ));
+            } else if let Some(last) = heals.last() {
+                out.push(good(format!(
+                    "this home was restored from a backup or copied ({}); it took back what a partner's device held of it, and nothing was lost",
+                    render::when(last.at)
+                )));
+            }
+        }
+        Err(e) => out.push(bad(
+            format!("cannot read the store: {}", safe::line(&e.to_string())),
+            "restore store.sqlite from your backup of this home",
+        )),
+    }
+    let (peers, running) = match Client::connect(home.root()).and_then(|mut c| c.status()) {
         Ok(report) => {
             out.push(good("the daemon is running"));
-            for p in report.peers {
-                let who = format!("{}'s {}", safe::line(&p.person), safe::line(&p.name));
-                let last = p.last_sync.map_or("never synced".into(), |t| {
-                    format!("last synced {}", render::when(t))
-                });
-                if p.connected {
-                    out.push(good(format!("{who} is connected ({last})")));
-                } else {
-                    out.push(bad(
-                        format!("{who} is not connected ({last})"),
-                        "start `duet daemon` on that device; on another network, give its address with `duet join --addr` or wait for mirrors (issue 12)",
-                    ));
+            if report.addrs.is_empty() {
+                out.push(bad(
+                    "the daemon listens on no address, so no device can reach it",
+                    "restart `duet daemon`; if it says an address is in use, give another with `duet daemon --listen`",
+                ));
+            } else {
+                out.push(good(format!(
+                    "the daemon listens on {}",
+                    report
+                        .addrs
+                        .iter()
+                        .map(|a| safe::line(a).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            (report.peers, true)
+        }
+        Err(ControlError::NotRunning) => {
+            out.push(bad(
+                "the daemon is not running, so nothing syncs",
+                "start it with `duet daemon` (docs/duet-daemon.service runs it at login)",
+            ));
+            (
+                crate::devices::peers_from_store(&replica).unwrap_or_default(),
+                false,
+            )
+        }
+        Err(e) => {
+            out.push(bad(
+                format!("the daemon does not answer: {}", safe::line(&e.to_string())),
+                "restart it: stop `duet daemon` and start it again",
+            ));
+            (Vec::new(), false)
+        }
+    };
+    for p in &peers {
+        out.extend(check_peer(p, running));
+    }
+    out
+}
+
+/// What is known of one other device: connected, last sync, where it can
+/// be reached, and its clock.
+fn check_peer(p: &PeerStatus, running: bool) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let who = format!("{}'s {}", safe::line(&p.person), safe::line(&p.name));
+    let last = p.last_sync.map_or("never synced".into(), |t| {
+        format!("last synced {}", render::when(t))
+    });
+    if p.connected {
+        out.push(good(format!("{who} is connected ({last})")));
+    } else if running {
+        let fix = if p.addrs.is_empty() {
+            "this device knows no address for it: put both devices on the same network (they find each other there), or pair again with `duet join --addr`"
+        } else {
+            "start `duet daemon` on that device; on another network, give its address with `duet join --addr` or wait for mirrors (issue 12)"
+        };
+        out.push(bad(format!("{who} is not connected ({last})"), fix));
+    } else {
+        out.push(good(format!("{who}: {last}")));
+    }
+    if let Some(ahead) = p.clock_ahead {
+        if ahead.abs() > CLOCK_TOLERANCE_MS {
+            let minutes = ahead.abs() / 60_000;
+            let (amount, unit) = if minutes >= 120 {
+                (minutes / 60, "hours")
+            } else {
+                (minutes, "minutes")
+            };
+            out.push(bad(
+                format!(
+                    "{who}'s clock is about {amount} {unit} {} this device's: entries are dated by the clock of the device they are written on",
+                    if ahead > 0 { "ahead of" } else { "behind" }
+                ),
+                "set both computers to take the date and time from the network (automatic date and time)",
+            ));
+        }
+    }
+    out
+}
+
+/// What `--repair` can do on this device alone: make the key files and
+/// the home readable by this user alone, and rebuild the store file's
+/// indexes when SQLite finds them damaged. What needs a partner's device
+/// (a damaged envelope or snapshot) comes back through the daemon.
+fn repair(ctx: &Context) -> Vec<Finding> {
+    let home = &ctx.home;
+    let mut out = Vec::new();
+    let tighten = |path: &std::path::Path, mode: u32| -> std::io::Result<bool> {
+        let meta = std::fs::metadata(path)?;
+        if meta.permissions().mode() & 0o077 == 0 {
+            return Ok(false);
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        Ok(true)
+    };
+    let targets = [
+        (home.root().to_path_buf(), 0o700, "the home directory"),
+        (home.device_key_path(), 0o600, "device.key"),
+        (home.journal_key_path(), 0o600, "journal.key"),
+        (home.store_path(), 0o600, "store.sqlite"),
+    ];
+    for (path, mode, name) in targets {
+        match tighten(&path, mode) {
+            Ok(true) => out.push(good(format!("repaired: {name} is now yours alone"))),
+            Ok(false) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => out.push(bad(
+                format!("cannot change who may read {name}: {e}"),
+                format!(
+                    "make it readable by you alone: chmod {mode:o} {}",
+                    path.display()
+                ),
+            )),
+        }
+    }
+    if home.store_path().exists() {
+        if let Ok(store) = Store::open(&home.store_path()) {
+            if let Ok(Err(_)) = store.integrity_check() {
+                match store.reindex() {
+                    Ok(()) => out.push(good("repaired: rebuilt the store file's indexes")),
+                    Err(e) => out.push(bad(
+                        format!(
+                            "cannot rebuild the store file's indexes: {}",
+                            safe::line(&e.to_string())
+                        ),
+                        "restore store.sqlite from your backup of this home",
+                    )),
                 }
             }
         }
-        Err(ControlError::NotRunning) => out.push(bad(
-            "the daemon is not running, so nothing syncs",
-            "start it with `duet daemon` (docs/duet-daemon.service runs it at login)",
-        )),
-        Err(e) => out.push(bad(
-            format!("the daemon does not answer: {}", safe::line(&e.to_string())),
-            "restart it: stop `duet daemon` and start it again",
-        )),
     }
     out
 }

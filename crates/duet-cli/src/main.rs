@@ -79,7 +79,7 @@ enum Command {
     /// Sync now and report what moved (needs the daemon).
     Sync,
     /// Check this home and say what is wrong and what fixes it.
-    Doctor,
+    Doctor(doctor::Args),
     /// The sync daemon, in the foreground.
     Daemon(daemon_cmd::Args),
     /// Two devices on this machine pair and sync, end to end.
@@ -100,7 +100,7 @@ impl Command {
                 | Command::Prompt
                 | Command::Devices
                 | Command::Status
-                | Command::Doctor
+                | Command::Doctor(_)
         )
     }
 }
@@ -137,7 +137,7 @@ fn main() -> ExitCode {
         Command::Devices => devices::devices(&ctx),
         Command::Status => devices::status(&ctx),
         Command::Sync => devices::sync(&ctx),
-        Command::Doctor => doctor::run(&ctx),
+        Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Daemon(args) => daemon_cmd::run(&ctx, args),
         Command::Demo(args) => demo::run(args),
         Command::WholeJob { job } => {

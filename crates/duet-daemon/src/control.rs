@@ -58,6 +58,12 @@ pub struct PeerStatus {
     pub last_sync: Option<i64>,
     /// Envelopes this device holds that the peer lacks, as far as known.
     pub waiting: u64,
+    /// How far its clock was ahead of this device's (ms), last it said.
+    #[serde(default)]
+    pub clock_ahead: Option<i64>,
+    /// Where this device can dial it, newest first.
+    #[serde(default)]
+    pub addrs: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

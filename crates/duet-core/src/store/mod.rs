@@ -86,7 +86,9 @@ const MIGRATIONS: &[&str] = &[
          kept INTEGER NOT NULL,
          resealed INTEGER NOT NULL,
          copy INTEGER NOT NULL
-     );",
+     );
+     ALTER TABLE quarantine ADD COLUMN covers BLOB;
+     ALTER TABLE peers ADD COLUMN clock_ahead INTEGER;",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -292,6 +294,13 @@ impl Store {
         drop(stmt);
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Rebuilds every index from its table (`REINDEX`): what repairs a
+    /// damaged index, the commonest damage SQLite reports.
+    pub fn reindex(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("REINDEX")?;
         Ok(())
     }
 

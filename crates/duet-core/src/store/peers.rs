@@ -19,6 +19,9 @@ pub struct PeerRecord {
     pub last_sync: Option<i64>,
     /// Its version vector as of that sync.
     pub vector: Option<VersionVector>,
+    /// How far its clock was ahead of this device's (ms; behind when
+    /// negative), last it said.
+    pub clock_ahead: Option<i64>,
 }
 
 impl Store {
@@ -61,18 +64,19 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                "SELECT addrs, last_sync, vector FROM peers WHERE device = ?1",
+                "SELECT addrs, last_sync, vector, clock_ahead FROM peers WHERE device = ?1",
                 [device.0.as_slice()],
                 |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, Option<i64>>(1)?,
                         r.get::<_, Option<Vec<u8>>>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((addrs, last_sync, vector)) = row else {
+        let Some((addrs, last_sync, vector, clock_ahead)) = row else {
             return Ok(PeerRecord {
                 device: Some(*device),
                 ..PeerRecord::default()
@@ -83,7 +87,18 @@ impl Store {
             addrs: serde_json::from_str(&addrs).unwrap_or_default(),
             last_sync,
             vector: vector.and_then(|v| VersionVector::decode(&v).map(|(vv, _)| vv)),
+            clock_ahead,
         })
+    }
+
+    /// Records how far `device`'s clock is ahead of this one's.
+    pub fn record_clock(&self, device: &DeviceId, ahead_ms: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO peers (device, clock_ahead) VALUES (?1, ?2)
+             ON CONFLICT (device) DO UPDATE SET clock_ahead = excluded.clock_ahead",
+            params![device.0.as_slice(), ahead_ms],
+        )?;
+        Ok(())
     }
 
     /// Devices this one has already told its person about.

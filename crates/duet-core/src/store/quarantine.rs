@@ -13,6 +13,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::{device_from, Store, StoreError};
 use crate::ids::DeviceId;
+use crate::vv::VersionVector;
 
 /// One item set aside.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,6 +22,9 @@ pub struct Quarantined {
     pub what: String,
     pub author: Option<DeviceId>,
     pub seq: Option<u64>,
+    /// For a snapshot: what the store held when it was set aside (the
+    /// store is whole again once it holds as much).
+    pub covers: Option<VersionVector>,
     /// When it was set aside, in milliseconds since the Unix epoch.
     pub at: i64,
 }
@@ -64,9 +68,11 @@ impl Store {
         let Some(bytes) = bytes else {
             return Ok(());
         };
+        let mut held = Vec::new();
+        self.vector()?.encode(&mut held);
         tx.execute(
-            "INSERT INTO quarantine (what, bytes, at) VALUES ('snapshot', ?1, ?2)",
-            params![bytes, at],
+            "INSERT INTO quarantine (what, bytes, at, covers) VALUES ('snapshot', ?1, ?2, ?3)",
+            params![bytes, at, held],
         )?;
         tx.execute("DELETE FROM snapshot WHERE id = 1", [])?;
         tx.execute("DELETE FROM vector", [])?;
@@ -107,18 +113,20 @@ impl Store {
     pub fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT what, author, seq, at FROM quarantine ORDER BY id")?;
+            .prepare_cached("SELECT what, author, seq, at, covers FROM quarantine ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, Option<Vec<u8>>>(1)?,
                 r.get::<_, Option<i64>>(2)?,
                 r.get::<_, i64>(3)?,
+                r.get::<_, Option<Vec<u8>>>(4)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (what, author, seq, at) = row?;
+            let (what, author, seq, at, covers) = row?;
+            let covers = covers.and_then(|b| VersionVector::decode(&b).map(|(v, _)| v));
             let author = match author {
                 Some(bytes) => Some(device_from(bytes)?),
                 None => None,
@@ -127,6 +135,7 @@ impl Store {
                 what,
                 author,
                 seq: seq.map(|s| s as u64),
+                covers,
                 at,
             });
         }

@@ -11,6 +11,7 @@ use super::{
     Config, Event, Exchange, HeldBack, Holder, Intake, Output, SyncRequest, SyncResponse,
     MAX_ADDRS, MAX_ADDR_BYTES,
 };
+use crate::ledger::member::now_ms;
 use crate::ledger::ReceiveError;
 use crate::store::StoreError;
 use crate::store::Tip;
@@ -110,6 +111,7 @@ impl<P: Clone + Ord + Hash> Engine<P> {
             vector: encode(&holder.ledger().vector()?),
             addrs: self.own_addrs.clone(),
             tips: own_tips(holder)?,
+            now: Some(now_ms()),
         })
     }
 
@@ -150,9 +152,11 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                 vector,
                 addrs,
                 tips,
+                now,
             } => {
                 let theirs = self.their_vector(&from, &vector)?;
                 self.their_addrs(&from, addrs);
+                self.their_clock(&from, now);
                 // A restored home heals before it answers, so the answer
                 // carries what it sealed again and asks for the rest.
                 self.their_tips(&from, &tips, holder);
@@ -183,6 +187,7 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                     vector: self.own_vector(holder),
                     addrs: self.own_addrs.clone(),
                     tips,
+                    now: Some(now_ms()),
                 })
             }
             SyncRequest::Push {
@@ -211,8 +216,10 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                 vector,
                 addrs,
                 tips,
+                now,
             } => {
                 self.their_addrs(&from, addrs);
+                self.their_clock(&from, now);
                 self.their_tips(&from, &tips, holder);
                 let received = self.take_in(from.clone(), snapshot, envelopes, holder);
                 let mut sent = 0;
@@ -434,6 +441,17 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                     error,
                 }));
             }
+        }
+    }
+
+    /// How far a peer's clock is ahead of this device's (behind, when
+    /// negative), within a message's travel time.
+    fn their_clock(&mut self, from: &P, now: Option<i64>) {
+        if let Some(theirs) = now {
+            self.outbox.push_back(Output::Event(Event::Clock {
+                peer: from.clone(),
+                ahead_ms: theirs.saturating_sub(now_ms()),
+            }));
         }
     }
 

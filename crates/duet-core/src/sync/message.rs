@@ -39,6 +39,10 @@ pub enum SyncRequest {
         /// changes.
         #[serde(default)]
         tips: Vec<ByteBuf>,
+        /// The sender's clock (ms since the epoch), so that a device can
+        /// tell its person when the two clocks disagree.
+        #[serde(default)]
+        now: Option<i64>,
     },
     /// New envelopes, pushed as they are written or received; a snapshot
     /// first when the receiver is known to be behind one.
@@ -61,6 +65,9 @@ pub enum SyncResponse {
         /// The answerer's tips, as in `Hello`.
         #[serde(default)]
         tips: Vec<ByteBuf>,
+        /// The answerer's clock, as in `Hello`.
+        #[serde(default)]
+        now: Option<i64>,
     },
     /// After a push: the receiver's vector now.
     Ack { vector: ByteBuf },

@@ -115,6 +115,9 @@ pub enum Event<P> {
     Addresses { peer: P, addrs: Vec<Vec<u8>> },
     /// What one message from `from` brought.
     Received { from: P, intake: Intake },
+    /// `peer`'s clock is this far ahead of this device's (behind, when
+    /// negative).
+    Clock { peer: P, ahead_ms: i64 },
     /// `from` sent a version vector that does not decode.
     Malformed { from: P },
     /// `peer` held another history of this device's own changes: this

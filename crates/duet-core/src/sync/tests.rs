@@ -133,6 +133,7 @@ fn a_hello_with_a_malformed_vector_gets_no_answer() {
         vector: serde_bytes::ByteBuf::from(vec![0, 5, 1]),
         addrs: Vec::new(),
         tips: Vec::new(),
+        now: None,
     };
     assert!(e.on_request(1, hello, &mut a).is_none());
     assert!(matches!(

@@ -185,6 +185,8 @@ impl EventLoop {
                     name: d.name.clone(),
                     last_sync: record.last_sync,
                     waiting: ledger.waiting_for(&theirs).unwrap_or(0),
+                    clock_ahead: record.clock_ahead,
+                    addrs: record.addrs,
                 }
             })
             .collect();

@@ -88,6 +88,11 @@ impl EventLoop {
                     let _ = store.record_sync(&device, now_ms(), &vector);
                 }
             }
+            Event::Clock { peer, ahead_ms } => {
+                if let Some(device) = identity::device_id(&peer) {
+                    let _ = store.record_clock(&device, ahead_ms);
+                }
+            }
             Event::Addresses { peer, addrs } => {
                 let Some(device) = identity::device_id(&peer) else {
                     return;
