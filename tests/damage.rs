@@ -156,3 +156,31 @@ fn a_damaged_snapshot_is_set_aside_and_a_partner_sends_its_own() {
         sam.has_body("Alex writes on")
     });
 }
+
+#[test]
+fn a_damaged_device_list_or_first_change_is_written_again() {
+    for record in ["roster", "base"] {
+        let alex = Device::init("Alex");
+        alex.add("an entry before the damage");
+        flip_a_byte(
+            &alex,
+            &format!("SELECT rowid, value FROM meta WHERE key = '{record}'"),
+            "UPDATE meta SET value = ?1 WHERE rowid = ?2",
+        );
+        assert!(alex.has_body("before the damage"), "{record}");
+        alex.add("an entry after the damage");
+        let _a = alex.daemon();
+        alex.add("an entry through the daemon");
+        for body in [
+            "before the damage",
+            "after the damage",
+            "through the daemon",
+        ] {
+            assert!(alex.has_body(body), "{record}: {body}");
+        }
+        let doctor = alex.run(&["doctor"]);
+        let said = String::from_utf8_lossy(&doctor.stdout);
+        assert!(doctor.status.success(), "{record}: {said}");
+        assert!(said.contains("is whole again"), "{record}: {said}");
+    }
+}

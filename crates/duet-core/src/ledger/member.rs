@@ -12,7 +12,7 @@ use crate::keys::{DeviceKey, JournalKey};
 use crate::store::{Heal, Store, StoreError, StoredEnvelope, Tip};
 use crate::vv::VersionVector;
 
-use super::records::{RecordError, ROSTER};
+use super::records::{set_aside_if_damaged, RecordError, ROSTER};
 use super::roster::Roster;
 use super::{Ledger, ReceiveError, Verified, VerifiedSnapshot};
 
@@ -135,11 +135,22 @@ impl Member {
     /// and keeps that sealed list a superset. True if any device was new.
     pub fn learn(&mut self, records: Vec<DeviceRecord>) -> Result<bool, MemberError> {
         let mut added = self.roster.merge(records);
-        let raw = self.ledger.store().record(ROSTER)?;
+        let mut raw = self.ledger.store().record(ROSTER)?;
         if raw != self.sealed_seen {
-            if let Some(raw) = &raw {
-                self.stored = Roster::open(raw, &self.key)?;
-                added |= self.roster.merge(self.stored.devices().to_vec());
+            if let Some(sealed) = &raw {
+                match Roster::open(sealed, &self.key) {
+                    Ok(stored) => {
+                        self.stored = stored;
+                        added |= self.roster.merge(self.stored.devices().to_vec());
+                    }
+                    Err(e) => {
+                        // Damaged where it lies: set aside, and sealed
+                        // again below from the list this member holds.
+                        set_aside_if_damaged(self.ledger.store(), &self.key, ROSTER, e)?;
+                        self.stored = Roster::default();
+                        raw = None;
+                    }
+                }
             }
             self.sealed_seen = raw;
         }

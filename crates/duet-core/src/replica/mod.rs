@@ -205,7 +205,8 @@ impl Replica {
         let known = Roster::new(journal.devices());
         let member = Member::new(ledger, device, key, known, journal.schema())?;
         // What a writer replica opens from (`writer.rs`).
-        if member.ledger().store().record(BASE)?.is_none() {
+        // (A damaged one is set aside by reading it, and written again.)
+        if records::read(member.ledger().store(), member.journal_key(), BASE)?.is_none() {
             if let Some(base) = journal.base_change() {
                 records::write(member.ledger().store(), member.journal_key(), BASE, &base)?;
             }
@@ -377,9 +378,7 @@ impl Replica {
                 .and_then(|change| Ok(self.journal.apply_change(change)?));
             match result {
                 Ok(_) => applied += 1,
-                Err(e) => {
-                    tracing::warn!(pos = env.pos, error = %e, "skipped a stored envelope that does not apply")
-                }
+                Err(e) => set_aside_or_warn(self.ledger(), &env, &e),
             }
         }
         if applied > 0 || merged_snapshot {
@@ -434,13 +433,7 @@ fn load(
     // lie: they are set aside (`store/quarantine.rs`) and the rest opens.
     // Bytes that verify but do not decrypt point at the key, not the
     // store: that stays an error, and nothing is set aside.
-    let damaged = |bytes: &[u8]| match envelope::decode(bytes) {
-        Err(_) => true,
-        Ok(sealed) => matches!(
-            sealed.verify(&journal_id, |a| ledger.members().contains(a)),
-            Err(OpenError::BadSignature)
-        ),
-    };
+    let damaged = |bytes: &[u8]| is_damaged(ledger, bytes);
     let mut snapshot = ledger.store().snapshot()?;
     let mut contents = None;
     if let Some(s) = &snapshot {
@@ -486,6 +479,39 @@ fn load(
         snapshot.map_or(0, |s| s.generation),
         chains,
     ))
+}
+
+/// True when stored bytes no longer verify: damaged where they lie, to be
+/// set aside (`store/quarantine.rs`). Bytes that verify but do not open
+/// point at the key instead.
+pub(crate) fn is_damaged(ledger: &Ledger, bytes: &[u8]) -> bool {
+    match envelope::decode(bytes) {
+        Err(_) => true,
+        Ok(sealed) => matches!(
+            sealed.verify(&ledger.journal_id(), |a| ledger.members().contains(a)),
+            Err(OpenError::BadSignature)
+        ),
+    }
+}
+
+/// Sets aside a stored envelope that `is_damaged`, or logs why one that
+/// is not does not open.
+pub(crate) fn set_aside_or_warn(
+    ledger: &Ledger,
+    env: &crate::store::StoredEnvelope,
+    error: &dyn std::fmt::Display,
+) {
+    if is_damaged(ledger, &env.bytes) {
+        tracing::warn!(author = %env.author.short(), seq = env.seq, "set aside a stored envelope that is damaged; a partner's device will send it again");
+        if let Err(e) = ledger
+            .store()
+            .quarantine_envelope(env.pos, crate::ledger::member::now_ms())
+        {
+            tracing::warn!(error = %e, "cannot set aside a damaged envelope");
+        }
+    } else {
+        tracing::warn!(pos = env.pos, error = %error, "skipped a stored envelope that does not apply");
+    }
 }
 
 /// The contents of this device's own snapshot (checked when it arrived).

@@ -49,11 +49,45 @@ impl Store {
         )?;
         tx.execute("DELETE FROM envelopes WHERE pos = ?1", [pos])?;
         // The contiguous sequence now ends before the envelope set aside.
+        // Its link there is the one of the envelope before, when held.
+        let before: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT bytes FROM envelopes WHERE author = ?1 AND seq = ?2 - 1",
+                params![author, seq],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let link = before
+            .as_deref()
+            .and_then(super::envelopes::link_of)
+            .map(|l| l.to_vec());
         tx.execute(
-            "UPDATE vector SET seq = ?2 - 1 WHERE author = ?1 AND seq >= ?2",
-            params![author, seq],
+            "UPDATE vector SET seq = ?2 - 1, link = ?3 WHERE author = ?1 AND seq >= ?2",
+            params![author, seq, link],
         )?;
         tx.execute("DELETE FROM vector WHERE seq <= 0", [])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sets aside the record `name` (the sealed device list or first
+    /// change) when it no longer opens; the replica writes it again from
+    /// the journal.
+    pub fn quarantine_record(&self, name: &str, at: i64) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let bytes: Option<Vec<u8>> = tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let Some(bytes) = bytes else {
+            return Ok(());
+        };
+        tx.execute(
+            "INSERT INTO quarantine (what, bytes, at) VALUES (?1, ?2, ?3)",
+            params![name, bytes, at],
+        )?;
+        tx.execute("DELETE FROM meta WHERE key = ?1", [name])?;
         tx.commit()?;
         Ok(())
     }

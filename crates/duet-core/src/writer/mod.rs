@@ -191,9 +191,7 @@ impl Writer {
                     self.frontier.observe(&change);
                     seen += 1;
                 }
-                Err(e) => {
-                    tracing::warn!(pos = env.pos, error = %e, "skipped a stored envelope that does not open")
-                }
+                Err(e) => crate::replica::set_aside_or_warn(self.ledger(), &env, &e),
             }
         }
         self.member.learn(made)?;
