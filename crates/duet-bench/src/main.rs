@@ -11,6 +11,7 @@
 //! disk figures are taken at 10,000. `--quick` runs 1,000 entries and a
 //! few repetitions, and checks only that every entry arrived.
 
+mod actors;
 mod limit;
 mod local;
 mod net;
@@ -30,6 +31,13 @@ struct Args {
     /// Measure only a journal of this many entries.
     #[arg(long)]
     entries: Option<usize>,
+    /// Only compare one automerge actor per session with one per device,
+    /// for a journal of this many entries.
+    #[arg(long, value_name = "ENTRIES")]
+    actors: Option<usize>,
+    /// (Internal: the child of `--actors`.)
+    #[arg(long, hide = true)]
+    load_doc: Option<PathBuf>,
     /// A small run (1,000 entries, few repetitions) that checks it works.
     #[arg(long)]
     quick: bool,
@@ -59,6 +67,12 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(home) = &args.profile {
         return profile::run(home);
+    }
+    if let Some(path) = &args.load_doc {
+        return actors::load(path);
+    }
+    if let Some(entries) = args.actors {
+        return actors::run(entries);
     }
     let (sizes, local_size, live_adds, runs) = match (args.quick, args.entries) {
         (true, _) => (vec![1_000], 1_000, 50, 5),
