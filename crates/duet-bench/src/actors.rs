@@ -25,7 +25,9 @@ pub fn run(entries: usize) -> anyhow::Result<()> {
     );
     for per_session in [false, true] {
         let saved = build(entries, per_session)?;
-        let path = dir.path().join(if per_session { "sessions" } else { "one" });
+        let path = dir
+            .path()
+            .join(if per_session { "sessions" } else { "one" });
         std::fs::write(&path, &saved)?;
         let out = Command::new(std::env::current_exe()?)
             .arg("--load-doc")
