@@ -86,10 +86,14 @@ fn a_writer_needs_the_records_a_whole_replica_leaves() {
     let start = home.open().expect("whole").writer_start();
     let (store, device, key) = home.open().expect("whole").into_parts();
     store.set_record(BASE, b"").expect("clear");
+    // A record that does not open, while the key opens the rest, is set
+    // aside: the writer lacks it until a whole replica writes it again.
     assert!(matches!(
-        Writer::open(store, device, key, start),
-        Err(ReplicaError::Record(_))
+        Writer::open(store, device, key, start.clone()),
+        Err(ReplicaError::Missing(_))
     ));
+    let (store, device, key) = home.open().expect("whole").into_parts();
+    assert!(Writer::open(store, device, key, start).is_ok());
 }
 
 #[test]
