@@ -5,10 +5,16 @@
 //! the table):
 //!
 //! ```text
-//! magic "DUET" | version 2 | kind | journal id (16) | author (32)
+//! magic "DUET" | version 2 or 3 | kind | journal id (16) | author (32)
 //! | kind body: change → seq (u64), link (32); snapshot → version vector
+//! | version 3 only: key id (u32)
 //! | ciphertext length (u32) | age ciphertext | ed25519 signature (64)
 //! ```
+//!
+//! Version 3 names the key epoch the payload is sealed to (after a device
+//! was removed, `keys::JournalKey`); version 2, which names none, is
+//! sealed to the journal's first key, and is still what duet writes until
+//! a journal's first removal, so older peers read it.
 //!
 //! The signature covers every byte before it. A receiver decodes the
 //! header, checks the journal id, checks the author against its membership,
@@ -25,6 +31,8 @@ use crate::vv::VersionVector;
 
 pub const MAGIC: [u8; 4] = *b"DUET";
 pub const FORMAT_VERSION: u8 = 2;
+/// The format that names its key epoch.
+pub const FORMAT_WITH_EPOCH: u8 = 3;
 /// Largest change envelope accepted: a generous entry with its replies is
 /// a few kilobytes; anything near this is not a journal entry.
 pub const MAX_ENVELOPE_BYTES: usize = 1 << 20;
@@ -73,6 +81,8 @@ pub enum OpenError {
     BadSignature,
     #[error("envelope payload cannot be decrypted with the journal key")]
     Undecryptable,
+    #[error("envelope is sealed to a key epoch this device does not hold")]
+    UnknownEpoch(u32),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +113,8 @@ pub struct Sealed<'a> {
     pub journal: JournalId,
     pub author: DeviceId,
     pub body: Body,
+    /// The key epoch's id (version 3); `None`: the journal's first key.
+    pub key_id: Option<u32>,
     signed: &'a [u8],
     ciphertext: &'a [u8],
     signature: [u8; 64],
@@ -140,7 +152,10 @@ impl Sealed<'_> {
         if !self.ciphertext.starts_with(b"age-encryption.org/") {
             return Err(OpenError::Undecryptable);
         }
-        age::decrypt(key.identity(), self.ciphertext).map_err(|_| OpenError::Undecryptable)
+        let identity = key
+            .identity_for(self.key_id)
+            .ok_or(OpenError::UnknownEpoch(self.key_id.unwrap_or(0)))?;
+        age::decrypt(identity, self.ciphertext).map_err(|_| OpenError::Undecryptable)
     }
 }
 
@@ -168,8 +183,9 @@ pub fn decode(bytes: &[u8]) -> Result<Sealed<'_>, OpenError> {
     if prefix[..4] != MAGIC {
         return Err(OpenError::BadMagic);
     }
-    if prefix[4] != FORMAT_VERSION {
-        return Err(OpenError::UnsupportedVersion(prefix[4]));
+    let version = prefix[4];
+    if version != FORMAT_VERSION && version != FORMAT_WITH_EPOCH {
+        return Err(OpenError::UnsupportedVersion(version));
     }
     let journal = JournalId(prefix[6..22].try_into().map_err(|_| OpenError::Truncated)?);
     let author = DeviceId(
@@ -193,6 +209,12 @@ pub fn decode(bytes: &[u8]) -> Result<Sealed<'_>, OpenError> {
         }
         other => return Err(OpenError::UnknownKind(other)),
     };
+    let (key_id, rest) = if version == FORMAT_WITH_EPOCH {
+        let (id, rest) = rest.split_first_chunk::<4>().ok_or(OpenError::Truncated)?;
+        (Some(u32::from_be_bytes(*id)), rest)
+    } else {
+        (None, rest)
+    };
     let (len, rest) = rest.split_first_chunk::<4>().ok_or(OpenError::Truncated)?;
     let len = u32::from_be_bytes(*len) as usize;
     if rest.len() < len.saturating_add(SIGNATURE_LEN) {
@@ -210,6 +232,7 @@ pub fn decode(bytes: &[u8]) -> Result<Sealed<'_>, OpenError> {
         journal,
         author,
         body,
+        key_id,
         signed: &bytes[..signed_len],
         ciphertext,
         signature: *signature,
@@ -251,11 +274,38 @@ pub fn open<'a>(
     Ok((sealed, plaintext))
 }
 
-/// Encrypts `payload` to the journal and signs the result as `author`.
+/// Encrypts `payload` to the journal's newest key epoch and signs the
+/// result as `author`: version 2 while the journal has its first key,
+/// version 3, naming the epoch, after.
+pub fn seal_to(
+    journal: &JournalId,
+    author: &DeviceKey,
+    body: &Body,
+    key: &JournalKey,
+    payload: &[u8],
+) -> Result<Vec<u8>, SealError> {
+    let (number, id) = key.epoch();
+    let key_id = (number > 0).then_some(id);
+    seal_as(journal, author, body, key_id, &key.recipient(), payload)
+}
+
+/// Encrypts `payload` to `recipient` (the journal's first key) and signs
+/// the result as `author`, in version 2.
 pub fn seal(
     journal: &JournalId,
     author: &DeviceKey,
     body: &Body,
+    recipient: &age::x25519::Recipient,
+    payload: &[u8],
+) -> Result<Vec<u8>, SealError> {
+    seal_as(journal, author, body, None, recipient, payload)
+}
+
+fn seal_as(
+    journal: &JournalId,
+    author: &DeviceKey,
+    body: &Body,
+    key_id: Option<u32>,
     recipient: &age::x25519::Recipient,
     payload: &[u8],
 ) -> Result<Vec<u8>, SealError> {
@@ -266,7 +316,11 @@ pub fn seal(
     let ciphertext = age::encrypt(recipient, payload)?;
     let mut out = Vec::with_capacity(ciphertext.len() + 256);
     out.extend_from_slice(&MAGIC);
-    out.push(FORMAT_VERSION);
+    out.push(if key_id.is_some() {
+        FORMAT_WITH_EPOCH
+    } else {
+        FORMAT_VERSION
+    });
     match body {
         Body::Change { seq, link } => {
             out.push(Kind::Change as u8);
@@ -281,6 +335,9 @@ pub fn seal(
             out.extend_from_slice(&author.id().0);
             covers.encode(&mut out);
         }
+    }
+    if let Some(id) = key_id {
+        out.extend_from_slice(&id.to_be_bytes());
     }
     let len = u32::try_from(ciphertext.len()).map_err(|_| SealError::TooLarge {
         len: ciphertext.len(),

@@ -52,6 +52,24 @@ impl DeviceKey {
         self.0.sign(message).to_bytes()
     }
 
+    /// This device's own age identity: its ed25519 key taken to X25519
+    /// (the map libsodium's `crypto_sign_ed25519_sk_to_curve25519` and
+    /// age's own ssh-ed25519 recipients use). Whoever knows the device id
+    /// can seal to it ([`device_recipient`]); only this device opens.
+    pub fn age_identity(&self) -> age::x25519::Identity {
+        let scalar = Zeroizing::new(self.0.to_scalar_bytes());
+        let encoded = Zeroizing::new(
+            bech32::encode::<bech32::Bech32>(AGE_SECRET_HRP, scalar.as_ref())
+                .unwrap_or_default()
+                .to_uppercase(),
+        );
+        match encoded.parse() {
+            Ok(identity) => identity,
+            // A 32-byte secret always encodes; this is never reached.
+            Err(_) => age::x25519::Identity::generate(),
+        }
+    }
+
     /// The 32-byte secret seed, for the daemon to build its libp2p keypair
     /// from. Keep it in a `Zeroizing` buffer.
     pub fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
@@ -89,6 +107,20 @@ impl fmt::Debug for DeviceKey {
     }
 }
 
+const AGE_SECRET_HRP: bech32::Hrp = bech32::Hrp::parse_unchecked("age-secret-key-");
+const AGE_PUBLIC_HRP: bech32::Hrp = bech32::Hrp::parse_unchecked("age");
+
+/// The age recipient of device `id` ([`DeviceKey::age_identity`]'s
+/// public half), or `None` for bytes that are not an ed25519 key.
+pub fn device_recipient(id: &DeviceId) -> Option<age::x25519::Recipient> {
+    let key = VerifyingKey::from_bytes(&id.0).ok()?;
+    let point = key.to_montgomery().to_bytes();
+    bech32::encode::<bech32::Bech32>(AGE_PUBLIC_HRP, &point)
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// Checks an ed25519 signature by `author` over `message`.
 pub fn verify(author: &DeviceId, message: &[u8], signature: &[u8; 64]) -> bool {
     let Ok(key) = VerifyingKey::from_bytes(&author.0) else {
@@ -98,37 +130,172 @@ pub fn verify(author: &DeviceId, message: &[u8], signature: &[u8; 64]) -> bool {
         .is_ok()
 }
 
-/// The journal's age X25519 identity, shared by every member device. All
-/// journal content is encrypted to its recipient. The file uses age's own
-/// format, so `age -d -i journal.key` works on anything duet wrote.
-pub struct JournalKey(age::x25519::Identity);
+/// The journal's age X25519 identities, shared by every member device: one
+/// per key epoch. Epoch 0 is the key the journal started with; removing a
+/// device starts a new epoch with a fresh key, which the devices that stay
+/// receive (`docs/protocol.md`, Key epochs). New content is sealed to the
+/// newest epoch; older ones stay, to read history. The file uses age's own
+/// identity format (each later epoch after a `# duet epoch N` comment), so
+/// `age -d -i journal.key` works on anything duet wrote.
+pub struct JournalKey {
+    /// Sorted by (number, id); never empty.
+    epochs: Vec<Epoch>,
+}
+
+struct Epoch {
+    number: u32,
+    id: u32,
+    identity: age::x25519::Identity,
+}
+
+/// An epoch's key id: the first four bytes of SHA-256 over its recipient.
+/// Envelopes of epochs after the first name it in their header.
+pub fn key_id(recipient: &age::x25519::Recipient) -> u32 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(recipient.to_string().as_bytes());
+    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
 
 impl JournalKey {
     pub fn generate() -> Self {
-        Self(age::x25519::Identity::generate())
+        Self::single(0, age::x25519::Identity::generate())
     }
 
+    /// A fresh key for epoch `number` alone (what a removal starts).
+    pub fn new_epoch(number: u32) -> Self {
+        Self::single(number, age::x25519::Identity::generate())
+    }
+
+    fn single(number: u32, identity: age::x25519::Identity) -> Self {
+        let id = key_id(&identity.to_public());
+        Self {
+            epochs: vec![Epoch {
+                number,
+                id,
+                identity,
+            }],
+        }
+    }
+
+    fn newest(&self) -> &Epoch {
+        // Never empty: every constructor makes at least one.
+        &self.epochs[self.epochs.len() - 1]
+    }
+
+    /// The newest epoch's identity.
     pub fn identity(&self) -> &age::x25519::Identity {
-        &self.0
+        &self.newest().identity
     }
 
+    /// The newest epoch's recipient: what new content is sealed to.
     pub fn recipient(&self) -> age::x25519::Recipient {
-        self.0.to_public()
+        self.newest().identity.to_public()
     }
 
-    /// The secret in age's text form, for pairing to carry inside a sealed
-    /// channel. Keep it in the returned zeroizing buffer.
+    /// The newest epoch's number and key id.
+    pub fn epoch(&self) -> (u32, u32) {
+        (self.newest().number, self.newest().id)
+    }
+
+    /// The identity of the epoch whose key id is `id`; `None` names the
+    /// first epoch (envelopes from before epochs name none).
+    pub fn identity_for(&self, id: Option<u32>) -> Option<&age::x25519::Identity> {
+        match id {
+            None => self.epochs.iter().find(|e| e.number == 0),
+            Some(id) => self.epochs.iter().find(|e| e.id == id),
+        }
+        .map(|e| &e.identity)
+    }
+
+    /// Decrypts age `ciphertext` with whichever epoch's key it was sealed
+    /// to (records beside the journal name no epoch).
+    pub fn decrypt_any(&self, ciphertext: &[u8]) -> Option<Vec<u8>> {
+        self.epochs
+            .iter()
+            .rev()
+            .find_map(|e| age::decrypt(&e.identity, ciphertext).ok())
+    }
+
+    /// Every epoch's number, newest last.
+    pub fn epochs(&self) -> Vec<u32> {
+        self.epochs.iter().map(|e| e.number).collect()
+    }
+
+    /// Takes in epoch `number` with `identity`; true if it was new.
+    pub fn add(&mut self, number: u32, identity: age::x25519::Identity) -> bool {
+        let id = key_id(&identity.to_public());
+        if self.epochs.iter().any(|e| e.id == id) {
+            return false;
+        }
+        self.epochs.push(Epoch {
+            number,
+            id,
+            identity,
+        });
+        self.epochs.sort_by_key(|e| (e.number, e.id));
+        true
+    }
+
+    /// Takes in every epoch `other` holds; true if any was new.
+    pub fn merge(&mut self, other: &JournalKey) -> bool {
+        let mut added = false;
+        for e in &other.epochs {
+            added |= self.add(e.number, e.identity.clone());
+        }
+        added
+    }
+
+    /// The secrets in age's identity-file form, every epoch, for pairing
+    /// to carry inside a sealed channel. Keep it in the returned
+    /// zeroizing buffer.
     pub fn to_secret_text(&self) -> Zeroizing<String> {
-        Zeroizing::new(self.0.to_string().expose_secret().to_string())
+        self.text_of(|_| true)
     }
 
+    /// The epochs after the first, in the same form (what the store keeps
+    /// sealed to the device's own key).
+    pub fn later_secret_text(&self) -> Zeroizing<String> {
+        self.text_of(|e| e.number > 0)
+    }
+
+    fn text_of(&self, keep: impl Fn(&Epoch) -> bool) -> Zeroizing<String> {
+        let mut out = Zeroizing::new(String::new());
+        for e in self.epochs.iter().filter(|e| keep(e)) {
+            if e.number > 0 {
+                out.push_str(&format!("# duet epoch {}\n", e.number));
+            }
+            out.push_str(e.identity.to_string().expose_secret());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Parses [`JournalKey::to_secret_text`] (or one bare key).
     pub fn from_secret_text(text: &str) -> Option<Self> {
-        text.trim().parse().ok().map(Self)
+        let mut epochs: Option<Self> = None;
+        let mut number = 0;
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if let Some(rest) = line.strip_prefix("# duet epoch ") {
+                number = rest.trim().parse().ok()?;
+                continue;
+            }
+            if line.starts_with('#') {
+                continue;
+            }
+            let identity: age::x25519::Identity = line.parse().ok()?;
+            match &mut epochs {
+                None => epochs = Some(Self::single(number, identity)),
+                Some(key) => {
+                    key.add(number, identity);
+                }
+            }
+            number = 0;
+        }
+        epochs
     }
 
     pub fn write(&self, path: &Path) -> Result<(), KeyError> {
-        let text = Zeroizing::new(format!("{}\n", self.to_secret_text().as_str()));
-        write_secret_file(path, text.as_bytes())
+        write_secret_file(path, self.to_secret_text().as_bytes())
     }
 
     pub fn read(path: &Path) -> Result<Self, KeyError> {
@@ -141,7 +308,11 @@ impl JournalKey {
 
 impl fmt::Debug for JournalKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("JournalKey(secret redacted)")
+        write!(
+            f,
+            "JournalKey({} epoch(s), secrets redacted)",
+            self.epochs.len()
+        )
     }
 }
 
@@ -181,6 +352,23 @@ fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, KeyError> {
     Ok(Zeroizing::new(text.to_string()))
 }
 
+/// Seals `secret` to every one of `recipients` (one age file, a stanza
+/// each); `None` when there is no recipient.
+pub fn seal_to_devices(recipients: &[age::x25519::Recipient], secret: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    if recipients.is_empty() {
+        return None;
+    }
+    let encryptor =
+        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+            .ok()?;
+    let mut out = Vec::new();
+    let mut writer = encryptor.wrap_output(&mut out).ok()?;
+    writer.write_all(secret).ok()?;
+    writer.finish().ok()?;
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +397,41 @@ mod tests {
             journal.recipient().to_string()
         );
         assert!(device.write(&dir.path().join("device.key")).is_err());
+    }
+
+    #[test]
+    fn a_device_opens_what_is_sealed_to_its_id() {
+        let device = DeviceKey::generate();
+        let recipient = device_recipient(&device.id()).expect("recipient");
+        assert_eq!(
+            recipient.to_string(),
+            device.age_identity().to_public().to_string()
+        );
+        let sealed = age::encrypt(&recipient, b"epoch key").expect("seal");
+        assert_eq!(
+            age::decrypt(&device.age_identity(), &sealed).expect("open"),
+            b"epoch key"
+        );
+        let other = DeviceKey::generate();
+        assert!(age::decrypt(&other.age_identity(), &sealed).is_err());
+    }
+
+    #[test]
+    fn journal_keys_keep_every_epoch_and_seal_to_the_newest() {
+        let mut key = JournalKey::generate();
+        let first = key.recipient();
+        let later = age::x25519::Identity::generate();
+        assert!(key.add(1, later.clone()));
+        assert!(!key.add(1, later.clone()));
+        assert_eq!(key.recipient().to_string(), later.to_public().to_string());
+        assert_eq!(key.epoch(), (1, key_id(&later.to_public())));
+        let old = age::encrypt(&first, b"history").expect("seal");
+        assert_eq!(key.decrypt_any(&old).expect("open"), b"history");
+        let text = key.to_secret_text();
+        let back = JournalKey::from_secret_text(&text).expect("parse");
+        assert_eq!(back.epochs(), vec![0, 1]);
+        assert_eq!(back.recipient().to_string(), later.to_public().to_string());
+        assert!(!key.later_secret_text().contains(&first.to_string()));
     }
 
     #[test]

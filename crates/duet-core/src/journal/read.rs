@@ -143,6 +143,7 @@ impl Journal {
         let mut devices: Vec<DeviceRecord> = self
             .doc
             .map_range(&self.devices, ..)
+            .filter(|item| !item.key.starts_with(super::REMOVED_PREFIX))
             .map(|item| {
                 let obj = item.id();
                 DeviceRecord {

@@ -44,6 +44,7 @@ use std::io::Read;
 use automerge::legacy::{Key, ObjectId, OpId, OpType};
 use automerge::{Change, ChangeHash, ScalarValue};
 
+use super::removal::{Removal, MAX_REMOVAL_KEYS, REMOVED_PREFIX};
 use super::{DeviceRecord, Journal, JournalError};
 use crate::ids::DeviceId;
 
@@ -90,6 +91,8 @@ pub enum Breach {
     ReservedName,
     #[error("the change writes into an object made by a device this device does not know yet")]
     UnknownMaker,
+    #[error("a removal record is malformed: {0}")]
+    Removal(&'static str),
 }
 
 impl Breach {
@@ -112,6 +115,7 @@ impl Breach {
             Breach::Replaces => "replaces",
             Breach::ReservedName => "reserved-name",
             Breach::UnknownMaker => "unknown-maker",
+            Breach::Removal(_) => "removal",
         }
     }
 }
@@ -216,6 +220,8 @@ pub struct Checked {
     /// The latest time it carries (0 if none): a change dated ahead of
     /// this device's clock is noted when it arrives.
     pub latest: i64,
+    /// The removals it records (`journal/removal.rs`).
+    pub removals: Vec<Removal>,
 }
 
 impl Schema {
@@ -270,6 +276,7 @@ impl Schema {
             }
         }
         let mut records: HashMap<ObjectId, DeviceRecord> = HashMap::new();
+        let mut removals: HashMap<ObjectId, Removal> = HashMap::new();
         let mut latest = 0;
         for op in &expanded.operations {
             if let OpType::Put(ScalarValue::Timestamp(ms)) = &op.action {
@@ -303,6 +310,32 @@ impl Schema {
             let in_device_record = made
                 .get(&op.obj)
                 .and_then(|(parent, id)| (*parent == self.devices).then_some(id.as_ref()?));
+            if let Some(removed) = in_device_record.and_then(|id| id.strip_prefix(REMOVED_PREFIX)) {
+                let removal = removals.entry(op.obj.clone()).or_insert_with(|| Removal {
+                    device: removed.to_string(),
+                    by: String::new(),
+                    at: 0,
+                    cut: 0,
+                    epoch: 0,
+                    keys: Vec::new(),
+                });
+                match (key.as_str(), &op.action) {
+                    ("by", OpType::Put(ScalarValue::Str(v))) => removal.by = v.to_string(),
+                    ("at", OpType::Put(ScalarValue::Timestamp(t))) => removal.at = *t,
+                    ("cut", OpType::Put(ScalarValue::Uint(n))) => removal.cut = *n,
+                    ("epoch", OpType::Put(ScalarValue::Uint(n))) => {
+                        removal.epoch = u32::try_from(*n).map_err(|_| Breach::Removal("epoch"))?
+                    }
+                    ("keys", OpType::Put(ScalarValue::Bytes(b))) => {
+                        if b.len() > MAX_REMOVAL_KEYS {
+                            return Err(Breach::Removal("sealed keys too large"));
+                        }
+                        removal.keys = b.clone()
+                    }
+                    _ => return Err(Breach::Removal("unexpected field")),
+                }
+                continue;
+            }
             if let Some(id) = in_device_record {
                 let record = records
                     .entry(op.obj.clone())
@@ -355,9 +388,23 @@ impl Schema {
                 return Err(Breach::ReservedName);
             }
         }
+        for removal in removals.values() {
+            if removal.by != signer_text {
+                return Err(Breach::Misattributed { field: "by" });
+            }
+            let removed =
+                DeviceId::from_text(&removal.device).ok_or(Breach::Removal("device id"))?;
+            if people.person_of(&removed).is_none() {
+                return Err(Breach::UnknownMaker);
+            }
+            if removal.epoch == 0 || removal.keys.is_empty() {
+                return Err(Breach::Removal("no new key epoch"));
+            }
+        }
         Ok(Checked {
             records: records.into_values().collect(),
             latest,
+            removals: removals.into_values().collect(),
         })
     }
 

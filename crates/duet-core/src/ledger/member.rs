@@ -81,6 +81,8 @@ impl Member {
         if ledger.device_id() != device.id() {
             return Err(MemberError::KeyMismatch);
         }
+        let mut key = key;
+        super::records::read_epochs(ledger.store(), &device, &mut key)?;
         let mut member = Self {
             ledger,
             device,
@@ -164,6 +166,52 @@ impl Member {
         Ok(added)
     }
 
+    /// Takes in removals (from the journal, or a change that records
+    /// them): the removed devices and their cuts go to the ledger, and the
+    /// new key epochs this device can open (those sealed to it: it stays)
+    /// join its journal key, kept in the store. True if anything was new.
+    pub fn learn_removals(
+        &mut self,
+        removals: &[crate::journal::Removal],
+    ) -> Result<bool, MemberError> {
+        if removals.is_empty() {
+            return Ok(false);
+        }
+        let cuts: Vec<(DeviceId, u64)> = removals
+            .iter()
+            .filter_map(|r| Some((DeviceId::from_text(&r.device)?, r.cut)))
+            .collect();
+        let mut changed = self.ledger.remove_members(cuts)?;
+        let identity = self.device.age_identity();
+        let mut new_epoch = false;
+        for removal in removals {
+            let Ok(text) = age::decrypt(&identity, &removal.keys) else {
+                continue;
+            };
+            let text = zeroize::Zeroizing::new(text);
+            if let Some(epochs) = std::str::from_utf8(&text)
+                .ok()
+                .and_then(JournalKey::from_secret_text)
+            {
+                new_epoch |= self.key.merge(&epochs);
+            }
+        }
+        if new_epoch {
+            super::records::write_epochs(self.ledger.store(), &self.device, &self.key)?;
+            changed = true;
+        }
+        Ok(changed)
+    }
+
+    /// Takes in key epochs another process on this device recorded.
+    pub fn reload_epochs(&mut self) -> Result<bool, MemberError> {
+        Ok(super::records::read_epochs(
+            self.ledger.store(),
+            &self.device,
+            &mut self.key,
+        )?)
+    }
+
     /// Devices recorded in the journal that this device has not yet told
     /// its person about; they are marked as told.
     pub fn take_new_devices(&mut self) -> Result<Vec<DeviceRecord>, MemberError> {
@@ -220,6 +268,8 @@ impl Member {
             self.learn(incoming.checked.records)
                 .map_err(ReceiveError::local)?;
         }
+        self.learn_removals(&incoming.checked.removals)
+            .map_err(ReceiveError::local)?;
         Ok(pos)
     }
 
@@ -228,13 +278,13 @@ impl Member {
     /// Returns its position in the store.
     pub fn commit(&mut self, commit: &Commit, made: Vec<DeviceRecord>) -> Result<i64, MemberError> {
         let journal = self.ledger.journal_id();
-        let (device, recipient) = (&self.device, self.key.recipient());
+        let (device, key) = (&self.device, &self.key);
         let pos = self.ledger.insert_local(&commit.hash, |seq, link| {
-            envelope::seal(
+            envelope::seal_to(
                 &journal,
                 device,
                 &Body::Change { seq, link },
-                &recipient,
+                key,
                 &commit.bytes,
             )
         })??;
@@ -312,7 +362,7 @@ impl Member {
         }
         let copy = self.confirmed_here;
         let journal = self.ledger.journal_id();
-        let (device, recipient) = (&self.device, self.key.recipient());
+        let (device, key) = (&self.device, &self.key);
         let heal = self.ledger.store_mut().reseal_own(
             &me,
             keep,
@@ -322,13 +372,7 @@ impl Member {
             copy,
             now_ms(),
             |seq, link, change| {
-                envelope::seal(
-                    &journal,
-                    device,
-                    &Body::Change { seq, link },
-                    &recipient,
-                    change,
-                )
+                envelope::seal_to(&journal, device, &Body::Change { seq, link }, key, change)
             },
         )??;
         self.healed_here = true;
@@ -367,13 +411,13 @@ impl Member {
         covers: &VersionVector,
         saved: &[u8],
     ) -> Result<Vec<u8>, SealError> {
-        envelope::seal(
+        envelope::seal_to(
             &self.ledger.journal_id(),
             &self.device,
             &Body::Snapshot {
                 covers: covers.clone(),
             },
-            &self.key.recipient(),
+            &self.key,
             saved,
         )
     }

@@ -52,6 +52,8 @@ pub enum ReceiveError {
     Open(#[from] OpenError),
     #[error("envelope {seq} from {} was already received (replay)", .author.short())]
     Replay { author: DeviceId, seq: u64 },
+    #[error("envelope {seq} from {} was written after the device was removed", .author.short())]
+    Removed { author: DeviceId, seq: u64 },
     #[error("the decrypted payload is not a valid journal change: {0}")]
     BadPayload(#[source] crate::journal::JournalError),
     #[error(transparent)]
@@ -85,7 +87,9 @@ impl ReceiveError {
                 OpenError::UnknownAuthor(_) => "unknown-author",
                 OpenError::BadSignature => "bad-signature",
                 OpenError::Undecryptable => "undecryptable",
+                OpenError::UnknownEpoch(_) => "unknown-epoch",
             },
+            ReceiveError::Removed { .. } => "removed",
             ReceiveError::Replay { .. } => "replay",
             ReceiveError::BadPayload(JournalError::Breach(b)) => b.kind(),
             ReceiveError::BadPayload(_) => "bad-payload",
@@ -102,6 +106,7 @@ impl ReceiveError {
         matches!(
             self,
             ReceiveError::Open(OpenError::UnknownAuthor(_))
+                | ReceiveError::Open(OpenError::UnknownEpoch(_))
                 | ReceiveError::BadPayload(JournalError::Breach(Breach::UnknownMaker))
         )
     }
@@ -152,6 +157,9 @@ pub struct Ledger {
     /// The devices whose envelopes verify: a copy of the store's `members`
     /// table, which only grows.
     members: HashSet<DeviceId>,
+    /// Removed devices and their cuts (the store's `removed` table):
+    /// their envelopes numbered after the cut are refused.
+    removed: std::collections::HashMap<DeviceId, u64>,
 }
 
 impl Ledger {
@@ -175,8 +183,37 @@ impl Ledger {
             journal_id: store.journal_id()?,
             me: store.device_id()?,
             members: store.members()?,
+            removed: store.removed()?,
             store,
         })
+    }
+
+    /// Removed devices and their cuts.
+    pub fn removed(&self) -> &std::collections::HashMap<DeviceId, u64> {
+        &self.removed
+    }
+
+    /// True when `device` is a member that was not removed.
+    pub fn is_current_member(&self, device: &DeviceId) -> bool {
+        self.members.contains(device) && !self.removed.contains_key(device)
+    }
+
+    /// Records removals, durably; true if any was new.
+    pub fn remove_members(
+        &mut self,
+        removals: impl IntoIterator<Item = (DeviceId, u64)>,
+    ) -> Result<bool, StoreError> {
+        let mut changed = false;
+        for (device, cut) in removals {
+            let held = self.removed.get(&device).copied();
+            if held.is_none_or(|c| c < cut) {
+                self.store.remove_member(&device, cut)?;
+                self.removed
+                    .insert(device, held.map_or(cut, |c| c.max(cut)));
+                changed = true;
+            }
+        }
+        Ok(changed)
     }
 
     pub fn into_store(self) -> Store {
@@ -229,6 +266,9 @@ impl Ledger {
         };
         sealed.verify(&self.journal_id, |a| self.members.contains(a))?;
         let author = sealed.author;
+        if self.removed.get(&author).is_some_and(|cut| seq > *cut) {
+            return Err(ReceiveError::Removed { author, seq });
+        }
         if self.store.holds(&author, seq)? {
             return Err(ReceiveError::Replay { author, seq });
         }
@@ -255,6 +295,12 @@ impl Ledger {
         };
         let covers = covers.clone();
         sealed.verify(&self.journal_id, |a| self.members.contains(a))?;
+        if self.removed.contains_key(&sealed.author) {
+            return Err(ReceiveError::Removed {
+                author: sealed.author,
+                seq: 0,
+            });
+        }
         Ok(VerifiedSnapshot {
             author: sealed.author,
             covers,

@@ -3,13 +3,16 @@
 //! clear: the device list ([`ROSTER`], see `roster.rs`) and the journal's
 //! first change ([`BASE`], which a writer drafts its changes on).
 
-use crate::keys::JournalKey;
+use crate::keys::{DeviceKey, JournalKey};
 use crate::store::{Store, StoreError};
 
 /// The device list, as JSON.
 pub const ROSTER: &str = "roster";
 /// The journal's first automerge change.
 pub const BASE: &str = "base";
+/// The key epochs after the first, sealed to this device's own key
+/// (`keys::DeviceKey::age_identity`), not to the journal key.
+pub const EPOCHS: &str = "epochs";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -27,7 +30,7 @@ pub fn open(key: &JournalKey, name: &'static str, sealed: &[u8]) -> Result<Vec<u
     if !sealed.starts_with(b"age-encryption.org/") {
         return Err(RecordError::Unreadable(name));
     }
-    age::decrypt(key.identity(), sealed).map_err(|_| RecordError::Unreadable(name))
+    key.decrypt_any(sealed).ok_or(RecordError::Unreadable(name))
 }
 
 /// Encrypts record `name` to the journal key.
@@ -102,4 +105,46 @@ pub fn write(
     bytes: &[u8],
 ) -> Result<(), RecordError> {
     Ok(store.set_record(name, &seal(key, name, bytes)?)?)
+}
+
+/// Takes the key epochs this store keeps (sealed to `device`) into `key`;
+/// true if any was new. A record that does not open with the device key
+/// is left alone: the removal records in the journal carry the same keys.
+pub fn read_epochs(
+    store: &Store,
+    device: &DeviceKey,
+    key: &mut JournalKey,
+) -> Result<bool, RecordError> {
+    let Some(sealed) = store.record(EPOCHS)? else {
+        return Ok(false);
+    };
+    let Ok(text) = age::decrypt(&device.age_identity(), &sealed) else {
+        tracing::warn!(
+            "the store's record of key epochs does not open; they are taken again from the journal"
+        );
+        return Ok(false);
+    };
+    let text = zeroize::Zeroizing::new(text);
+    let Some(epochs) = std::str::from_utf8(&text)
+        .ok()
+        .and_then(JournalKey::from_secret_text)
+    else {
+        return Ok(false);
+    };
+    Ok(key.merge(&epochs))
+}
+
+/// Keeps `key`'s epochs after the first in the store, sealed to `device`.
+pub fn write_epochs(
+    store: &Store,
+    device: &DeviceKey,
+    key: &JournalKey,
+) -> Result<(), RecordError> {
+    let text = key.later_secret_text();
+    if text.is_empty() {
+        return Ok(());
+    }
+    let sealed = age::encrypt(&device.age_identity().to_public(), text.as_bytes())
+        .map_err(|e| RecordError::Seal(EPOCHS, e))?;
+    Ok(store.set_record(EPOCHS, &sealed)?)
 }

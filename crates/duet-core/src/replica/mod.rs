@@ -58,6 +58,12 @@ pub enum ReplicaError {
     KeyMismatch,
     #[error("the store has no sealed {0} yet; open the whole journal once to record it")]
     Missing(&'static str),
+    #[error("no device of this journal has the id {0}")]
+    NoSuchDevice(String),
+    #[error("device {0} was already removed")]
+    AlreadyRemoved(String),
+    #[error("no device would be left to read the journal")]
+    NobodyLeft,
 }
 
 impl From<MemberError> for ReplicaError {
@@ -162,6 +168,7 @@ impl Replica {
             .filter_map(|d| DeviceId::from_text(&d.id))
             .collect();
         ledger.store().mark_seen(&everyone)?;
+        records::write_epochs(ledger.store(), &device, &key).map_err(ReceiveError::local)?;
         let mut replica = Self::assemble(ledger, device, key, journal, 0, 1, contents.chains)
             .map_err(ReceiveError::local)?;
         replica.take_extras(&contents.extras)?;
@@ -175,6 +182,10 @@ impl Replica {
         if ledger.device_id() != device.id() {
             return Err(MemberError::KeyMismatch.into());
         }
+        // The snapshot may be sealed to a later key epoch than journal.key
+        // holds: the store keeps those.
+        let mut key = key;
+        records::read_epochs(ledger.store(), &device, &mut key)?;
         let before = ledger.store().quarantined()?.len();
         let (journal, applied_pos, generation, chains) = load(&ledger, &key)?;
         let set_aside = ledger.store().quarantined()?.len().saturating_sub(before);
@@ -203,7 +214,8 @@ impl Replica {
         journal.write_as(&device.id());
         journal.set_arrivals(ledger.store().arrivals()?);
         let known = Roster::new(journal.devices());
-        let member = Member::new(ledger, device, key, known, journal.schema())?;
+        let mut member = Member::new(ledger, device, key, known, journal.schema())?;
+        member.learn_removals(&journal.removals())?;
         // What a writer replica opens from (`writer.rs`).
         // (A damaged one is set aside by reading it, and written again.)
         if records::read(member.ledger().store(), member.journal_key(), BASE)?.is_none() {
@@ -309,7 +321,53 @@ impl Replica {
             }
         }
         self.member.learn(self.journal.devices())?;
+        self.member.learn_removals(&self.journal.removals())?;
         Ok(value)
+    }
+
+    /// Removes `device` from the journal (`journal/removal.rs`): its
+    /// envelopes after what this device holds of it are refused from now
+    /// on, and a new key epoch starts, sealed to every device that stays.
+    /// The removal itself is sealed to the epoch before, so the removed
+    /// device can read that it was removed. `device` may be this one
+    /// (leaving). Returns the removal recorded.
+    pub fn remove_device(
+        &mut self,
+        device: &DeviceId,
+        now: i64,
+    ) -> Result<crate::journal::Removal, ReplicaError> {
+        let text = device.to_text();
+        if !self.devices().iter().any(|d| d.id == text) {
+            return Err(ReplicaError::NoSuchDevice(text));
+        }
+        if self.ledger().removed().contains_key(device) {
+            return Err(ReplicaError::AlreadyRemoved(text));
+        }
+        let cut = self.vector()?.get(device);
+        let staying: Vec<age::x25519::Recipient> = self
+            .devices()
+            .iter()
+            .filter_map(|d| DeviceId::from_text(&d.id))
+            .filter(|d| d != device && self.ledger().is_current_member(d))
+            .filter_map(|d| crate::keys::device_recipient(&d))
+            .collect();
+        let number = self.journal_key().epochs().into_iter().max().unwrap_or(0) + 1;
+        let epoch = JournalKey::new_epoch(number);
+        let keys = crate::keys::seal_to_devices(&staying, epoch.to_secret_text().as_bytes())
+            .ok_or(ReplicaError::NobodyLeft)?;
+        let device = *device;
+        self.commit(|journal, author| {
+            let commit = journal.remove_device(author, &device, cut, number, &keys, now)?;
+            Ok(((), commit))
+        })?;
+        let removal = self
+            .journal
+            .removals()
+            .into_iter()
+            .rev()
+            .find(|r| r.device == text && r.by == self.device_id().to_text())
+            .ok_or(ReplicaError::NoSuchDevice(text))?;
+        Ok(removal)
     }
 
     /// Verifies, applies and stores one change envelope from a peer.
@@ -383,6 +441,7 @@ impl Replica {
         }
         if applied > 0 || merged_snapshot {
             self.member.learn(self.journal.devices())?;
+            self.member.learn_removals(&self.journal.removals())?;
             self.journal.set_arrivals(self.store().arrivals()?);
         }
         Ok(applied)

@@ -54,6 +54,9 @@ impl Replica {
         self.member
             .learn(self.journal.devices())
             .map_err(ReceiveError::local)?;
+        self.member
+            .learn_removals(&self.journal.removals())
+            .map_err(ReceiveError::local)?;
         self.take_extras(&contents.extras)?;
         for chain in contents.chains {
             self.adopt(chain);

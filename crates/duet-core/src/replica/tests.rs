@@ -551,3 +551,72 @@ fn a_change_slipped_into_a_snapshot_under_the_partners_name_is_refused() {
     ));
     assert_eq!(alex.journal().all_entries(), before);
 }
+
+/// Moves every envelope `from` holds into `to` (refusals ignored).
+fn deliver(from: &Replica, to: &mut Replica) {
+    for env in everything(from) {
+        let _ = to.receive_envelope(&env);
+    }
+}
+
+#[test]
+fn a_removed_device_reads_that_it_was_removed_and_nothing_after() {
+    let mut laptop = alex();
+    let mut desktop = pair(&mut laptop, "Sam", "desktop");
+    let mut phone = pair(&mut laptop, "Alex", "phone");
+    deliver(&laptop, &mut desktop);
+    add(&mut phone, "from the phone, before");
+    deliver(&phone, &mut laptop);
+    deliver(&laptop, &mut desktop);
+
+    let removal = laptop
+        .remove_device(&phone.device_id(), now())
+        .expect("remove");
+    assert_eq!(removal.cut, 1);
+    assert_eq!(laptop.journal_key().epochs(), vec![0, 1]);
+    let after = add(&mut laptop, "after the removal");
+
+    // The desktop learns the removal, and with it the new epoch.
+    deliver(&laptop, &mut desktop);
+    assert_eq!(desktop.journal_key().epochs(), vec![0, 1]);
+    assert_eq!(
+        desktop.journal().entry(&after).expect("read").body,
+        "after the removal"
+    );
+    assert!(desktop.ledger().removed().contains_key(&phone.device_id()));
+
+    // The phone reads that it was removed, by whom; not what came after.
+    let mut refused = 0;
+    for env in everything(&laptop) {
+        if let Err(e) = phone.receive_envelope(&env) {
+            if matches!(e, ReceiveError::Open(OpenError::UnknownEpoch(_))) {
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused >= 1, "the entry after the removal stays sealed");
+    assert_eq!(phone.journal_key().epochs(), vec![0]);
+    let told = phone.journal().removals();
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0].by, laptop.device_id().to_text());
+    assert!(phone.journal().entry(&after).is_none());
+
+    // What the phone writes now is refused everywhere.
+    add(&mut phone, "from the phone, after");
+    let late = everything(&phone).pop().expect("late");
+    assert!(matches!(
+        desktop.receive_envelope(&late),
+        Err(ReceiveError::Removed { .. })
+    ));
+
+    // Reopened from the store alone, the desktop still holds the epoch.
+    let (store, device, key) = desktop.into_parts();
+    let plain = JournalKey::from_secret_text(&key.to_secret_text()).expect("key");
+    drop(key);
+    let first_only =
+        JournalKey::from_secret_text(plain.to_secret_text().lines().next().expect("first line"))
+            .expect("first key");
+    let reopened = Replica::open(store, device, first_only).expect("reopen");
+    assert_eq!(reopened.journal_key().epochs(), vec![0, 1]);
+    assert!(reopened.journal().entry(&after).is_some());
+}

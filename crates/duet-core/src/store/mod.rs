@@ -88,7 +88,8 @@ const MIGRATIONS: &[&str] = &[
          copy INTEGER NOT NULL
      );
      ALTER TABLE quarantine ADD COLUMN covers BLOB;
-     ALTER TABLE peers ADD COLUMN clock_ahead INTEGER;",
+     ALTER TABLE peers ADD COLUMN clock_ahead INTEGER;
+     CREATE TABLE removed (device BLOB PRIMARY KEY, cut INTEGER NOT NULL);",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -274,6 +275,32 @@ impl Store {
             out.insert(device_from(row?)?);
         }
         Ok(out)
+    }
+
+    /// Removed devices, each with its cut: the last of its sequence
+    /// numbers still accepted.
+    pub fn removed(&self) -> Result<std::collections::HashMap<DeviceId, u64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT device, cut FROM removed")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (device, cut) = row?;
+            out.insert(device_from(device)?, cut.max(0) as u64);
+        }
+        Ok(out)
+    }
+
+    /// Records `device` as removed with `cut`; of two cuts, the later one
+    /// stands (what either remover accepted stays accepted).
+    pub fn remove_member(&self, device: &DeviceId, cut: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO removed (device, cut) VALUES (?1, ?2)
+             ON CONFLICT (device) DO UPDATE SET cut = MAX(cut, excluded.cut)",
+            params![device.0.as_slice(), cut as i64],
+        )?;
+        Ok(())
     }
 
     pub fn add_member(&self, device: &DeviceId) -> Result<(), StoreError> {

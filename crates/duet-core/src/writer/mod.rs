@@ -50,6 +50,8 @@ impl Writer {
         start: Start,
     ) -> Result<Self, ReplicaError> {
         let ledger = Ledger::open(store)?;
+        let mut key = key;
+        records::read_epochs(ledger.store(), &device, &mut key)?;
         let base = records::read(ledger.store(), &key, BASE)?
             .ok_or(ReplicaError::Missing("first change"))?;
         let schema = Journal::writer(&base)?.schema();
@@ -168,6 +170,7 @@ impl Writer {
     pub fn refresh(&mut self) -> Result<usize, ReplicaError> {
         let mut seen = 0;
         let mut made = Vec::new();
+        let mut removals = Vec::new();
         for env in self.ledger().stored_after(self.applied_pos)? {
             self.applied_pos = env.pos;
             let change = self
@@ -181,12 +184,13 @@ impl Writer {
             match change {
                 Ok(change) => {
                     let roster = self.member.roster();
-                    if let Ok(records) =
+                    if let Ok(checked) =
                         self.member
                             .schema()
-                            .check(&change, &env.author, roster, now_ms())
+                            .inspect(&change, &env.author, roster, now_ms())
                     {
-                        made.extend(records);
+                        made.extend(checked.records);
+                        removals.extend(checked.removals);
                     }
                     self.frontier.observe(&change);
                     seen += 1;
@@ -195,6 +199,7 @@ impl Writer {
             }
         }
         self.member.learn(made)?;
+        self.member.learn_removals(&removals)?;
         Ok(seen)
     }
 }

@@ -51,7 +51,7 @@ impl Rng {
 /// What a device holds: the whole journal, or only sealed bytes.
 pub enum Holding {
     Member(Box<Replica>),
-    Relay(Ledger),
+    Relay(Box<Ledger>),
 }
 
 impl Holder for Holding {
@@ -65,14 +65,14 @@ impl Holder for Holding {
     fn receive_envelope(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError> {
         match self {
             Holding::Member(r) => r.receive_envelope(bytes),
-            Holding::Relay(l) => l.receive_envelope(bytes),
+            Holding::Relay(l) => l.as_mut().receive_envelope(bytes),
         }
     }
 
     fn receive_snapshot(&mut self, bytes: &[u8]) -> Result<(), ReceiveError> {
         match self {
             Holding::Member(r) => r.receive_snapshot(bytes),
-            Holding::Relay(l) => Holder::receive_snapshot(l, bytes),
+            Holding::Relay(l) => Holder::receive_snapshot(l.as_mut(), bytes),
         }
     }
 }
@@ -195,7 +195,7 @@ impl Sim {
                 &member_ids,
             )
             .expect("relay");
-            holdings.push((name.to_string(), Holding::Relay(ledger)));
+            holdings.push((name.to_string(), Holding::Relay(Box::new(ledger))));
         }
         let nodes = holdings
             .into_iter()
@@ -484,7 +484,7 @@ impl Sim {
         for j in peers {
             self.disconnect(i, j);
         }
-        let placeholder = Holding::Relay(
+        let placeholder = Holding::Relay(Box::new(
             Ledger::create(
                 Store::open_in_memory().expect("store"),
                 duet_core::JournalId([0; 16]),
@@ -492,14 +492,14 @@ impl Sim {
                 &[],
             )
             .expect("placeholder"),
-        );
+        ));
         let holding = match std::mem::replace(&mut self.nodes[i].holding, placeholder) {
             Holding::Member(replica) => {
                 let (store, device, key) = replica.into_parts();
                 Holding::Member(Box::new(Replica::open(store, device, key).expect("reopen")))
             }
             Holding::Relay(ledger) => {
-                Holding::Relay(Ledger::open(ledger.into_store()).expect("reopen"))
+                Holding::Relay(Box::new(Ledger::open(ledger.into_store()).expect("reopen")))
             }
         };
         self.nodes[i].engine = Engine::new(engine_config(), &holding).expect("engine");
