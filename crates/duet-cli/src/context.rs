@@ -32,6 +32,7 @@ impl Context {
             );
         }
         self.tell_about_new_devices(&mut replica);
+        self.tell_about_removals(&replica);
         if let Some(n) = std::env::var("DUET_COMPACT_AFTER")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -68,6 +69,46 @@ impl Context {
                 crate::safe::prefix(&d.id, 8),
                 crate::render::when(d.added_at)
             );
+        }
+    }
+
+    /// A removal this device has not told its person about gets a notice,
+    /// once: who removed which device, from which device, when.
+    fn tell_about_removals(&self, replica: &Replica) {
+        let removals = replica.journal().removals();
+        if removals.is_empty() {
+            return;
+        }
+        let me = replica.device_id().to_text();
+        let devices = replica.devices();
+        let name = |id: &str| match devices.iter().find(|d| d.id == id) {
+            Some(d) => format!(
+                "{}'s device \"{}\" ({})",
+                crate::safe::line(&d.person),
+                crate::safe::line(&d.name),
+                crate::safe::prefix(&d.id, 8)
+            ),
+            None => format!("device {}", crate::safe::prefix(id, 8)),
+        };
+        for r in removals {
+            let key = format!("removal:{}:{}", r.device, r.by);
+            if !replica.store().tell_once(&key).unwrap_or(false) {
+                continue;
+            }
+            if r.device == me {
+                eprintln!(
+                    "duet: notice: this device was removed from the journal by {}, {}. It keeps what it had and gets nothing new; `duet status` says more.",
+                    name(&r.by),
+                    crate::render::when(r.at)
+                );
+            } else if r.by != me {
+                eprintln!(
+                    "duet: notice: {} removed {} from the journal, {}. It reads nothing written since; `duet devices` lists removed devices.",
+                    name(&r.by),
+                    name(&r.device),
+                    crate::render::when(r.at)
+                );
+            }
         }
     }
 

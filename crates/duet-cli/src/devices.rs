@@ -25,17 +25,48 @@ fn describe_adder(devices: &[DeviceRecord], d: &DeviceRecord) -> String {
     }
 }
 
+#[derive(clap::Subcommand)]
+pub enum Action {
+    /// Take a device out of the journal (a lost or stolen laptop): it
+    /// reads nothing written from now on, and what it writes is refused.
+    Remove {
+        /// The device's id, or the start of it (as `duet devices` shows).
+        id: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// "Alex's laptop (abcd1234)" for a device id, as far as the list knows it.
+fn describe(devices: &[DeviceRecord], id: &str) -> String {
+    match devices.iter().find(|d| d.id == id) {
+        Some(d) => format!(
+            "{}'s {} ({})",
+            safe::line(&d.person),
+            safe::line(&d.name),
+            safe::prefix(&d.id, 8)
+        ),
+        None => format!("device {}", safe::prefix(id, 8)),
+    }
+}
+
 pub fn devices(ctx: &Context) -> anyhow::Result<()> {
     let replica = ctx.open()?;
     let me = replica.device_id().to_text();
-    let devices = replica.devices().to_vec();
+    let all = replica.devices().to_vec();
+    let removals = replica.journal().removals();
+    let is_removed = |id: &str| removals.iter().any(|r| r.device == id);
+    let devices: Vec<DeviceRecord> = all.iter().filter(|d| !is_removed(&d.id)).cloned().collect();
     if ctx.json {
-        let list: Vec<_> = devices
+        let list: Vec<_> = all
             .iter()
             .map(|d| {
+                let removal = removals.iter().find(|r| r.device == d.id);
                 json!({
                     "id": d.id, "person": d.person, "name": d.name,
                     "added_by": d.added_by, "added_at": d.added_at, "this_device": d.id == me,
+                    "removed": removal.map(|r| json!({ "by": r.by, "at": r.at })),
                 })
             })
             .collect();
@@ -49,10 +80,155 @@ pub fn devices(ctx: &Context) -> anyhow::Result<()> {
             safe::line(&d.person),
             safe::line(&d.name),
             safe::prefix(&d.id, 8),
-            describe_adder(&devices, d),
+            describe_adder(&all, d),
             render::when(d.added_at)
         );
     }
+    let removed: Vec<&DeviceRecord> = all.iter().filter(|d| is_removed(&d.id)).collect();
+    if !removed.is_empty() {
+        println!("Removed (they read nothing written since):");
+        for d in removed {
+            let this = if d.id == me { "  (this device)" } else { "" };
+            if let Some(r) = removals.iter().find(|r| r.device == d.id) {
+                println!(
+                    "  {:<10} {:<16} {}  removed by {}, {}{this}",
+                    safe::line(&d.person),
+                    safe::line(&d.name),
+                    safe::prefix(&d.id, 8),
+                    describe(&all, &r.by),
+                    render::when(r.at)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The one device of the journal whose id starts with `prefix`.
+fn find_device(devices: &[DeviceRecord], prefix: &str) -> anyhow::Result<DeviceRecord> {
+    let prefix = prefix.trim().to_ascii_lowercase();
+    anyhow::ensure!(
+        prefix.len() >= 4,
+        "give at least the first 4 characters of the device's id (`duet devices` lists them)"
+    );
+    let found: Vec<&DeviceRecord> = devices
+        .iter()
+        .filter(|d| d.id.starts_with(&prefix))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => anyhow::bail!(
+            "no device of this journal has an id starting with {prefix}; `duet devices` lists them"
+        ),
+        _ => {
+            anyhow::bail!("more than one device has an id starting with {prefix}; give more of it")
+        }
+    }
+}
+
+/// Asks on the terminal; without one, refuses and says to use `--yes`.
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "there is no terminal to ask on; run it again with --yes to go ahead without asking"
+        );
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+pub fn remove(ctx: &Context, id: &str, yes: bool) -> anyhow::Result<()> {
+    let mut replica = ctx.open()?;
+    ctx.check_writable()?;
+    let all = replica.devices().to_vec();
+    let device = find_device(&all, id)?;
+    let me = replica.device_id().to_text();
+    if !ctx.json {
+        println!(
+            "{}'s device \"{}\" ({}), {}, {}.",
+            safe::line(&device.person),
+            safe::line(&device.name),
+            safe::prefix(&device.id, 8),
+            describe_adder(&all, &device),
+            render::when(device.added_at)
+        );
+    }
+    if device.id == me {
+        anyhow::bail!("this is the device you are on; to take all of your devices out of the journal, use `duet leave`");
+    }
+    if !yes && !confirm(
+        "Remove it? It will read nothing written from now on, and what it writes will be refused.",
+    )? {
+        println!("Nothing was removed.");
+        return Ok(());
+    }
+    let id = duet_core::DeviceId::from_text(&device.id)
+        .ok_or_else(|| anyhow::anyhow!("the device's id is malformed"))?;
+    let removal = replica.remove_device(&id, crate::context::now_ms())?;
+    if ctx.json {
+        ctx.print_json(
+            &json!({ "removed": device.id, "cut": removal.cut, "epoch": removal.epoch }),
+        )?;
+    } else {
+        println!(
+            "Removed {}'s \"{}\". The journal has a new key, which the devices that stay receive; it cannot read anything written from now on.",
+            safe::line(&device.person),
+            safe::line(&device.name)
+        );
+    }
+    ctx.tidy(&mut replica);
+    Ok(())
+}
+
+pub fn leave(ctx: &Context, yes: bool) -> anyhow::Result<()> {
+    let mut replica = ctx.open()?;
+    ctx.check_writable()?;
+    let me = replica.device_id();
+    let person = replica
+        .devices()
+        .iter()
+        .find(|d| d.id == me.to_text())
+        .map(|d| d.person.clone())
+        .ok_or_else(|| anyhow::anyhow!("this device is not in the journal's device list"))?;
+    let removed = replica.ledger().removed().clone();
+    let mine: Vec<duet_core::DeviceId> = replica
+        .devices()
+        .iter()
+        .filter(|d| d.person == person)
+        .filter_map(|d| duet_core::DeviceId::from_text(&d.id))
+        .filter(|d| !removed.contains_key(d))
+        .collect();
+    if !ctx.json {
+        println!(
+            "This takes all of {}'s devices ({}) out of the shared journal. Your partner keeps the journal; this device keeps a readable copy of everything written until now (`duet export` saves it), and reads nothing new.",
+            safe::line(&person),
+            mine.len()
+        );
+    }
+    if !yes && !confirm("Leave the shared journal?")? {
+        println!("Nothing changed.");
+        return Ok(());
+    }
+    // The others first, this device last: each removal is sealed to the
+    // devices that stay, and this one still reads until it leaves.
+    let now = crate::context::now_ms();
+    for device in mine.iter().filter(|d| **d != me) {
+        replica.remove_device(device, now)?;
+    }
+    replica.remove_device(&me, now)?;
+    if ctx.json {
+        ctx.print_json(&json!({ "left": mine.iter().map(|d| d.to_text()).collect::<Vec<_>>() }))?;
+    } else {
+        println!("You left the shared journal. Run `duet daemon` once more while your partner's device is online, so it learns that you left.");
+    }
+    ctx.tidy(&mut replica);
     Ok(())
 }
 
@@ -144,6 +320,9 @@ pub fn status(ctx: &Context) -> anyhow::Result<()> {
             p.waiting
         );
     }
+    if let Some(text) = removed_sentence(ctx) {
+        println!("\n{text}");
+    }
     if let Some(copy) = heals.iter().rev().find(|h| h.copy) {
         println!(
             "\nAnother copy of this device's home was writing at the same time ({}).\n\
@@ -186,4 +365,26 @@ pub fn sync(ctx: &Context) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// When this device was removed from the journal: by whom, when, and what
+/// it can still do. `None` while it is a member.
+pub fn removed_sentence(ctx: &Context) -> Option<String> {
+    let replica = ctx.open().ok()?;
+    let me = replica.device_id();
+    if !replica.ledger().removed().contains_key(&me) {
+        return None;
+    }
+    let (by, at) = replica.store().removed_by(&me).ok().flatten()?;
+    let by = if by == me.to_text() {
+        "this device itself (it left)".to_string()
+    } else {
+        describe(replica.devices(), &by)
+    };
+    Some(format!(
+        "This device was removed from the journal by {by}, {}.\n\
+         It keeps everything it had, readable, and gets nothing new.\n\
+         `duet export` saves a copy of what it has; `duet join` pairs it again as a new device.",
+        render::when(at)
+    ))
 }

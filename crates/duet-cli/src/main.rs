@@ -72,8 +72,19 @@ enum Command {
     Invite(invite::Args),
     /// Join a partner's journal from this (new) device.
     Join(join::Args),
-    /// Every device that can read this journal.
-    Devices,
+    /// Every device that can read this journal; `devices remove ID` takes
+    /// one out (a lost laptop).
+    Devices {
+        #[command(subcommand)]
+        action: Option<devices::Action>,
+    },
+    /// Take all of your devices out of the shared journal; your partner
+    /// keeps it, and this device keeps a readable copy of what it has.
+    Leave {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// The daemon, this device and the others: connected, last sync, waiting.
     Status,
     /// Sync now and report what moved (needs the daemon).
@@ -98,7 +109,7 @@ impl Command {
                 | Command::Show { .. }
                 | Command::Export(_)
                 | Command::Prompt
-                | Command::Devices
+                | Command::Devices { action: None }
                 | Command::Status
                 | Command::Doctor(_)
         )
@@ -134,7 +145,11 @@ fn main() -> ExitCode {
         Command::Compact => compact::run(&ctx),
         Command::Invite(args) => invite::run(&ctx, args),
         Command::Join(args) => join::run(&ctx, args),
-        Command::Devices => devices::devices(&ctx),
+        Command::Devices { action: None } => devices::devices(&ctx),
+        Command::Devices {
+            action: Some(devices::Action::Remove { id, yes }),
+        } => devices::remove(&ctx, &id, yes),
+        Command::Leave { yes } => devices::leave(&ctx, yes),
         Command::Status => devices::status(&ctx),
         Command::Sync => devices::sync(&ctx),
         Command::Doctor(args) => doctor::run(&ctx, args),

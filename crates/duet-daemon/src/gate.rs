@@ -30,6 +30,8 @@ pub struct Members {
 #[derive(Default)]
 struct MembersInner {
     peers: HashSet<PeerId>,
+    /// Removed devices: let in only to be told, then disconnected.
+    removed: HashSet<PeerId>,
     pairing_open: bool,
 }
 
@@ -38,6 +40,20 @@ impl Members {
         if let Ok(mut inner) = self.inner.write() {
             inner.peers = peers.into_iter().collect();
         }
+    }
+
+    pub fn set_removed(&self, peers: impl IntoIterator<Item = PeerId>) {
+        if let Ok(mut inner) = self.inner.write() {
+            inner.removed = peers.into_iter().collect();
+        }
+    }
+
+    /// True for a device that was removed from the journal.
+    pub fn is_removed(&self, peer: &PeerId) -> bool {
+        self.inner
+            .read()
+            .map(|i| i.removed.contains(peer))
+            .unwrap_or(false)
     }
 
     pub fn set_pairing_open(&self, open: bool) {
@@ -60,7 +76,7 @@ impl Members {
     fn admits(&self, peer: &PeerId) -> bool {
         self.inner
             .read()
-            .map(|i| i.pairing_open || i.peers.contains(peer))
+            .map(|i| i.pairing_open || i.peers.contains(peer) || i.removed.contains(peer))
             .unwrap_or(false)
     }
 }

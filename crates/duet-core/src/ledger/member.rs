@@ -182,6 +182,13 @@ impl Member {
             .filter_map(|r| Some((DeviceId::from_text(&r.device)?, r.cut)))
             .collect();
         let mut changed = self.ledger.remove_members(cuts)?;
+        for removal in removals {
+            if let Some(device) = DeviceId::from_text(&removal.device) {
+                self.ledger
+                    .store()
+                    .note_remover(&device, &removal.by, removal.at)?;
+            }
+        }
         let identity = self.device.age_identity();
         let mut new_epoch = false;
         for removal in removals {
@@ -201,6 +208,23 @@ impl Member {
             changed = true;
         }
         Ok(changed)
+    }
+
+    /// Keeps `envelope`, which recorded `removals`, for each removed
+    /// device (see `Store::keep_removal_envelope`).
+    pub fn keep_removal_envelopes(
+        &self,
+        removals: &[crate::journal::Removal],
+        envelope: &[u8],
+    ) -> Result<(), MemberError> {
+        for removal in removals {
+            if let Some(device) = DeviceId::from_text(&removal.device) {
+                self.ledger
+                    .store()
+                    .keep_removal_envelope(&device, envelope)?;
+            }
+        }
+        Ok(())
     }
 
     /// Takes in key epochs another process on this device recorded.
@@ -269,6 +293,8 @@ impl Member {
                 .map_err(ReceiveError::local)?;
         }
         self.learn_removals(&incoming.checked.removals)
+            .map_err(ReceiveError::local)?;
+        self.keep_removal_envelopes(&incoming.checked.removals, incoming.verified.bytes)
             .map_err(ReceiveError::local)?;
         Ok(pos)
     }

@@ -360,6 +360,12 @@ impl Replica {
             let commit = journal.remove_device(author, &device, cut, number, &keys, now)?;
             Ok(((), commit))
         })?;
+        // Kept to show the removed device when it next calls.
+        let me = self.device_id();
+        let seq = self.store().own_top(&me)?;
+        if let Some(env) = self.store().envelopes_of(&me, seq, seq)?.pop() {
+            self.store().keep_removal_envelope(&device, &env.bytes)?;
+        }
         let removal = self
             .journal
             .removals()

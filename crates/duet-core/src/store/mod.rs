@@ -89,7 +89,14 @@ const MIGRATIONS: &[&str] = &[
      );
      ALTER TABLE quarantine ADD COLUMN covers BLOB;
      ALTER TABLE peers ADD COLUMN clock_ahead INTEGER;
-     CREATE TABLE removed (device BLOB PRIMARY KEY, cut INTEGER NOT NULL);",
+     CREATE TABLE removed (
+         device BLOB PRIMARY KEY,
+         cut INTEGER NOT NULL,
+         by TEXT,
+         at INTEGER,
+         envelope BLOB
+     );
+     CREATE TABLE told (what TEXT PRIMARY KEY);",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -277,6 +284,37 @@ impl Store {
         Ok(out)
     }
 
+    /// Who removed `device` and when (device id text, ms), as recorded.
+    pub fn removed_by(&self, device: &DeviceId) -> Result<Option<(String, i64)>, StoreError> {
+        let row: Option<(Option<String>, Option<i64>)> = self
+            .conn
+            .query_row(
+                "SELECT by, at FROM removed WHERE device = ?1",
+                [device.0.as_slice()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(by, at)| Some((by?, at?))))
+    }
+
+    /// Records who removed `device` and when (the first removal told).
+    pub fn note_remover(&self, device: &DeviceId, by: &str, at: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE removed SET by = ?2, at = ?3 WHERE device = ?1 AND by IS NULL",
+            params![device.0.as_slice(), by, at],
+        )?;
+        Ok(())
+    }
+
+    /// True the first time `what` is asked about: what this device has
+    /// told its person once (a notice) is marked here.
+    pub fn tell_once(&self, what: &str) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute("INSERT OR IGNORE INTO told (what) VALUES (?1)", [what])?;
+        Ok(n > 0)
+    }
+
     /// Removed devices, each with its cut: the last of its sequence
     /// numbers still accepted.
     pub fn removed(&self) -> Result<std::collections::HashMap<DeviceId, u64>, StoreError> {
@@ -301,6 +339,33 @@ impl Store {
             params![device.0.as_slice(), cut as i64],
         )?;
         Ok(())
+    }
+
+    /// Keeps `envelope`, the signed change that recorded `device`'s
+    /// removal, to show the removed device when it next calls.
+    pub fn keep_removal_envelope(
+        &self,
+        device: &DeviceId,
+        envelope: &[u8],
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE removed SET envelope = ?2 WHERE device = ?1 AND envelope IS NULL",
+            params![device.0.as_slice(), envelope],
+        )?;
+        Ok(())
+    }
+
+    /// The signed change that recorded `device`'s removal, if kept.
+    pub fn removal_envelope(&self, device: &DeviceId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT envelope FROM removed WHERE device = ?1",
+                [device.0.as_slice()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
     }
 
     pub fn add_member(&self, device: &DeviceId) -> Result<(), StoreError> {

@@ -237,7 +237,7 @@ fn a_store_from_before_links_gets_them_filled_in() {
          ALTER TABLE vector DROP COLUMN link;
          ALTER TABLE quarantine DROP COLUMN covers;
          ALTER TABLE peers DROP COLUMN clock_ahead;
-         DROP TABLE removed;
+         DROP TABLE removed; DROP TABLE told;
          DELETE FROM meta WHERE key = 'own_confirmed';
          PRAGMA user_version = 4;",
     )

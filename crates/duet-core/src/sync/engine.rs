@@ -238,6 +238,12 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                 self.their_vector(&from, &vector);
                 Exchange::default()
             }
+            SyncResponse::Removed { envelopes } => {
+                let received = self.take_in(from.clone(), None, envelopes, holder);
+                self.outbox
+                    .push_back(Output::Event(Event::RemovedHere { by_peer: from }));
+                Exchange { received, sent: 0 }
+            }
         }
     }
 

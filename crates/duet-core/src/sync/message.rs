@@ -71,4 +71,8 @@ pub enum SyncResponse {
     },
     /// After a push: the receiver's vector now.
     Ack { vector: ByteBuf },
+    /// To a removed device, for any request: the signed changes that
+    /// recorded its removal (sealed to the key epoch it holds, so it can
+    /// read who removed it and when), and nothing else.
+    Removed { envelopes: Vec<ByteBuf> },
 }

@@ -124,6 +124,9 @@ pub enum Event<P> {
     /// home was restored from a backup, or another copy of it runs. What
     /// this device wrote meanwhile was sealed again under new numbers.
     Healed { peer: P, heal: Heal },
+    /// `by_peer` says this device was removed from the journal (and sent
+    /// the record of it, taken in like any change).
+    RemovedHere { by_peer: P },
     /// Healing failed on this device (its store); tried again at the next
     /// exchange.
     HealFailed { peer: P, error: ReceiveError },

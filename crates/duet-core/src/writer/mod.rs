@@ -171,6 +171,7 @@ impl Writer {
         let mut seen = 0;
         let mut made = Vec::new();
         let mut removals = Vec::new();
+        let mut pending_envelopes = Vec::new();
         for env in self.ledger().stored_after(self.applied_pos)? {
             self.applied_pos = env.pos;
             let change = self
@@ -190,6 +191,9 @@ impl Writer {
                             .inspect(&change, &env.author, roster, now_ms())
                     {
                         made.extend(checked.records);
+                        if !checked.removals.is_empty() {
+                            pending_envelopes.push((checked.removals.clone(), env.bytes.clone()));
+                        }
                         removals.extend(checked.removals);
                     }
                     self.frontier.observe(&change);
@@ -200,6 +204,9 @@ impl Writer {
         }
         self.member.learn(made)?;
         self.member.learn_removals(&removals)?;
+        for (removals, envelope) in pending_envelopes {
+            self.member.keep_removal_envelopes(&removals, &envelope)?;
+        }
         Ok(seen)
     }
 }

@@ -247,33 +247,49 @@ impl EventLoop {
         self.update_gate();
     }
 
-    /// Tells the gate the membership, when it grew.
+    /// Tells the gate the membership, when it changed: members, and
+    /// removed devices, which are closed out at once.
     fn update_gate(&mut self) {
-        let members = self.local.writer.ledger().members();
-        if members.len() == self.gate_members {
+        let ledger = self.local.writer.ledger();
+        let members = ledger.members();
+        let removed = ledger.removed();
+        let size = members.len() + removed.len() * (members.len() + 1);
+        if size == self.gate_members {
             return;
         }
-        self.gate_members = members.len();
+        self.gate_members = size;
         let me = self.local.device_id();
-        let peers = members
+        let peers: Vec<PeerId> = members
             .iter()
-            .filter(|d| **d != me)
-            .filter_map(identity::peer_id);
+            .filter(|d| **d != me && !removed.contains_key(d))
+            .filter_map(identity::peer_id)
+            .collect();
+        let gone: Vec<PeerId> = removed.keys().filter_map(identity::peer_id).collect();
         self.gate.set(peers);
+        self.gate.set_removed(gone.clone());
+        for peer in gone {
+            if self.engine.is_connected(&peer) {
+                tracing::info!(%peer, "a connected device was removed from the journal; closing its connection");
+                self.engine.disconnected(&peer);
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+        }
     }
 
     /// Dials member devices that are not connected, with backoff.
     fn redial(&mut self, force: bool) {
         let now = Instant::now();
         let me = self.local.device_id();
-        let members: Vec<DeviceId> = self
-            .local
-            .writer
-            .ledger()
+        let ledger = self.local.writer.ledger();
+        // A removed device has nobody left to call.
+        if ledger.removed().contains_key(&me) {
+            return;
+        }
+        let members: Vec<DeviceId> = ledger
             .members()
             .iter()
             .copied()
-            .filter(|d| *d != me)
+            .filter(|d| *d != me && ledger.is_current_member(d))
             .collect();
         for device in members {
             let Some(peer) = identity::peer_id(&device) else {
@@ -315,6 +331,10 @@ impl EventLoop {
             SwarmEvent::ConnectionEstablished {
                 peer_id, endpoint, ..
             } => {
+                if self.gate.is_removed(&peer_id) {
+                    tracing::info!(peer = %peer_id, "a removed device connected; it is told, and nothing else");
+                    return;
+                }
                 if !self.gate.is_member(&peer_id) {
                     tracing::info!(peer = %peer_id, "a device that is not a member connected to pair");
                     return;

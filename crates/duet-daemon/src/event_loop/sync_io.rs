@@ -24,6 +24,10 @@ impl EventLoop {
         self.last_activity = Instant::now();
         match event {
             request_response::Event::Message { peer, message, .. } => {
+                if self.gate.is_removed(&peer) {
+                    self.tell_removed(peer, message);
+                    return;
+                }
                 if !self.gate.is_member(&peer) {
                     tracing::warn!(%peer, "refused a sync message from a device that is not a member");
                     return;
@@ -64,7 +68,41 @@ impl EventLoop {
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::debug!(%peer, error = %error, "sync answer failed");
             }
+            // A removed device closes the connection once it has read
+            // its answer; one that does not is closed when idle.
             request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    /// A removed device asked something: it gets the signed record of its
+    /// removal, and nothing else.
+    fn tell_removed(&mut self, peer: PeerId, message: Message<SyncRequest, SyncResponse>) {
+        let Message::Request { channel, .. } = message else {
+            return;
+        };
+        let envelope = identity::device_id(&peer).and_then(|d| {
+            self.local
+                .writer
+                .store()
+                .removal_envelope(&d)
+                .ok()
+                .flatten()
+        });
+        tracing::info!(%peer, "a removed device called; told it that it was removed");
+        let response = SyncResponse::Removed {
+            envelopes: envelope
+                .into_iter()
+                .map(serde_bytes::ByteBuf::from)
+                .collect(),
+        };
+        if self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, response)
+            .is_err()
+        {
+            let _ = self.swarm.disconnect_peer_id(peer);
         }
     }
 
@@ -146,6 +184,11 @@ impl EventLoop {
                 } else {
                     tracing::warn!(%peer, resealed = heal.resealed, "this home was restored from a backup or copied: a partner's device held changes of this device that it did not; it takes them back, and what it wrote since was sent again under new numbers");
                 }
+            }
+            Event::RemovedHere { by_peer } => {
+                tracing::warn!(peer = %by_peer, "this device was removed from the journal: it keeps what it had and gets nothing new; `duet status` says more");
+                self.engine.disconnected(&by_peer);
+                let _ = self.swarm.disconnect_peer_id(by_peer);
             }
             Event::HealFailed { peer, error } => {
                 tracing::warn!(%peer, error = %crate::sentence(&error), "cannot take back this device's own changes from a partner's device; trying again at the next exchange");

@@ -1,0 +1,171 @@
+//! A lost device is removed, and the key moves on: the removed device is
+//! refused and told, cannot open what is written after, and the devices
+//! that stay go on syncing, with nothing lost.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{eventually, pair, Device};
+use duet_core::envelope::{self, OpenError};
+use duet_core::keys::{DeviceKey, JournalKey};
+use duet_core::ledger::records;
+use duet_core::store::Store;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn device_id(device: &Device) -> String {
+    let v = device.json(&["devices"]);
+    v.as_array()
+        .expect("list")
+        .iter()
+        .find(|d| d["this_device"] == true)
+        .and_then(|d| d["id"].as_str())
+        .expect("this device")
+        .to_string()
+}
+
+/// The newest envelope `author` wrote, as `holder` stores it.
+fn newest_envelope_of(holder: &Device, author: &str) -> Vec<u8> {
+    let db = rusqlite::Connection::open(holder.home().join("store.sqlite")).expect("open");
+    let author = duet_core::DeviceId::from_text(author).expect("id");
+    db.query_row(
+        "SELECT bytes FROM envelopes WHERE author = ?1 ORDER BY seq DESC LIMIT 1",
+        [author.0.as_slice()],
+        |r| r.get(0),
+    )
+    .expect("an envelope")
+}
+
+#[test]
+fn a_removed_device_is_refused_told_and_cannot_read_what_follows() {
+    let laptop = Device::init("Alex");
+    let _l = laptop.daemon();
+    let desktop = pair(&laptop, "Sam", "desktop");
+    let _d = desktop.daemon();
+    let phone = pair(&laptop, "Alex", "phone");
+    let p = phone.daemon();
+    phone.add("from the phone, before it was lost");
+    eventually(WAIT, "the phone's entry everywhere", || {
+        laptop.has_body("before it was lost") && desktop.has_body("before it was lost")
+    });
+    p.stop();
+
+    // The phone is lost: the laptop removes it.
+    let phone_id = device_id(&phone);
+    let out = laptop.run(&["devices", "remove", &phone_id[..8], "--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("phone") && said.contains("Removed"), "{said}");
+    let listed = laptop.ok(&["devices"]);
+    assert!(listed.contains("Removed"), "{listed}");
+
+    // Laptop and desktop go on, both ways, under the new key.
+    laptop.add("after the removal, from the laptop");
+    desktop.add("after the removal, from the desktop");
+    eventually(WAIT, "both entries on both devices", || {
+        ["from the laptop", "from the desktop"]
+            .iter()
+            .all(|b| laptop.has_body(b) && desktop.has_body(b))
+    });
+    // The desktop's person was told once, by whichever command ran first.
+    desktop.run(&["log"]);
+    let told = desktop.stderr.borrow().clone();
+    assert_eq!(
+        told.matches("removed Alex's device \"phone\"").count(),
+        1,
+        "{told}"
+    );
+
+    // The phone comes back with its old home: it is told, not let in.
+    let _p = phone.daemon();
+    eventually(WAIT, "the phone to be told it was removed", || {
+        phone
+            .ok(&["status"])
+            .contains("This device was removed from the journal by Alex's test")
+    });
+    phone.add("from the phone, after it was removed");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!laptop.has_body("after it was removed"));
+    assert!(!desktop.has_body("after it was removed"));
+    assert!(!phone.has_body("after the removal"));
+    assert!(phone.has_body("before it was lost"));
+    let doctor = phone.run(&["status"]);
+    assert!(doctor.status.success());
+
+    // What the laptop wrote since, copied by hand to the phone, does not
+    // open with any key the phone holds.
+    let home = duet_core::home::Home::new(phone.home());
+    let device = DeviceKey::read(&home.device_key_path()).expect("device key");
+    let mut key = JournalKey::read(&home.journal_key_path()).expect("journal key");
+    let store = Store::open(&home.store_path()).expect("store");
+    records::read_epochs(&store, &device, &mut key).expect("epochs");
+    assert_eq!(key.epochs(), vec![0]);
+    let laptop_id = device_id(&laptop);
+    let later = newest_envelope_of(&laptop, &laptop_id);
+    let sealed = envelope::decode(&later).expect("decode");
+    assert!(sealed.key_id.is_some(), "sealed to a new epoch");
+    assert!(matches!(
+        sealed.decrypt(&key),
+        Err(OpenError::UnknownEpoch(_))
+    ));
+    assert!(key.decrypt_any(&later).is_none());
+    drop(store);
+}
+
+#[test]
+fn a_device_paired_after_a_removal_reads_every_epoch() {
+    let laptop = Device::init("Alex");
+    let _l = laptop.daemon();
+    let phone = pair(&laptop, "Alex", "phone");
+    laptop.add("written in the first epoch");
+    let phone_id = device_id(&phone);
+    laptop.ok(&["devices", "remove", &phone_id, "--yes"]);
+    laptop.add("written in the second epoch");
+
+    let tablet = pair(&laptop, "Sam", "tablet");
+    let _t = tablet.daemon();
+    eventually(WAIT, "both epochs on the new device", || {
+        tablet.has_body("first epoch") && tablet.has_body("second epoch")
+    });
+    tablet.add("the tablet writes");
+    eventually(WAIT, "the tablet's entry on the laptop", || {
+        laptop.has_body("the tablet writes")
+    });
+}
+
+#[test]
+fn leaving_takes_out_every_device_of_the_person_and_keeps_a_readable_copy() {
+    let alex = Device::init("Alex");
+    let _a = alex.daemon();
+    let sam = pair(&alex, "Sam", "desktop");
+    let s = sam.daemon();
+    sam.add("Sam, before leaving");
+    alex.add("Alex, before Sam left");
+    eventually(WAIT, "both entries on both devices", || {
+        alex.has_body("before leaving") && sam.has_body("before Sam left")
+    });
+    let out = sam.run(&["leave", "--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eventually(WAIT, "Alex's devices to learn that Sam left", || {
+        alex.ok(&["devices"]).contains("Removed")
+    });
+    drop(s);
+    alex.add("Alex, after Sam left");
+    let _s = sam.daemon();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!sam.has_body("after Sam left"));
+    assert!(sam.has_body("Alex, before Sam left") && sam.has_body("Sam, before leaving"));
+    let export = sam.ok(&["export", "--format", "md"]);
+    assert!(export.contains("Alex, before Sam left"), "{export}");
+    assert!(sam.ok(&["status"]).contains("it left"));
+    assert!(alex.has_body("Sam, before leaving"));
+}
