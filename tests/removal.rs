@@ -115,6 +115,24 @@ fn a_removed_device_is_refused_told_and_cannot_read_what_follows() {
     ));
     assert!(key.decrypt_any(&later).is_none());
     drop(store);
+
+    // Snapshots after the removal are sealed to the new epoch too, and
+    // the devices that stay go on reading and syncing through them.
+    laptop.ok(&["compact"]);
+    desktop.ok(&["compact"]);
+    let snapshot: Vec<u8> = rusqlite::Connection::open(laptop.home().join("store.sqlite"))
+        .expect("open")
+        .query_row("SELECT bytes FROM snapshot WHERE id = 1", [], |r| r.get(0))
+        .expect("a snapshot");
+    assert!(envelope::decode(&snapshot)
+        .expect("decode")
+        .key_id
+        .is_some());
+    assert!(laptop.has_body("before it was lost") && laptop.has_body("from the desktop"));
+    desktop.add("after compacting");
+    eventually(WAIT, "the desktop's entry on the laptop", || {
+        laptop.has_body("after compacting")
+    });
 }
 
 #[test]

@@ -65,6 +65,8 @@ pub struct Member {
     /// healed another history of them, since this member was opened.
     confirmed_here: bool,
     healed_here: bool,
+    /// The sealed epochs record as last read.
+    epochs_seen: Option<Vec<u8>>,
 }
 
 impl Member {
@@ -93,6 +95,7 @@ impl Member {
             stored: Roster::default(),
             confirmed_here: false,
             healed_here: false,
+            epochs_seen: None,
         };
         member.learn(known.devices().to_vec())?;
         Ok(member)
@@ -227,13 +230,19 @@ impl Member {
         Ok(())
     }
 
-    /// Takes in key epochs another process on this device recorded.
-    pub fn reload_epochs(&mut self) -> Result<bool, MemberError> {
-        Ok(super::records::read_epochs(
-            self.ledger.store(),
-            &self.device,
-            &mut self.key,
-        )?)
+    /// Takes in the key epochs and removals another process on this
+    /// device recorded (a whole-journal job that merged a snapshot, the
+    /// CLI): a writer must never seal to an epoch a removed device holds.
+    pub fn reload_membership(&mut self) -> Result<bool, MemberError> {
+        let raw = self.ledger.store().record(super::records::EPOCHS)?;
+        let mut changed = false;
+        if raw != self.epochs_seen {
+            changed |=
+                super::records::read_epochs(self.ledger.store(), &self.device, &mut self.key)?;
+            self.epochs_seen = raw;
+        }
+        changed |= self.ledger.reload_removed()?;
+        Ok(changed)
     }
 
     /// Devices recorded in the journal that this device has not yet told

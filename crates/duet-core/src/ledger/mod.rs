@@ -198,6 +198,16 @@ impl Ledger {
         self.members.contains(device) && !self.removed.contains_key(device)
     }
 
+    /// Takes in removals another process on this device recorded.
+    pub fn reload_removed(&mut self) -> Result<bool, StoreError> {
+        let stored = self.store.removed()?;
+        if stored == self.removed {
+            return Ok(false);
+        }
+        self.removed = stored;
+        Ok(true)
+    }
+
     /// Records removals, durably; true if any was new.
     pub fn remove_members(
         &mut self,

@@ -168,6 +168,7 @@ impl Writer {
     /// devices they recorded into the device list. Returns how many
     /// envelopes were new to it.
     pub fn refresh(&mut self) -> Result<usize, ReplicaError> {
+        self.member.reload_membership()?;
         let mut seen = 0;
         let mut made = Vec::new();
         let mut removals = Vec::new();
