@@ -35,6 +35,10 @@ struct Args {
     /// for a journal of this many entries.
     #[arg(long, value_name = "ENTRIES")]
     actors: Option<usize>,
+    /// Pair and remove a third device first, so that everything measured
+    /// runs in the journal's second key epoch.
+    #[arg(long)]
+    after_removal: bool,
     /// (Internal: the child of `--actors`.)
     #[arg(long, hide = true)]
     load_doc: Option<PathBuf>,
@@ -82,7 +86,7 @@ fn main() -> anyhow::Result<()> {
     let local = local::run(local_size, runs, args.seed, args.keep)?;
     let mut net = Vec::new();
     for &n in &sizes {
-        net.push(net::run(n, live_adds, runs, args.seed)?);
+        net.push(net::run(n, live_adds, runs, args.seed, args.after_removal)?);
     }
     let report = Report {
         machine: machine(),

@@ -84,7 +84,13 @@ fn port_of(addr: &str) -> anyhow::Result<u16> {
         .ok_or_else(|| anyhow!("no port in {addr}"))
 }
 
-pub fn run(entries: usize, live_adds: usize, runs: usize, seed: u64) -> anyhow::Result<NetReport> {
+pub fn run(
+    entries: usize,
+    live_adds: usize,
+    runs: usize,
+    seed: u64,
+    after_removal: bool,
+) -> anyhow::Result<NetReport> {
     let duet = local::duet_binary()?;
     let dir = tempfile::tempdir()?;
     let alex_home = dir.path().join("alex");
@@ -109,8 +115,24 @@ pub fn run(entries: usize, live_adds: usize, runs: usize, seed: u64) -> anyhow::
     let relay = Relay::start(([127, 0, 0, 1], port_of(&alex_addr)?).into())?;
     let via_relay = format!("/ip4/127.0.0.1/tcp/{}", relay.addr.port());
 
+    if after_removal {
+        // A phone joins and is removed: the journal is in its second key
+        // epoch for everything measured after.
+        eprintln!("[{entries}] pairing and removing Alex's phone...");
+        let phone_home = dir.path().join("phone");
+        pair(&duet, &alex_home, &phone_home, ("Alex", "phone"), &via_relay, &relay)?;
+        let phone = Home::new(&phone_home).open()?.device_id().to_text();
+        local::output(&duet, &alex_home, &["devices", "remove", &phone, "--yes"])?;
+    }
     eprintln!("[{entries}] pairing Sam's laptop...");
-    let (join_seconds, join_bytes) = pair(&duet, &alex_home, &sam_home, &via_relay, &relay)?;
+    let (join_seconds, join_bytes) = pair(
+        &duet,
+        &alex_home,
+        &sam_home,
+        ("Sam", "laptop"),
+        &via_relay,
+        &relay,
+    )?;
     let sam_store = rusqlite::Connection::open(PathBuf::from(&sam_home).join("store.sqlite"))?;
     let alex_store = rusqlite::Connection::open(alex_home.join("store.sqlite"))?;
     let target = held_from(&alex_store, &alex_id.0);
@@ -214,6 +236,7 @@ fn pair(
     duet: &Path,
     alex: &Path,
     sam: &Path,
+    (person, name): (&str, &str),
     addr: &str,
     relay: &Relay,
 ) -> anyhow::Result<(f64, u64)> {
@@ -241,9 +264,9 @@ fn pair(
         .args([
             "join",
             "--person",
-            "Sam",
+            person,
             "--device",
-            "laptop",
+            name,
             "--no-mdns",
             "--addr",
             addr,
