@@ -139,6 +139,16 @@ pub fn run(
     if held_from(&sam_store, &alex_id.0) < target {
         bail!("Sam's laptop did not receive the whole journal when it joined");
     }
+    if after_removal {
+        let epochs: Option<Vec<u8>> = sam_store
+            .query_row("SELECT value FROM meta WHERE key = 'epochs'", [], |r| {
+                r.get(0)
+            })
+            .ok();
+        if epochs.is_none() {
+            bail!("Sam's laptop did not receive the second key epoch when it joined");
+        }
+    }
 
     let sam = daemon(&duet, &sam_home, &dir.path().join("sam.log"))?;
     wait_until(Duration::from_secs(30), || {
