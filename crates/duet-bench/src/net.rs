@@ -120,7 +120,14 @@ pub fn run(
         // epoch for everything measured after.
         eprintln!("[{entries}] pairing and removing Alex's phone...");
         let phone_home = dir.path().join("phone");
-        pair(&duet, &alex_home, &phone_home, ("Alex", "phone"), &via_relay, &relay)?;
+        pair(
+            &duet,
+            &alex_home,
+            &phone_home,
+            ("Alex", "phone"),
+            &via_relay,
+            &relay,
+        )?;
         let phone = Home::new(&phone_home).open()?.device_id().to_text();
         local::output(&duet, &alex_home, &["devices", "remove", &phone, "--yes"])?;
     }
