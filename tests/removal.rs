@@ -72,6 +72,13 @@ fn a_removed_device_is_refused_told_and_cannot_read_what_follows() {
             .iter()
             .all(|b| laptop.has_body(b) && desktop.has_body(b))
     });
+    // The removed phone is no problem for the devices that stay.
+    let doctor = laptop.run(&["doctor"]);
+    assert!(
+        doctor.status.success(),
+        "{}",
+        String::from_utf8_lossy(&doctor.stdout)
+    );
     // The desktop's person was told once, by whichever command ran first.
     desktop.run(&["log"]);
     let told = desktop.stderr.borrow().clone();
@@ -94,8 +101,16 @@ fn a_removed_device_is_refused_told_and_cannot_read_what_follows() {
     assert!(!desktop.has_body("after it was removed"));
     assert!(!phone.has_body("after the removal"));
     assert!(phone.has_body("before it was lost"));
-    let doctor = phone.run(&["status"]);
-    assert!(doctor.status.success());
+    let doctor = phone.run(&["doctor"]);
+    assert!(!doctor.status.success());
+    assert!(String::from_utf8_lossy(&doctor.stdout).contains("this device was removed"));
+    let again = phone.run(&["devices", "remove", &device_id(&laptop), "--yes"]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("cannot remove others"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
 
     // What the laptop wrote since, copied by hand to the phone, does not
     // open with any key the phone holds.

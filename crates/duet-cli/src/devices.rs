@@ -254,6 +254,9 @@ pub fn peers_from_store(replica: &duet_core::replica::Replica) -> anyhow::Result
         let Some(id) = duet_core::DeviceId::from_text(&d.id) else {
             continue;
         };
+        if replica.ledger().removed().contains_key(&id) {
+            continue;
+        }
         let record = replica.store().peer(&id)?;
         let theirs = record.vector.clone().unwrap_or_else(VersionVector::new);
         peers.push(PeerStatus {

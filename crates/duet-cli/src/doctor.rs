@@ -189,6 +189,16 @@ fn check(ctx: &Context) -> Vec<Finding> {
             "restore store.sqlite from your backup of this home",
         )),
     }
+    if replica
+        .ledger()
+        .removed()
+        .contains_key(&replica.device_id())
+    {
+        out.push(bad(
+            "this device was removed from the journal: it keeps what it had and gets nothing new (`duet status` says by whom)",
+            "`duet export` saves a copy of what it has; to take part again, pair it as a new device: move this home aside and run `duet join`",
+        ));
+    }
     match replica.store().heals() {
         Ok(heals) => {
             if let Some(copy) = heals.iter().rev().find(|h| h.copy) {

@@ -64,6 +64,8 @@ pub enum ReplicaError {
     AlreadyRemoved(String),
     #[error("no device would be left to read the journal")]
     NobodyLeft,
+    #[error("this device was removed from the journal, so it cannot remove others")]
+    ThisDeviceRemoved,
 }
 
 impl From<MemberError> for ReplicaError {
@@ -339,6 +341,9 @@ impl Replica {
         let text = device.to_text();
         if !self.devices().iter().any(|d| d.id == text) {
             return Err(ReplicaError::NoSuchDevice(text));
+        }
+        if self.ledger().removed().contains_key(&self.device_id()) {
+            return Err(ReplicaError::ThisDeviceRemoved);
         }
         if self.ledger().removed().contains_key(device) {
             return Err(ReplicaError::AlreadyRemoved(text));

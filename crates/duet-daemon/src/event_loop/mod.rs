@@ -170,6 +170,10 @@ impl EventLoop {
             .devices()
             .iter()
             .filter(|d| d.id != me.to_text())
+            // A removed device is listed apart by `duet devices`.
+            .filter(|d| {
+                DeviceId::from_text(&d.id).is_none_or(|id| !ledger.removed().contains_key(&id))
+            })
             .map(|d| {
                 let id = DeviceId::from_text(&d.id);
                 let record = id
