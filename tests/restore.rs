@@ -23,21 +23,27 @@ fn copy_dir(from: &Path, to: &Path) {
     assert!(status.success());
 }
 
-#[test]
-fn a_home_restored_from_a_backup_takes_back_what_it_wrote_and_loses_nothing() {
+/// Alex (daemon running) and Sam's laptop, paired, with one entry of
+/// Sam's at both; then a backup of Sam's home, copied while its daemon is
+/// stopped. Returns Alex, Alex's daemon, Sam and the backup's path.
+fn paired_with_a_backup() -> (Device, common::Daemon, Device, std::path::PathBuf) {
     let alex = Device::init("Alex");
-    let _a = alex.daemon();
+    let a = alex.daemon();
     let sam = pair(&alex, "Sam", "laptop");
     let s = sam.daemon();
     sam.add("before the backup");
     eventually(WAIT, "Alex to hold Sam's first entry", || {
         alex.has_body("before the backup")
     });
-
-    // The backup: Sam's home, copied while the daemon is stopped.
     s.stop();
     let backup = sam.home().with_extension("backup");
     copy_dir(&sam.home(), &backup);
+    (alex, a, sam, backup)
+}
+
+#[test]
+fn a_home_restored_from_a_backup_takes_back_what_it_wrote_and_loses_nothing() {
+    let (alex, _a, sam, backup) = paired_with_a_backup();
 
     // Sam writes on after the backup; it reaches Alex.
     let s = sam.daemon();
@@ -79,17 +85,7 @@ fn a_home_restored_from_a_backup_takes_back_what_it_wrote_and_loses_nothing() {
 /// another change (written after the backup). Both must survive.
 #[test]
 fn writing_on_a_restored_home_before_it_meets_the_partner_loses_nothing() {
-    let alex = Device::init("Alex");
-    let _a = alex.daemon();
-    let sam = pair(&alex, "Sam", "laptop");
-    let s = sam.daemon();
-    sam.add("before the backup");
-    eventually(WAIT, "Alex to hold Sam's first entry", || {
-        alex.has_body("before the backup")
-    });
-    s.stop();
-    let backup = sam.home().with_extension("backup");
-    copy_dir(&sam.home(), &backup);
+    let (alex, _a, sam, backup) = paired_with_a_backup();
 
     // One entry after the backup reaches Alex: Alex now holds Sam's next
     // number, which the restored home will use again.

@@ -146,6 +146,19 @@ impl Context {
     }
 }
 
+/// Asks `question` on the terminal and reads a yes or no (no by default).
+pub fn ask_yes_no(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, Write};
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
 /// Now, in milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

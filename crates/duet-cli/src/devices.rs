@@ -128,20 +128,13 @@ fn find_device(devices: &[DeviceRecord], prefix: &str) -> anyhow::Result<DeviceR
 
 /// Asks on the terminal; without one, refuses and says to use `--yes`.
 fn confirm(question: &str) -> anyhow::Result<bool> {
-    use std::io::{BufRead, IsTerminal, Write};
+    use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
         anyhow::bail!(
             "there is no terminal to ask on; run it again with --yes to go ahead without asking"
         );
     }
-    print!("{question} [y/N] ");
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
+    crate::context::ask_yes_no(question)
 }
 
 pub fn remove(ctx: &Context, id: &str, yes: bool) -> anyhow::Result<()> {

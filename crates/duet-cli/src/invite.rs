@@ -1,6 +1,6 @@
 //! `duet invite`: open a pairing window on the running daemon.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::bail;
@@ -143,12 +143,5 @@ fn ask(person: &str, device: &str, device_id: &str, words: &str) -> anyhow::Resu
         println!("No terminal to ask on; declining. Use --yes to accept without asking.");
         return Ok(false);
     }
-    print!("Do the words match? It will be able to read the whole journal. [y/N] ");
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
+    crate::context::ask_yes_no("Do the words match? It will be able to read the whole journal.")
 }
