@@ -202,3 +202,39 @@ fn leaving_takes_out_every_device_of_the_person_and_keeps_a_readable_copy() {
     assert!(sam.ok(&["status"]).contains("it left"));
     assert!(alex.has_body("Sam, before leaving"));
 }
+
+/// A removal crossing a pairing: the desktop removes the phone while it is
+/// apart from the laptop, and the laptop meanwhile pairs a tablet. The new
+/// epoch was sealed to the devices the desktop knew; the tablet asks a
+/// member for it when it meets an envelope sealed to it, and reads on.
+#[test]
+fn a_device_paired_while_a_removal_was_on_its_way_gets_the_new_key() {
+    let laptop = Device::init("Alex");
+    let _l = laptop.daemon();
+    let desktop = pair(&laptop, "Sam", "desktop");
+    let d = desktop.daemon();
+    let phone = pair(&laptop, "Alex", "phone");
+    eventually(WAIT, "the desktop to know the phone", || {
+        desktop.ok(&["devices"]).contains("phone")
+    });
+    d.stop();
+
+    // Apart: the desktop removes the phone; the laptop pairs a tablet.
+    desktop.ok(&["devices", "remove", &device_id(&phone), "--yes"]);
+    let tablet = pair(&laptop, "Alex", "tablet");
+    let _t = tablet.daemon();
+
+    // Together again: the desktop writes under the new epoch.
+    let _d = desktop.daemon();
+    desktop.add("written after the phone was removed");
+    eventually(WAIT, "the entry on the laptop", || {
+        laptop.has_body("after the phone was removed")
+    });
+    eventually(WAIT, "the tablet to get the key and read the entry", || {
+        tablet.has_body("after the phone was removed")
+    });
+    tablet.add("the tablet writes under the new key");
+    eventually(WAIT, "the tablet's entry on the desktop", || {
+        desktop.has_body("the tablet writes under the new key")
+    });
+}

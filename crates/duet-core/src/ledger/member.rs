@@ -213,6 +213,37 @@ impl Member {
         Ok(changed)
     }
 
+    /// Every key epoch this device holds, sealed to `device`'s own key,
+    /// for a current member that lacks some (`SyncRequest::Keys`); `None`
+    /// for any other device.
+    pub fn keys_sealed_to(&self, device: &DeviceId) -> Option<Vec<u8>> {
+        if !self.ledger.is_current_member(device) || self.roster.person_of(device).is_none() {
+            return None;
+        }
+        let recipient = crate::keys::device_recipient(device)?;
+        crate::keys::seal_to_devices(&[recipient], self.key.to_secret_text().as_bytes())
+    }
+
+    /// Takes in key epochs a member sealed to this device; true if any
+    /// was new.
+    pub fn take_keys(&mut self, sealed: &[u8]) -> Result<bool, MemberError> {
+        let Ok(text) = age::decrypt(&self.device.age_identity(), sealed) else {
+            return Ok(false);
+        };
+        let text = zeroize::Zeroizing::new(text);
+        let Some(epochs) = std::str::from_utf8(&text)
+            .ok()
+            .and_then(JournalKey::from_secret_text)
+        else {
+            return Ok(false);
+        };
+        if !self.key.merge(&epochs) {
+            return Ok(false);
+        }
+        super::records::write_epochs(self.ledger.store(), &self.device, &self.key)?;
+        Ok(true)
+    }
+
     /// Keeps `envelope`, which recorded `removals`, for each removed
     /// device (see `Store::keep_removal_envelope`).
     pub fn keep_removal_envelopes(

@@ -199,6 +199,8 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                     vector: self.own_vector(holder),
                 })
             }
+            // Answered by the caller, which knows whose device is asking.
+            SyncRequest::Keys => None,
         }
     }
 
@@ -238,6 +240,8 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                 self.their_vector(&from, &vector);
                 Exchange::default()
             }
+            // Taken in by the caller (`Holder` has no key of its own).
+            SyncResponse::Keys { .. } => Exchange::default(),
             SyncResponse::Removed { envelopes } => {
                 let received = self.take_in(from.clone(), None, envelopes, holder);
                 self.outbox
@@ -368,11 +372,29 @@ impl<P: Clone + Ord + Hash> Engine<P> {
             }
             Err(ReceiveError::Replay { .. }) => Offered::Replay,
             Err(e) if e.waits_for_a_device() => {
+                if matches!(
+                    e,
+                    ReceiveError::Open(crate::envelope::OpenError::UnknownEpoch(_))
+                ) {
+                    self.outbox.push_back(Output::Event(Event::NeedsKeys {
+                        from: source.clone(),
+                    }));
+                }
                 self.held.hold(envelope, source);
                 Offered::Held
             }
             Err(e) => Offered::Refused(e),
         }
+    }
+
+    /// Offers every held-back envelope again (this device learned a key
+    /// epoch, say), and pushes on what that took in.
+    pub fn retry_held(&mut self, holder: &mut impl Holder) -> u64 {
+        let released = self.release_held(holder);
+        if released > 0 {
+            self.pick_up(holder);
+        }
+        released
     }
 
     /// Offers every held-back envelope again, as long as that takes some

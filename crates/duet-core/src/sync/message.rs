@@ -44,6 +44,11 @@ pub enum SyncRequest {
         #[serde(default)]
         now: Option<i64>,
     },
+    /// "Send me every key epoch you hold": asked by a device that holds
+    /// an envelope sealed to an epoch it lacks (paired while a removal
+    /// that started the epoch was on its way). Answered only to a current
+    /// member, with the keys sealed to its own device key.
+    Keys,
     /// New envelopes, pushed as they are written or received; a snapshot
     /// first when the receiver is known to be behind one.
     Push {
@@ -71,6 +76,9 @@ pub enum SyncResponse {
     },
     /// After a push: the receiver's vector now.
     Ack { vector: ByteBuf },
+    /// The answer to `Keys`: every epoch the answerer holds, age-sealed to
+    /// the asker's device key.
+    Keys { sealed: ByteBuf },
     /// To a removed device, for any request: the signed changes that
     /// recorded its removal (sealed to the key epoch it holds, so it can
     /// read who removed it and when), and nothing else.

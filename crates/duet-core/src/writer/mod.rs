@@ -157,6 +157,16 @@ impl Writer {
         Ok(pos)
     }
 
+    /// Every key epoch, sealed to `device` if it is a current member.
+    pub fn keys_sealed_to(&self, device: &DeviceId) -> Option<Vec<u8>> {
+        self.member.keys_sealed_to(device)
+    }
+
+    /// Takes in key epochs a member sealed to this device.
+    pub fn take_keys(&mut self, sealed: &[u8]) -> Result<bool, ReplicaError> {
+        Ok(self.member.take_keys(sealed)?)
+    }
+
     /// Heals a restored or copied home from what a peer holds of this
     /// device's own changes (`Member::heal_own`). The frontier is
     /// unchanged: only envelopes move.

@@ -42,6 +42,8 @@ const QUIET_BEFORE_COMPACTING: Duration = Duration::from_secs(2);
 const COMPACT_ANYWAY: usize = 2048;
 /// How long `duet sync` waits for answers.
 const SYNC_WAIT: Duration = Duration::from_secs(15);
+/// How often one peer is asked for key epochs at most.
+const KEYS_ASK_EVERY: Duration = Duration::from_secs(30);
 
 pub struct EventLoop {
     swarm: Swarm<Behaviour>,
@@ -62,6 +64,8 @@ pub struct EventLoop {
     commands: mpsc::Receiver<Command>,
     /// When a sync message or a write last kept the loop busy.
     last_activity: Instant,
+    /// When each peer was last asked for key epochs.
+    keys_asked: HashMap<PeerId, Instant>,
 }
 
 impl EventLoop {
@@ -86,6 +90,7 @@ impl EventLoop {
             refusals: Warnings::default(),
             commands,
             last_activity: Instant::now(),
+            keys_asked: HashMap::new(),
         };
         event_loop.update_gate();
         Ok(event_loop)

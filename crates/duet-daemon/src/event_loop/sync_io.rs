@@ -9,7 +9,7 @@ use libp2p::request_response::{self, Message};
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::oneshot;
 
-use super::{now_ms, EventLoop, SYNC_WAIT};
+use super::{now_ms, EventLoop, KEYS_ASK_EVERY, SYNC_WAIT};
 use crate::control::SyncedPeer;
 use crate::identity;
 use crate::protocol::{SyncRequest, SyncResponse};
@@ -33,6 +33,41 @@ impl EventLoop {
                     return;
                 }
                 match message {
+                    Message::Request {
+                        request: SyncRequest::Keys,
+                        channel,
+                        ..
+                    } => {
+                        let sealed = identity::device_id(&peer)
+                            .and_then(|d| self.local.writer.keys_sealed_to(&d));
+                        if let Some(sealed) = sealed {
+                            tracing::info!(%peer, "sent a device the journal's key epochs it lacked");
+                            let response = SyncResponse::Keys {
+                                sealed: serde_bytes::ByteBuf::from(sealed),
+                            };
+                            let _ = self
+                                .swarm
+                                .behaviour_mut()
+                                .sync
+                                .send_response(channel, response);
+                        }
+                    }
+                    Message::Response {
+                        request_id,
+                        response: SyncResponse::Keys { sealed },
+                    } => {
+                        self.waiters.settle(request_id, None);
+                        match self.local.writer.take_keys(&sealed) {
+                            Ok(true) => {
+                                tracing::info!(%peer, "received key epochs this device lacked");
+                                self.engine.retry_held(&mut self.local);
+                            }
+                            Ok(false) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %crate::sentence(&e), "cannot keep the key epochs a device sent")
+                            }
+                        }
+                    }
                     Message::Request {
                         request, channel, ..
                     } => {
@@ -183,6 +218,21 @@ impl EventLoop {
                     tracing::warn!(%peer, resealed = heal.resealed, "another copy of this device's home is writing at the same time; what this copy wrote was sent again under new numbers, and nothing is lost, but one copy should `duet join` as a new device");
                 } else {
                     tracing::warn!(%peer, resealed = heal.resealed, "this home was restored from a backup or copied: a partner's device held changes of this device that it did not; it takes them back, and what it wrote since was sent again under new numbers");
+                }
+            }
+            Event::NeedsKeys { from } => {
+                let now = Instant::now();
+                let due = self
+                    .keys_asked
+                    .get(&from)
+                    .is_none_or(|at| now.duration_since(*at) >= KEYS_ASK_EVERY);
+                if due {
+                    self.keys_asked.insert(from, now);
+                    tracing::info!(peer = %from, "an envelope is sealed to a key epoch this device lacks; asking for it");
+                    self.swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_request(&from, SyncRequest::Keys);
                 }
             }
             Event::RemovedHere { by_peer } => {
