@@ -301,6 +301,7 @@ impl Sim {
                                 snapshot,
                                 envelopes,
                             } => format!("push snap={} n={}", snapshot.is_some(), envelopes.len()),
+                            SyncRequest::Keys => "keys".to_string(),
                         }
                     ),
                     Output::Event(Event::Received { from, intake }) => eprintln!(
