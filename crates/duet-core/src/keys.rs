@@ -369,6 +369,14 @@ pub fn seal_to_devices(recipients: &[age::x25519::Recipient], secret: &[u8]) -> 
     Some(out)
 }
 
+/// Opens key epochs sealed to `device` ([`seal_to_devices`] of a
+/// [`JournalKey::to_secret_text`]); `None` when they are not sealed to it
+/// or do not parse.
+pub fn open_sealed_epochs(device: &DeviceKey, sealed: &[u8]) -> Option<JournalKey> {
+    let text = Zeroizing::new(age::decrypt(&device.age_identity(), sealed).ok()?);
+    JournalKey::from_secret_text(std::str::from_utf8(&text).ok()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -185,24 +185,21 @@ impl Member {
             .filter_map(|r| Some((DeviceId::from_text(&r.device)?, r.cut)))
             .collect();
         let mut changed = self.ledger.remove_members(cuts)?;
+        // Only reads when nothing is new: a journal with removals opens
+        // on a read-only disk as well as any.
         for removal in removals {
-            if let Some(device) = DeviceId::from_text(&removal.device) {
+            let Some(device) = DeviceId::from_text(&removal.device) else {
+                continue;
+            };
+            if self.ledger.store().removed_by(&device)?.is_none() {
                 self.ledger
                     .store()
                     .note_remover(&device, &removal.by, removal.at)?;
             }
         }
-        let identity = self.device.age_identity();
         let mut new_epoch = false;
         for removal in removals {
-            let Ok(text) = age::decrypt(&identity, &removal.keys) else {
-                continue;
-            };
-            let text = zeroize::Zeroizing::new(text);
-            if let Some(epochs) = std::str::from_utf8(&text)
-                .ok()
-                .and_then(JournalKey::from_secret_text)
-            {
+            if let Some(epochs) = crate::keys::open_sealed_epochs(&self.device, &removal.keys) {
                 new_epoch |= self.key.merge(&epochs);
             }
         }
@@ -227,14 +224,7 @@ impl Member {
     /// Takes in key epochs a member sealed to this device; true if any
     /// was new.
     pub fn take_keys(&mut self, sealed: &[u8]) -> Result<bool, MemberError> {
-        let Ok(text) = age::decrypt(&self.device.age_identity(), sealed) else {
-            return Ok(false);
-        };
-        let text = zeroize::Zeroizing::new(text);
-        let Some(epochs) = std::str::from_utf8(&text)
-            .ok()
-            .and_then(JournalKey::from_secret_text)
-        else {
+        let Some(epochs) = crate::keys::open_sealed_epochs(&self.device, sealed) else {
             return Ok(false);
         };
         if !self.key.merge(&epochs) {

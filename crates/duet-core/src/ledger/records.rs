@@ -118,17 +118,10 @@ pub fn read_epochs(
     let Some(sealed) = store.record(EPOCHS)? else {
         return Ok(false);
     };
-    let Ok(text) = age::decrypt(&device.age_identity(), &sealed) else {
+    let Some(epochs) = crate::keys::open_sealed_epochs(device, &sealed) else {
         tracing::warn!(
             "the store's record of key epochs does not open; they are taken again from the journal"
         );
-        return Ok(false);
-    };
-    let text = zeroize::Zeroizing::new(text);
-    let Some(epochs) = std::str::from_utf8(&text)
-        .ok()
-        .and_then(JournalKey::from_secret_text)
-    else {
         return Ok(false);
     };
     Ok(key.merge(&epochs))

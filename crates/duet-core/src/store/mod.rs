@@ -309,6 +309,14 @@ impl Store {
     /// True the first time `what` is asked about: what this device has
     /// told its person once (a notice) is marked here.
     pub fn tell_once(&self, what: &str) -> Result<bool, StoreError> {
+        let told = self
+            .conn
+            .query_row("SELECT 1 FROM told WHERE what = ?1", [what], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if told {
+            return Ok(false);
+        }
         let n = self
             .conn
             .execute("INSERT OR IGNORE INTO told (what) VALUES (?1)", [what])?;

@@ -34,17 +34,13 @@ impl EventLoop {
                 }
                 match message {
                     Message::Request {
-                        request: SyncRequest::Keys,
-                        channel,
-                        ..
+                        request, channel, ..
                     } => {
-                        let sealed = identity::device_id(&peer)
-                            .and_then(|d| self.local.writer.keys_sealed_to(&d));
-                        if let Some(sealed) = sealed {
-                            tracing::info!(%peer, "sent a device the journal's key epochs it lacked");
-                            let response = SyncResponse::Keys {
-                                sealed: serde_bytes::ByteBuf::from(sealed),
-                            };
+                        let response = match request {
+                            SyncRequest::Keys => self.keys_for(peer),
+                            request => self.engine.on_request(peer, request, &mut self.local),
+                        };
+                        if let Some(response) = response {
                             let _ = self
                                 .swarm
                                 .behaviour_mut()
@@ -57,28 +53,7 @@ impl EventLoop {
                         response: SyncResponse::Keys { sealed },
                     } => {
                         self.waiters.settle(request_id, None);
-                        match self.local.writer.take_keys(&sealed) {
-                            Ok(true) => {
-                                tracing::info!(%peer, "received key epochs this device lacked");
-                                self.engine.retry_held(&mut self.local);
-                            }
-                            Ok(false) => {}
-                            Err(e) => {
-                                tracing::warn!(error = %crate::sentence(&e), "cannot keep the key epochs a device sent")
-                            }
-                        }
-                    }
-                    Message::Request {
-                        request, channel, ..
-                    } => {
-                        let response = self.engine.on_request(peer, request, &mut self.local);
-                        if let Some(response) = response {
-                            let _ = self
-                                .swarm
-                                .behaviour_mut()
-                                .sync
-                                .send_response(channel, response);
-                        }
+                        self.take_keys(peer, &sealed);
                     }
                     Message::Response {
                         request_id,
@@ -106,6 +81,32 @@ impl EventLoop {
             // A removed device closes the connection once it has read
             // its answer; one that does not is closed when idle.
             request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    /// The answer to a member's `Keys`: every epoch, sealed to its device
+    /// key; none for a device that is not a current member.
+    fn keys_for(&self, peer: PeerId) -> Option<SyncResponse> {
+        let sealed =
+            identity::device_id(&peer).and_then(|d| self.local.writer.keys_sealed_to(&d))?;
+        tracing::info!(%peer, "sent a device the journal's key epochs it lacked");
+        Some(SyncResponse::Keys {
+            sealed: serde_bytes::ByteBuf::from(sealed),
+        })
+    }
+
+    /// Keeps the key epochs `peer` sealed to this device, and offers what
+    /// waited for them again.
+    fn take_keys(&mut self, peer: PeerId, sealed: &[u8]) {
+        match self.local.writer.take_keys(sealed) {
+            Ok(true) => {
+                tracing::info!(%peer, "received key epochs this device lacked");
+                self.engine.retry_held(&mut self.local);
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %crate::sentence(&e), "cannot keep the key epochs a device sent")
+            }
         }
     }
 
