@@ -245,6 +245,32 @@ impl JournalKey {
         added
     }
 
+    /// Takes in the epochs of `other` whose key ids are in `ids`; returns
+    /// the ids taken.
+    pub fn merge_only(&mut self, other: &JournalKey, ids: &[u32]) -> Vec<u32> {
+        let mut taken = Vec::new();
+        for e in other.epochs.iter().filter(|e| ids.contains(&e.id)) {
+            if self.add(e.number, e.identity.clone()) {
+                taken.push(e.id);
+            }
+        }
+        taken
+    }
+
+    /// Gives epoch `id` the number a removal record states for it (what a
+    /// device that handed the key over said may be wrong).
+    pub fn set_number(&mut self, id: u32, number: u32) -> bool {
+        let Some(epoch) = self.epochs.iter_mut().find(|e| e.id == id) else {
+            return false;
+        };
+        if epoch.number == number {
+            return false;
+        }
+        epoch.number = number;
+        self.epochs.sort_by_key(|e| (e.number, e.id));
+        true
+    }
+
     /// The secrets in age's identity-file form, every epoch, for pairing
     /// to carry inside a sealed channel. Keep it in the returned
     /// zeroizing buffer.

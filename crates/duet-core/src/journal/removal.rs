@@ -32,6 +32,9 @@ pub struct Removal {
     pub at: i64,
     pub cut: u64,
     pub epoch: u32,
+    /// The new epoch's key id (`keys::key_id`), so that a device that got
+    /// the key another way knows its number.
+    pub key_id: Option<u32>,
     /// The new epoch's key, sealed to every device that stays.
     pub keys: Vec<u8>,
 }
@@ -39,12 +42,13 @@ pub struct Removal {
 impl Journal {
     /// Records that `device` is removed, as `author`, with `cut` and the
     /// new epoch's sealed `keys`.
+    #[allow(clippy::too_many_arguments)]
     pub fn remove_device(
         &mut self,
         author: &Author,
         device: &DeviceId,
         cut: u64,
-        epoch: u32,
+        (epoch, key_id): (u32, u32),
         keys: &[u8],
         now: i64,
     ) -> Result<Commit, JournalError> {
@@ -55,6 +59,7 @@ impl Journal {
         tx.put(&obj, "at", ScalarValue::Timestamp(now))?;
         tx.put(&obj, "cut", ScalarValue::Uint(cut))?;
         tx.put(&obj, "epoch", ScalarValue::Uint(u64::from(epoch)))?;
+        tx.put(&obj, "key_id", ScalarValue::Uint(u64::from(key_id)))?;
         tx.put(&obj, "keys", ScalarValue::Bytes(keys.to_vec()))?;
         tx.commit();
         self.last_commit()
@@ -92,6 +97,7 @@ impl Journal {
                     epoch: uint("epoch")
                         .and_then(|e| u32::try_from(e).ok())
                         .unwrap_or(0),
+                    key_id: uint("key_id").and_then(|e| u32::try_from(e).ok()),
                     keys,
                 });
             }

@@ -317,6 +317,7 @@ impl Schema {
                     at: 0,
                     cut: 0,
                     epoch: 0,
+                    key_id: None,
                     keys: Vec::new(),
                 });
                 match (key.as_str(), &op.action) {
@@ -325,6 +326,10 @@ impl Schema {
                     ("cut", OpType::Put(ScalarValue::Uint(n))) => removal.cut = *n,
                     ("epoch", OpType::Put(ScalarValue::Uint(n))) => {
                         removal.epoch = u32::try_from(*n).map_err(|_| Breach::Removal("epoch"))?
+                    }
+                    ("key_id", OpType::Put(ScalarValue::Uint(n))) => {
+                        removal.key_id =
+                            Some(u32::try_from(*n).map_err(|_| Breach::Removal("key id"))?)
                     }
                     ("keys", OpType::Put(ScalarValue::Bytes(b))) => {
                         if b.len() > MAX_REMOVAL_KEYS {

@@ -51,6 +51,11 @@ impl Incoming<'_> {
     }
 }
 
+/// Sequence numbers from here on are never taken as a peer's holding of
+/// this device's changes (a device writing a change a second would need
+/// millions of years to reach them).
+pub const MAX_BELIEVED_SEQ: u64 = 1 << 40;
+
 pub struct Member {
     ledger: Ledger,
     device: DeviceKey,
@@ -202,6 +207,10 @@ impl Member {
             if let Some(epochs) = crate::keys::open_sealed_epochs(&self.device, &removal.keys) {
                 new_epoch |= self.key.merge(&epochs);
             }
+            // The record states its epoch's number, whoever handed the key.
+            if let Some(id) = removal.key_id {
+                new_epoch |= self.key.set_number(id, removal.epoch);
+            }
         }
         if new_epoch {
             super::records::write_epochs(self.ledger.store(), &self.device, &self.key)?;
@@ -221,17 +230,19 @@ impl Member {
         crate::keys::seal_to_devices(&[recipient], self.key.to_secret_text().as_bytes())
     }
 
-    /// Takes in key epochs a member sealed to this device; true if any
-    /// was new.
-    pub fn take_keys(&mut self, sealed: &[u8]) -> Result<bool, MemberError> {
+    /// Takes in, of the key epochs a member sealed to this device, those
+    /// whose ids are in `wanted` (epochs of envelopes it holds and cannot
+    /// open): a member cannot slip in a key nobody uses, for this device
+    /// to seal to. Returns the ids taken.
+    pub fn take_keys(&mut self, sealed: &[u8], wanted: &[u32]) -> Result<Vec<u32>, MemberError> {
         let Some(epochs) = crate::keys::open_sealed_epochs(&self.device, sealed) else {
-            return Ok(false);
+            return Ok(Vec::new());
         };
-        if !self.key.merge(&epochs) {
-            return Ok(false);
+        let taken = self.key.merge_only(&epochs, wanted);
+        if !taken.is_empty() {
+            super::records::write_epochs(self.ledger.store(), &self.device, &self.key)?;
         }
-        super::records::write_epochs(self.ledger.store(), &self.device, &self.key)?;
-        Ok(true)
+        Ok(taken)
     }
 
     /// Keeps `envelope`, which recorded `removals`, for each removed
@@ -360,7 +371,9 @@ impl Member {
     /// Returns the heal, if one was needed.
     pub fn heal_own(&mut self, theirs: Tip) -> Result<Option<Heal>, MemberError> {
         let me = self.device.id();
-        if theirs.author != me {
+        // A claim no device could reach is a lie, not a restore: it must
+        // not push this device's numbers to where they overflow.
+        if theirs.author != me || theirs.seq >= MAX_BELIEVED_SEQ {
             return Ok(None);
         }
         let store = self.ledger.store();

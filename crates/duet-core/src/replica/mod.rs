@@ -358,11 +358,13 @@ impl Replica {
             .collect();
         let number = self.journal_key().epochs().into_iter().max().unwrap_or(0) + 1;
         let epoch = JournalKey::new_epoch(number);
+        let key_id = epoch.epoch().1;
         let keys = crate::keys::seal_to_devices(&staying, epoch.to_secret_text().as_bytes())
             .ok_or(ReplicaError::NobodyLeft)?;
         let device = *device;
         self.commit(|journal, author| {
-            let commit = journal.remove_device(author, &device, cut, number, &keys, now)?;
+            let commit =
+                journal.remove_device(author, &device, cut, (number, key_id), &keys, now)?;
             Ok(((), commit))
         })?;
         // Kept to show the removed device when it next calls.

@@ -620,3 +620,46 @@ fn a_removed_device_reads_that_it_was_removed_and_nothing_after() {
     assert_eq!(reopened.journal_key().epochs(), vec![0, 1]);
     assert!(reopened.journal().entry(&after).is_some());
 }
+
+#[test]
+fn a_tip_no_device_could_reach_heals_nothing() {
+    let mut a = alex();
+    add(&mut a, "one");
+    let me = a.device_id();
+    let top = a.store().own_top(&me).expect("top");
+    let absurd = crate::store::Tip {
+        author: me,
+        seq: u64::MAX - 3,
+        link: [7; 32],
+    };
+    assert!(a.heal_own(absurd).expect("heal").is_none());
+    add(&mut a, "two");
+    assert_eq!(a.store().own_top(&me).expect("top"), top + 1);
+}
+
+#[test]
+fn a_member_cannot_hand_over_a_key_epoch_nobody_uses() {
+    let mut laptop = alex();
+    let mut phone = pair(&mut laptop, "Alex", "phone");
+    // The laptop seals a made-up epoch, numbered above any real one, to
+    // the phone.
+    let mut forged = JournalKey::new_epoch(999);
+    forged.merge(laptop.journal_key());
+    let recipient = crate::keys::device_recipient(&phone.device_id()).expect("recipient");
+    let sealed = crate::keys::seal_to_devices(&[recipient], forged.to_secret_text().as_bytes())
+        .expect("seal");
+    assert!(phone
+        .member
+        .take_keys(&sealed, &[])
+        .expect("take")
+        .is_empty());
+    assert_eq!(phone.journal_key().epochs(), vec![0]);
+    // Asked for by id (an envelope sealed to it is held), it is taken.
+    // The newest epoch of `forged` is the made-up one.
+    let id = crate::keys::key_id(&forged.recipient());
+    assert_eq!(
+        phone.member.take_keys(&sealed, &[id]).expect("take"),
+        vec![id]
+    );
+    assert_eq!(phone.journal_key().epochs(), vec![0, 999]);
+}

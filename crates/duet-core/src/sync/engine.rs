@@ -372,12 +372,10 @@ impl<P: Clone + Ord + Hash> Engine<P> {
             }
             Err(ReceiveError::Replay { .. }) => Offered::Replay,
             Err(e) if e.waits_for_a_device() => {
-                if matches!(
-                    e,
-                    ReceiveError::Open(crate::envelope::OpenError::UnknownEpoch(_))
-                ) {
+                if let ReceiveError::Open(crate::envelope::OpenError::UnknownEpoch(id)) = e {
                     self.outbox.push_back(Output::Event(Event::NeedsKeys {
                         from: source.clone(),
+                        id,
                     }));
                 }
                 self.held.hold(envelope, source);

@@ -124,9 +124,9 @@ pub enum Event<P> {
     /// home was restored from a backup, or another copy of it runs. What
     /// this device wrote meanwhile was sealed again under new numbers.
     Healed { peer: P, heal: Heal },
-    /// `from` sent an envelope sealed to a key epoch this device lacks:
-    /// ask it for its keys (`SyncRequest::Keys`).
-    NeedsKeys { from: P },
+    /// `from` sent an envelope sealed to key epoch `id`, which this device
+    /// lacks: ask it for its keys (`SyncRequest::Keys`).
+    NeedsKeys { from: P, id: u32 },
     /// `by_peer` says this device was removed from the journal (and sent
     /// the record of it, taken in like any change).
     RemovedHere { by_peer: P },

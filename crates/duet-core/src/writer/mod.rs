@@ -162,9 +162,9 @@ impl Writer {
         self.member.keys_sealed_to(device)
     }
 
-    /// Takes in key epochs a member sealed to this device.
-    pub fn take_keys(&mut self, sealed: &[u8]) -> Result<bool, ReplicaError> {
-        Ok(self.member.take_keys(sealed)?)
+    /// Takes in the `wanted` key epochs a member sealed to this device.
+    pub fn take_keys(&mut self, sealed: &[u8], wanted: &[u32]) -> Result<Vec<u32>, ReplicaError> {
+        Ok(self.member.take_keys(sealed, wanted)?)
     }
 
     /// Heals a restored or copied home from what a peer holds of this

@@ -66,6 +66,8 @@ pub struct EventLoop {
     last_activity: Instant,
     /// When each peer was last asked for key epochs.
     keys_asked: HashMap<PeerId, Instant>,
+    /// Key ids of envelopes held back for want of their epoch.
+    keys_wanted: std::collections::HashSet<u32>,
 }
 
 impl EventLoop {
@@ -91,6 +93,7 @@ impl EventLoop {
             commands,
             last_activity: Instant::now(),
             keys_asked: HashMap::new(),
+            keys_wanted: std::collections::HashSet::new(),
         };
         event_loop.update_gate();
         Ok(event_loop)

@@ -98,12 +98,16 @@ impl EventLoop {
     /// Keeps the key epochs `peer` sealed to this device, and offers what
     /// waited for them again.
     fn take_keys(&mut self, peer: PeerId, sealed: &[u8]) {
-        match self.local.writer.take_keys(sealed) {
-            Ok(true) => {
+        let wanted: Vec<u32> = self.keys_wanted.iter().copied().collect();
+        match self.local.writer.take_keys(sealed, &wanted) {
+            Ok(taken) if taken.is_empty() => {}
+            Ok(taken) => {
                 tracing::info!(%peer, "received key epochs this device lacked");
+                for id in taken {
+                    self.keys_wanted.remove(&id);
+                }
                 self.engine.retry_held(&mut self.local);
             }
-            Ok(false) => {}
             Err(e) => {
                 tracing::warn!(error = %crate::sentence(&e), "cannot keep the key epochs a device sent")
             }
@@ -221,7 +225,8 @@ impl EventLoop {
                     tracing::warn!(%peer, resealed = heal.resealed, "this home was restored from a backup or copied: a partner's device held changes of this device that it did not; it takes them back, and what it wrote since was sent again under new numbers");
                 }
             }
-            Event::NeedsKeys { from } => {
+            Event::NeedsKeys { from, id } => {
+                self.keys_wanted.insert(id);
                 let now = Instant::now();
                 let due = self
                     .keys_asked
