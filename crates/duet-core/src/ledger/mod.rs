@@ -155,7 +155,8 @@ pub struct Ledger {
     /// This device.
     me: DeviceId,
     /// The devices whose envelopes verify: a copy of the store's `members`
-    /// table, which only grows.
+    /// table, which only grows (a removed device stays, to verify what it
+    /// wrote before its cut; see `removed`).
     members: HashSet<DeviceId>,
     /// Removed devices and their cuts (the store's `removed` table):
     /// their envelopes numbered after the cut are refused.
