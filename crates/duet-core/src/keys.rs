@@ -140,6 +140,10 @@ pub fn verify(author: &DeviceId, message: &[u8], signature: &[u8; 64]) -> bool {
 pub struct JournalKey {
     /// Sorted by (number, id); never empty.
     epochs: Vec<Epoch>,
+    /// The key id new content is sealed to, when not the newest epoch's:
+    /// a member chooses the newest epoch no removed device holds
+    /// (`Member::choose_sealing`).
+    sealing: Option<u32>,
 }
 
 struct Epoch {
@@ -174,6 +178,7 @@ impl JournalKey {
                 id,
                 identity,
             }],
+            sealing: None,
         }
     }
 
@@ -187,14 +192,34 @@ impl JournalKey {
         &self.newest().identity
     }
 
-    /// The newest epoch's recipient: what new content is sealed to.
-    pub fn recipient(&self) -> age::x25519::Recipient {
-        self.newest().identity.to_public()
+    /// The epoch new content is sealed to: the chosen one, else the
+    /// newest.
+    fn sealing_epoch(&self) -> &Epoch {
+        self.sealing
+            .and_then(|id| self.epochs.iter().find(|e| e.id == id))
+            .unwrap_or_else(|| self.newest())
     }
 
-    /// The newest epoch's number and key id.
+    /// The recipient new content is sealed to.
+    pub fn recipient(&self) -> age::x25519::Recipient {
+        self.sealing_epoch().identity.to_public()
+    }
+
+    /// The number and key id of the epoch new content is sealed to.
     pub fn epoch(&self) -> (u32, u32) {
-        (self.newest().number, self.newest().id)
+        let e = self.sealing_epoch();
+        (e.number, e.id)
+    }
+
+    /// Every epoch's number and key id, oldest first.
+    pub fn epoch_ids(&self) -> Vec<(u32, u32)> {
+        self.epochs.iter().map(|e| (e.number, e.id)).collect()
+    }
+
+    /// Seals new content to the epoch `id` from now on (`None`: the
+    /// newest).
+    pub fn seal_with(&mut self, id: Option<u32>) {
+        self.sealing = id;
     }
 
     /// The identity of the epoch whose key id is `id`; `None` names the

@@ -9,6 +9,14 @@
 //! sealed to the epoch before, so the removed device can read that it
 //! was removed, and nothing after. Two removals of one device that cross
 //! are two maps at one key; both are read, and the later cut stands.
+//!
+//! Two more fields settle concurrency (`docs/protocol.md`, Concurrent
+//! removals): `without`, every device the new epoch's key is kept from
+//! (the removed one and every device already removed where it was
+//! written), and `follows`, true on a record a device writes on its own
+//! to follow removals it learned (raising a cut to what it already took
+//! in, or starting an epoch no removed device holds) rather than a
+//! person's decision.
 
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ReadDoc, ScalarValue, Value};
@@ -16,11 +24,23 @@ use automerge::{ObjType, ReadDoc, ScalarValue, Value};
 use super::{read, Author, Commit, Journal, JournalError};
 use crate::ids::DeviceId;
 
-/// The key prefix of removal records in `devices`.
+/// The key prefix of removal records in `devices`: `removed:<device id>`,
+/// or, since records that follow removals, `removed:<device id>/<key id>`
+/// (the new epoch's key id in hex), so that every record is a map of its
+/// own and none replaces another.
 pub const REMOVED_PREFIX: &str = "removed:";
+
+/// The removed device's id (text) in a key of `devices`, if the key is a
+/// removal record's.
+pub fn removal_key_device(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(REMOVED_PREFIX)?;
+    Some(rest.split_once('/').map_or(rest, |(device, _)| device))
+}
 /// The most bytes of sealed keys one removal carries (an age stanza is
 /// about 100 bytes per device that stays).
 pub const MAX_REMOVAL_KEYS: usize = 64 * 1024;
+/// The most devices one removal's `without` names.
+pub const MAX_REMOVAL_WITHOUT: usize = 1024;
 
 /// One removal, as recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,30 +57,93 @@ pub struct Removal {
     pub key_id: Option<u32>,
     /// The new epoch's key, sealed to every device that stays.
     pub keys: Vec<u8>,
+    /// The devices the new epoch's key is kept from; empty in records
+    /// written before the field, which kept it from `device` alone (see
+    /// [`Removal::kept_from`]).
+    pub without: Vec<DeviceId>,
+    /// Written by a device following removals it learned, not by a
+    /// person's decision: it never counts as removing the record's author
+    /// (`Member::check`, counter-removals).
+    pub follows: bool,
+}
+
+impl Removal {
+    /// The devices this record's epoch key is kept from.
+    pub fn kept_from(&self) -> Vec<DeviceId> {
+        if self.without.is_empty() {
+            DeviceId::from_text(&self.device).into_iter().collect()
+        } else {
+            self.without.clone()
+        }
+    }
+}
+
+/// What one removal record states beside its device and author.
+pub struct RemovalRecord<'a> {
+    /// The new epoch's number and key id.
+    pub epoch: (u32, u32),
+    /// The new epoch's key, sealed to every device that stays.
+    pub keys: &'a [u8],
+    /// Every device the new key is kept from.
+    pub without: &'a [DeviceId],
+    pub follows: bool,
+    pub at: i64,
+}
+
+/// `without` as stored: device ids, 32 bytes each.
+fn pack_devices(devices: &[DeviceId]) -> Vec<u8> {
+    devices.iter().flat_map(|d| d.0).collect()
+}
+
+/// The device ids in a stored `without`; `None` if it is not whole ids.
+pub(super) fn unpack_devices(bytes: &[u8]) -> Option<Vec<DeviceId>> {
+    if bytes.len() % 32 != 0 || bytes.len() / 32 > MAX_REMOVAL_WITHOUT {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(32)
+            .map(|c| {
+                let mut id = [0u8; 32];
+                id.copy_from_slice(c);
+                DeviceId(id)
+            })
+            .collect(),
+    )
 }
 
 impl Journal {
-    /// Records that `device` is removed, as `author`, with `cut` and the
-    /// new epoch's sealed `keys`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn remove_device(
+    /// Records, as `author`, that each of `devices` is removed with its
+    /// cut, every record carrying the same new epoch: one change.
+    pub fn remove_devices(
         &mut self,
         author: &Author,
-        device: &DeviceId,
-        cut: u64,
-        (epoch, key_id): (u32, u32),
-        keys: &[u8],
-        now: i64,
+        devices: &[(DeviceId, u64)],
+        record: &RemovalRecord<'_>,
     ) -> Result<Commit, JournalError> {
         let mut tx = self.doc.transaction();
-        let key = format!("{REMOVED_PREFIX}{}", device.to_text());
-        let obj = tx.put_object(&self.devices, key.as_str(), ObjType::Map)?;
-        tx.put(&obj, "by", author.device.to_text())?;
-        tx.put(&obj, "at", ScalarValue::Timestamp(now))?;
-        tx.put(&obj, "cut", ScalarValue::Uint(cut))?;
-        tx.put(&obj, "epoch", ScalarValue::Uint(u64::from(epoch)))?;
-        tx.put(&obj, "key_id", ScalarValue::Uint(u64::from(key_id)))?;
-        tx.put(&obj, "keys", ScalarValue::Bytes(keys.to_vec()))?;
+        for (device, cut) in devices {
+            let key = format!(
+                "{REMOVED_PREFIX}{}/{:08x}",
+                device.to_text(),
+                record.epoch.1
+            );
+            let obj = tx.put_object(&self.devices, key.as_str(), ObjType::Map)?;
+            tx.put(&obj, "by", author.device.to_text())?;
+            tx.put(&obj, "at", ScalarValue::Timestamp(record.at))?;
+            tx.put(&obj, "cut", ScalarValue::Uint(*cut))?;
+            tx.put(&obj, "epoch", ScalarValue::Uint(u64::from(record.epoch.0)))?;
+            tx.put(&obj, "key_id", ScalarValue::Uint(u64::from(record.epoch.1)))?;
+            tx.put(&obj, "keys", ScalarValue::Bytes(record.keys.to_vec()))?;
+            tx.put(
+                &obj,
+                "without",
+                ScalarValue::Bytes(pack_devices(record.without)),
+            )?;
+            if record.follows {
+                tx.put(&obj, "follows", true)?;
+            }
+        }
         tx.commit();
         self.last_commit()
     }
@@ -69,7 +152,7 @@ impl Journal {
     pub fn removals(&self) -> Vec<Removal> {
         let mut out = Vec::new();
         for item in self.doc.map_range(&self.devices, ..) {
-            let Some(device) = item.key.strip_prefix(REMOVED_PREFIX) else {
+            let Some(device) = removal_key_device(&item.key) else {
                 continue;
             };
             let device = device.to_string();
@@ -82,13 +165,17 @@ impl Journal {
                     },
                     _ => None,
                 };
-                let keys = match self.doc.get(&obj, "keys").ok().flatten() {
+                let bytes = |key: &str| match self.doc.get(&obj, key).ok().flatten() {
                     Some((Value::Scalar(v), _)) => match v.as_ref() {
                         ScalarValue::Bytes(b) => b.clone(),
                         _ => Vec::new(),
                     },
                     _ => Vec::new(),
                 };
+                let follows = matches!(
+                    self.doc.get(&obj, "follows").ok().flatten(),
+                    Some((Value::Scalar(v), _)) if matches!(v.as_ref(), ScalarValue::Boolean(true))
+                );
                 out.push(Removal {
                     device: device.clone(),
                     by: read::get_str(&self.doc, &obj, "by").unwrap_or_default(),
@@ -98,7 +185,9 @@ impl Journal {
                         .and_then(|e| u32::try_from(e).ok())
                         .unwrap_or(0),
                     key_id: uint("key_id").and_then(|e| u32::try_from(e).ok()),
-                    keys,
+                    keys: bytes("keys"),
+                    without: unpack_devices(&bytes("without")).unwrap_or_default(),
+                    follows,
                 });
             }
         }

@@ -44,7 +44,7 @@ use std::io::Read;
 use automerge::legacy::{Key, ObjectId, OpId, OpType};
 use automerge::{Change, ChangeHash, ScalarValue};
 
-use super::removal::{Removal, MAX_REMOVAL_KEYS, REMOVED_PREFIX};
+use super::removal::{removal_key_device, unpack_devices, Removal, MAX_REMOVAL_KEYS};
 use super::{DeviceRecord, Journal, JournalError};
 use crate::ids::DeviceId;
 
@@ -310,7 +310,7 @@ impl Schema {
             let in_device_record = made
                 .get(&op.obj)
                 .and_then(|(parent, id)| (*parent == self.devices).then_some(id.as_ref()?));
-            if let Some(removed) = in_device_record.and_then(|id| id.strip_prefix(REMOVED_PREFIX)) {
+            if let Some(removed) = in_device_record.and_then(|id| removal_key_device(id)) {
                 let removal = removals.entry(op.obj.clone()).or_insert_with(|| Removal {
                     device: removed.to_string(),
                     by: String::new(),
@@ -319,6 +319,8 @@ impl Schema {
                     epoch: 0,
                     key_id: None,
                     keys: Vec::new(),
+                    without: Vec::new(),
+                    follows: false,
                 });
                 match (key.as_str(), &op.action) {
                     ("by", OpType::Put(ScalarValue::Str(v))) => removal.by = v.to_string(),
@@ -337,6 +339,10 @@ impl Schema {
                         }
                         removal.keys = b.clone()
                     }
+                    ("without", OpType::Put(ScalarValue::Bytes(b))) => {
+                        removal.without = unpack_devices(b).ok_or(Breach::Removal("without"))?
+                    }
+                    ("follows", OpType::Put(ScalarValue::Boolean(f))) => removal.follows = *f,
                     _ => return Err(Breach::Removal("unexpected field")),
                 }
                 continue;

@@ -39,6 +39,9 @@ pub struct Incoming<'a> {
     pub change: automerge::Change,
     /// The device records the change makes and the latest time it carries.
     checked: Checked,
+    /// A removed device's envelope after its cut, taken in because it
+    /// removes a device that removed it (see [`Member::check`]).
+    counter: bool,
 }
 
 impl Incoming<'_> {
@@ -55,6 +58,48 @@ impl Incoming<'_> {
 /// this device's changes (a device writing a change a second would need
 /// millions of years to reach them).
 pub const MAX_BELIEVED_SEQ: u64 = 1 << 40;
+
+/// What a device writes on its own to follow removals it learned
+/// (`docs/protocol.md`, Concurrent removals): removal records, marked as
+/// following, that raise each removed device's cut to what this device
+/// already took in from it, and that carry a new key epoch kept from
+/// every removed device.
+pub struct FollowUp {
+    /// The devices and cuts recorded.
+    pub devices: Vec<(DeviceId, u64)>,
+    pub epoch: NewEpoch,
+}
+
+/// A fresh key epoch, sealed to the devices that stay.
+pub struct NewEpoch {
+    pub number: u32,
+    pub key_id: u32,
+    /// The epoch's key in age's identity-file form, age-encrypted to
+    /// every device that stays.
+    pub keys: Vec<u8>,
+    /// Every device the key is kept from.
+    pub without: Vec<DeviceId>,
+}
+
+impl FollowUp {
+    /// The record to write, at `at`.
+    pub fn record(&self, at: i64) -> crate::journal::RemovalRecord<'_> {
+        self.epoch.record(true, at)
+    }
+}
+
+impl NewEpoch {
+    /// A removal record carrying this epoch.
+    pub fn record(&self, follows: bool, at: i64) -> crate::journal::RemovalRecord<'_> {
+        crate::journal::RemovalRecord {
+            epoch: (self.number, self.key_id),
+            keys: &self.keys,
+            without: &self.without,
+            follows,
+            at,
+        }
+    }
+}
 
 pub struct Member {
     ledger: Ledger,
@@ -103,6 +148,7 @@ impl Member {
             epochs_seen: None,
         };
         member.learn(known.devices().to_vec())?;
+        member.choose_sealing()?;
         Ok(member)
     }
 
@@ -202,6 +248,12 @@ impl Member {
                     .note_remover(&device, &removal.by, removal.at)?;
             }
         }
+        for removal in removals.iter().filter(|r| !r.follows) {
+            let removed = DeviceId::from_text(&removal.device);
+            if let (Some(device), Some(by)) = (removed, DeviceId::from_text(&removal.by)) {
+                changed |= self.ledger.add_remover(device, by)?;
+            }
+        }
         let mut new_epoch = false;
         for removal in removals {
             if let Some(epochs) = crate::keys::open_sealed_epochs(&self.device, &removal.keys) {
@@ -210,13 +262,117 @@ impl Member {
             // The record states its epoch's number, whoever handed the key.
             if let Some(id) = removal.key_id {
                 new_epoch |= self.key.set_number(id, removal.epoch);
+                changed |= self
+                    .ledger
+                    .store()
+                    .add_kept_from(id, &removal.kept_from())?;
             }
         }
         if new_epoch {
             super::records::write_epochs(self.ledger.store(), &self.device, &self.key)?;
             changed = true;
         }
+        if changed {
+            self.choose_sealing()?;
+        }
         Ok(changed)
+    }
+
+    /// Seals new content, from now on, to the newest key epoch that every
+    /// removed device is kept from. Returns false when no epoch this
+    /// device holds is (a follow-up starts one: [`Member::follow_up`]);
+    /// content is then sealed to the newest, and only a follow-up is
+    /// written.
+    fn choose_sealing(&mut self) -> Result<bool, StoreError> {
+        let clean = self.clean_epoch()?;
+        self.key.seal_with(clean);
+        Ok(clean.is_some())
+    }
+
+    /// The key id of the newest epoch no removed device holds.
+    fn clean_epoch(&self) -> Result<Option<u32>, StoreError> {
+        let removed = self.ledger.removed();
+        let newest = self.key.epoch_ids().last().map(|(_, id)| *id);
+        if removed.is_empty() {
+            return Ok(newest);
+        }
+        let kept = self.ledger.store().kept_from()?;
+        Ok(self
+            .key
+            .epoch_ids()
+            .into_iter()
+            .rev()
+            .map(|(_, id)| id)
+            .find(|id| {
+                kept.get(id)
+                    .is_some_and(|from| removed.keys().all(|d| from.contains(d)))
+            }))
+    }
+
+    /// A fresh key epoch, numbered after every one this device holds,
+    /// sealed to every current member but `also_without` and kept from
+    /// every removed device and `also_without`. `None` when no device
+    /// would stay.
+    pub fn new_epoch(&self, also_without: &[DeviceId]) -> Option<NewEpoch> {
+        let mut without: Vec<DeviceId> = self.ledger.removed().keys().copied().collect();
+        without.extend(also_without.iter().copied());
+        without.sort();
+        without.dedup();
+        let staying: Vec<age::x25519::Recipient> = self
+            .roster
+            .devices()
+            .iter()
+            .filter_map(|d| DeviceId::from_text(&d.id))
+            .filter(|d| !without.contains(d) && self.ledger.is_current_member(d))
+            .filter_map(|d| crate::keys::device_recipient(&d))
+            .collect();
+        let number = self.key.epochs().into_iter().max().unwrap_or(0) + 1;
+        let epoch = JournalKey::new_epoch(number);
+        let key_id = epoch.epoch().1;
+        let keys = crate::keys::seal_to_devices(&staying, epoch.to_secret_text().as_bytes())?;
+        Some(NewEpoch {
+            number,
+            key_id,
+            keys,
+            without,
+        })
+    }
+
+    /// What this device should write on its own to follow the removals it
+    /// learned, if anything: for each removed device, the cut raised to
+    /// what this device holds of it beyond its recorded cut (what it took
+    /// in before it learned of the removal stands, everywhere), and a new
+    /// epoch when no epoch it holds is kept from every removed device (two
+    /// devices that removed each other each made one the other holds).
+    /// Nothing on a removed device.
+    pub fn follow_up(&self) -> Result<Option<FollowUp>, MemberError> {
+        let me = self.device.id();
+        let removed = self.ledger.removed();
+        if removed.is_empty() || !self.ledger.is_current_member(&me) {
+            return Ok(None);
+        }
+        let vector = self.ledger.vector()?;
+        let mut devices: Vec<(DeviceId, u64)> = removed
+            .iter()
+            .filter(|(d, cut)| vector.get(d) > **cut)
+            .map(|(d, _)| (*d, vector.get(d)))
+            .collect();
+        let clean = self.clean_epoch()?.is_some();
+        if devices.is_empty() && clean {
+            return Ok(None);
+        }
+        if devices.is_empty() {
+            // A record is what carries an epoch: one for the removed
+            // device first in order, at the cut it has.
+            if let Some((d, cut)) = removed.iter().min_by_key(|(d, _)| **d) {
+                devices.push((*d, *cut));
+            }
+        }
+        devices.sort();
+        let Some(epoch) = self.new_epoch(&[]) else {
+            return Ok(None);
+        };
+        Ok(Some(FollowUp { devices, epoch }))
     }
 
     /// Every key epoch this device holds, sealed to `device`'s own key,
@@ -241,6 +397,7 @@ impl Member {
         let taken = self.key.merge_only(&epochs, wanted);
         if !taken.is_empty() {
             super::records::write_epochs(self.ledger.store(), &self.device, &self.key)?;
+            self.choose_sealing()?;
         }
         Ok(taken)
     }
@@ -274,6 +431,9 @@ impl Member {
             self.epochs_seen = raw;
         }
         changed |= self.ledger.reload_removed()?;
+        if changed {
+            self.choose_sealing()?;
+        }
         Ok(changed)
     }
 
@@ -301,20 +461,54 @@ impl Member {
     /// change: the ledger's, then decryption, then what the change does
     /// against the journal's schema and the signer's entry in the device
     /// list (`journal/schema.rs`).
+    ///
+    /// An envelope of a removed device numbered after its cut is refused,
+    /// with one exception: a counter-removal, a change that removes a
+    /// device that decided to remove its author. Two devices that removed
+    /// each other while apart both stay removed, on every device, in
+    /// whatever order their removals arrive (`docs/protocol.md`,
+    /// Concurrent removals).
     pub fn check<'a>(&self, bytes: &'a [u8]) -> Result<Incoming<'a>, ReceiveError> {
-        let verified = self.ledger.verify(bytes)?;
-        let payload = verified.decrypt(&self.key)?;
-        let (change, checked) = open_change(
+        let (verified, past_cut) = self.ledger.verify_past_cut(bytes)?;
+        let removed = ReceiveError::Removed {
+            author: verified.author,
+            seq: verified.seq,
+        };
+        let payload = match verified.decrypt(&self.key) {
+            Ok(payload) => payload,
+            Err(_) if past_cut => return Err(removed),
+            Err(e) => return Err(e.into()),
+        };
+        let opened = open_change(
             payload,
             &verified.author,
             &self.schema,
             &self.roster,
             now_ms(),
-        )?;
+        );
+        let (change, checked) = match opened {
+            Ok(opened) => opened,
+            Err(_) if past_cut => return Err(removed),
+            Err(e) => return Err(e),
+        };
+        if past_cut && !self.is_counter_removal(&verified.author, &checked) {
+            return Err(removed);
+        }
         Ok(Incoming {
             verified,
             change,
             checked,
+            counter: past_cut,
+        })
+    }
+
+    /// True when `checked`, written by `author`, removes a device that
+    /// decided to remove `author`.
+    fn is_counter_removal(&self, author: &DeviceId, checked: &Checked) -> bool {
+        checked.removals.iter().any(|r| {
+            !r.follows
+                && DeviceId::from_text(&r.device)
+                    .is_some_and(|target| self.ledger.removed_by(author, &target))
         })
     }
 
@@ -325,6 +519,13 @@ impl Member {
         let pos = self
             .ledger
             .store_verified(&incoming.verified, Some(&hash))?;
+        if incoming.counter {
+            // What its author wrote up to it stands, like what it wrote
+            // before its cut.
+            self.ledger
+                .remove_members([(incoming.verified.author, incoming.verified.seq)])
+                .map_err(ReceiveError::local)?;
+        }
         let now = now_ms();
         if incoming.checked.latest > now.saturating_add(CLOCK_TOLERANCE_MS) {
             self.ledger.store().record_arrival(&hash, now)?;
@@ -343,7 +544,7 @@ impl Member {
     /// Seals one of this device's own changes and stores it durably under
     /// its next sequence number; `made` are the device records it makes.
     /// Returns its position in the store.
-    pub fn commit(&mut self, commit: &Commit, made: Vec<DeviceRecord>) -> Result<i64, MemberError> {
+    pub fn commit(&mut self, commit: &Commit, made: Checked) -> Result<i64, MemberError> {
         let journal = self.ledger.journal_id();
         let (device, key) = (&self.device, &self.key);
         let pos = self.ledger.insert_local(&commit.hash, |seq, link| {
@@ -355,9 +556,10 @@ impl Member {
                 &commit.bytes,
             )
         })??;
-        if !made.is_empty() {
-            self.learn(made)?;
+        if !made.records.is_empty() {
+            self.learn(made.records)?;
         }
+        self.learn_removals(&made.removals)?;
         Ok(pos)
     }
 

@@ -161,6 +161,10 @@ pub struct Ledger {
     /// Removed devices and their cuts (the store's `removed` table):
     /// their envelopes numbered after the cut are refused.
     removed: std::collections::HashMap<DeviceId, u64>,
+    /// For each removed device, the devices that decided to remove it (the
+    /// store's `removers` table): a removal of one of them, written by the
+    /// removed device, is a counter-removal (`Member::check`).
+    removers: std::collections::HashMap<DeviceId, HashSet<DeviceId>>,
 }
 
 impl Ledger {
@@ -185,6 +189,7 @@ impl Ledger {
             me: store.device_id()?,
             members: store.members()?,
             removed: store.removed()?,
+            removers: store.removers()?,
             store,
         })
     }
@@ -199,13 +204,30 @@ impl Ledger {
         self.members.contains(device) && !self.removed.contains_key(device)
     }
 
+    /// True when `by` decided to remove `device`.
+    pub fn removed_by(&self, device: &DeviceId, by: &DeviceId) -> bool {
+        self.removers.get(device).is_some_and(|r| r.contains(by))
+    }
+
+    /// Records that `by` decided to remove `device`, durably.
+    pub fn add_remover(&mut self, device: DeviceId, by: DeviceId) -> Result<bool, StoreError> {
+        if self.removed_by(&device, &by) {
+            return Ok(false);
+        }
+        self.store.add_remover(&device, &by)?;
+        self.removers.entry(device).or_default().insert(by);
+        Ok(true)
+    }
+
     /// Takes in removals another process on this device recorded.
     pub fn reload_removed(&mut self) -> Result<bool, StoreError> {
         let stored = self.store.removed()?;
-        if stored == self.removed {
+        let removers = self.store.removers()?;
+        if stored == self.removed && removers == self.removers {
             return Ok(false);
         }
         self.removed = stored;
+        self.removers = removers;
         Ok(true)
     }
 
@@ -265,8 +287,27 @@ impl Ledger {
     }
 
     /// Every check of a change envelope that needs no key, in order:
-    /// framing, kind, journal, membership, signature, then "not held".
+    /// framing, kind, journal, membership, signature, cut, then "not
+    /// held".
     pub fn verify<'a>(&self, bytes: &'a [u8]) -> Result<Verified<'a>, ReceiveError> {
+        let (verified, past_cut) = self.verify_past_cut(bytes)?;
+        if past_cut {
+            return Err(ReceiveError::Removed {
+                author: verified.author,
+                seq: verified.seq,
+            });
+        }
+        Ok(verified)
+    }
+
+    /// [`Ledger::verify`], except that an envelope of a removed device
+    /// numbered after its cut passes, with `true`: only a member that
+    /// opens it and finds a counter-removal may take it in
+    /// (`Member::check`).
+    pub fn verify_past_cut<'a>(
+        &self,
+        bytes: &'a [u8],
+    ) -> Result<(Verified<'a>, bool), ReceiveError> {
         let sealed = envelope::decode(bytes)?;
         let Body::Change { seq, .. } = sealed.body else {
             return Err(OpenError::WrongKind {
@@ -277,18 +318,19 @@ impl Ledger {
         };
         sealed.verify(&self.journal_id, |a| self.members.contains(a))?;
         let author = sealed.author;
-        if self.removed.get(&author).is_some_and(|cut| seq > *cut) {
-            return Err(ReceiveError::Removed { author, seq });
-        }
+        let past_cut = self.removed.get(&author).is_some_and(|cut| seq > *cut);
         if self.store.holds(&author, seq)? {
             return Err(ReceiveError::Replay { author, seq });
         }
-        Ok(Verified {
-            author,
-            seq,
-            bytes,
-            sealed,
-        })
+        Ok((
+            Verified {
+                author,
+                seq,
+                bytes,
+                sealed,
+            },
+            past_cut,
+        ))
     }
 
     /// Every check of a snapshot that needs no key.

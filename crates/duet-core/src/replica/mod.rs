@@ -123,7 +123,7 @@ impl Replica {
         let (journal, commit) = Journal::genesis(&journal_id, &record, now)?;
         let ledger = Ledger::create(store, journal_id, device.id(), &[])?;
         let mut replica = Self::assemble(ledger, device, key, journal, 0, 0, Vec::new())?;
-        replica.applied_pos = replica.member.commit(&commit, vec![])?;
+        replica.applied_pos = replica.member.commit(&commit, Default::default())?;
         Ok(replica)
     }
 
@@ -305,14 +305,39 @@ impl Replica {
     }
 
     /// Runs one write on the journal and stores it durably. When this
-    /// returns `Ok`, the change survives a crash.
+    /// returns `Ok`, the change survives a crash. Removals this device
+    /// learned are followed first ([`Replica::follow_removals`]), so the
+    /// write is never sealed to an epoch a removed device holds.
     pub fn commit<T>(
+        &mut self,
+        write: impl FnOnce(&mut Journal, &Author) -> Result<(T, Commit), JournalError>,
+    ) -> Result<T, ReplicaError> {
+        self.follow_removals(crate::ledger::member::now_ms())?;
+        self.commit_now(write)
+    }
+
+    /// Writes what following the removals this device learned needs
+    /// (`Member::follow_up`), if anything; true if it wrote.
+    pub fn follow_removals(&mut self, now: i64) -> Result<bool, ReplicaError> {
+        let Some(follow) = self.member.follow_up()? else {
+            return Ok(false);
+        };
+        self.commit_now(|journal, author| {
+            Ok((
+                (),
+                journal.remove_devices(author, &follow.devices, &follow.record(now))?,
+            ))
+        })?;
+        Ok(true)
+    }
+
+    fn commit_now<T>(
         &mut self,
         write: impl FnOnce(&mut Journal, &Author) -> Result<(T, Commit), JournalError>,
     ) -> Result<T, ReplicaError> {
         let author = self.author()?;
         let (value, commit) = write(&mut self.journal, &author)?;
-        match self.member.commit(&commit, vec![]) {
+        match self.member.commit(&commit, Default::default()) {
             Ok(pos) => self.applied(pos),
             Err(e) => {
                 // The document holds a change the store does not: rebuild
@@ -348,23 +373,16 @@ impl Replica {
         if self.ledger().removed().contains_key(device) {
             return Err(ReplicaError::AlreadyRemoved(text));
         }
+        self.follow_removals(now)?;
         let cut = self.vector()?.get(device);
-        let staying: Vec<age::x25519::Recipient> = self
-            .devices()
-            .iter()
-            .filter_map(|d| DeviceId::from_text(&d.id))
-            .filter(|d| d != device && self.ledger().is_current_member(d))
-            .filter_map(|d| crate::keys::device_recipient(&d))
-            .collect();
-        let number = self.journal_key().epochs().into_iter().max().unwrap_or(0) + 1;
-        let epoch = JournalKey::new_epoch(number);
-        let key_id = epoch.epoch().1;
-        let keys = crate::keys::seal_to_devices(&staying, epoch.to_secret_text().as_bytes())
+        let epoch = self
+            .member
+            .new_epoch(std::slice::from_ref(device))
             .ok_or(ReplicaError::NobodyLeft)?;
         let device = *device;
-        self.commit(|journal, author| {
+        self.commit_now(|journal, author| {
             let commit =
-                journal.remove_device(author, &device, cut, (number, key_id), &keys, now)?;
+                journal.remove_devices(author, &[(device, cut)], &epoch.record(false, now))?;
             Ok(((), commit))
         })?;
         // Kept to show the removed device when it next calls.

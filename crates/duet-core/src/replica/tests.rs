@@ -663,3 +663,203 @@ fn a_member_cannot_hand_over_a_key_epoch_nobody_uses() {
     );
     assert_eq!(phone.journal_key().epochs(), vec![0, 999]);
 }
+
+/// Delivers, back and forth, until nothing new moves between `a` and `b`.
+fn settle(a: &mut Replica, b: &mut Replica) {
+    for _ in 0..4 {
+        deliver(a, b);
+        deliver(b, a);
+    }
+}
+
+/// The removed devices and their cuts, as `r` holds them.
+fn removed_set(r: &Replica) -> Vec<(DeviceId, u64)> {
+    let mut out: Vec<(DeviceId, u64)> =
+        r.ledger().removed().iter().map(|(d, c)| (*d, *c)).collect();
+    out.sort();
+    out
+}
+
+/// Four devices, all in step: Alex's laptop and phone, Sam's desktop and
+/// tablet.
+fn four() -> (Replica, Replica, Replica, Replica) {
+    let mut laptop = alex();
+    let mut phone = pair(&mut laptop, "Alex", "phone");
+    let mut desktop = pair(&mut laptop, "Sam", "desktop");
+    let mut tablet = pair(&mut laptop, "Sam", "tablet");
+    for r in [&mut phone, &mut desktop, &mut tablet] {
+        deliver(&laptop, r);
+    }
+    add(&mut phone, "the phone's first");
+    add(&mut tablet, "the tablet's first");
+    for _ in 0..2 {
+        deliver(&phone, &mut laptop);
+        deliver(&tablet, &mut laptop);
+        for r in [&mut phone, &mut desktop, &mut tablet] {
+            deliver(&laptop, r);
+        }
+    }
+    (laptop, phone, desktop, tablet)
+}
+
+#[test]
+fn two_devices_that_remove_each_other_are_both_removed_whatever_arrives_first() {
+    let (mut laptop, mut phone, mut desktop, mut tablet) = four();
+    // Apart, the laptop and the desktop remove each other.
+    laptop
+        .remove_device(&desktop.device_id(), now())
+        .expect("laptop removes desktop");
+    desktop
+        .remove_device(&laptop.device_id(), now())
+        .expect("desktop removes laptop");
+    add(&mut laptop, "the laptop, after");
+    add(&mut desktop, "the desktop, after");
+
+    // The phone hears from the laptop first, the tablet from the desktop.
+    for _ in 0..3 {
+        deliver(&laptop, &mut phone);
+        deliver(&desktop, &mut tablet);
+    }
+    for _ in 0..3 {
+        deliver(&desktop, &mut phone);
+        deliver(&laptop, &mut tablet);
+    }
+    assert!(phone.follow_removals(now()).expect("phone follows"));
+    assert!(tablet.follow_removals(now()).expect("tablet follows"));
+    settle(&mut phone, &mut tablet);
+
+    let both = {
+        let mut v = vec![laptop.device_id(), desktop.device_id()];
+        v.sort();
+        v
+    };
+    for r in [&phone, &tablet] {
+        let removed: Vec<DeviceId> = removed_set(r).into_iter().map(|(d, _)| d).collect();
+        assert_eq!(removed, both, "both removals stand");
+    }
+    assert_eq!(removed_set(&phone), removed_set(&tablet), "same cuts");
+    // What either removed device wrote that a member took in before it
+    // learned of the removal stands, on both: the phone took in the
+    // laptop's, the tablet the desktop's.
+    let bodies = |r: &Replica| {
+        let mut b: Vec<String> = r
+            .journal()
+            .all_entries()
+            .into_iter()
+            .map(|e| e.body)
+            .collect();
+        b.sort();
+        b
+    };
+    assert_eq!(bodies(&phone), bodies(&tablet));
+    for body in [
+        "the phone's first",
+        "the tablet's first",
+        "the laptop, after",
+        "the desktop, after",
+    ] {
+        assert!(bodies(&phone).contains(&body.to_string()), "{body} stands");
+    }
+    for r in [&mut phone, &mut tablet] {
+        assert!(!r.follow_removals(now()).expect("follow"), "settled");
+    }
+    // What they write from now on is refused.
+    add(&mut laptop, "the laptop, later");
+    let later = everything(&laptop).pop().expect("later");
+    assert!(matches!(
+        tablet.receive_envelope(&later),
+        Err(ReceiveError::Removed { .. })
+    ));
+
+    // What the phone writes now is sealed to an epoch neither removed
+    // device holds: the tablet reads it, the laptop and desktop cannot.
+    let note = add(&mut phone, "only the two of us now");
+    settle(&mut phone, &mut tablet);
+    assert_eq!(
+        tablet.journal().entry(&note).expect("tablet reads").body,
+        "only the two of us now"
+    );
+    let sealed = everything(&phone).pop().expect("latest");
+    let envelope = crate::envelope::decode(&sealed).expect("decode");
+    for removed in [&laptop, &desktop] {
+        assert!(
+            envelope.decrypt(removed.journal_key()).is_err(),
+            "a removed device's keys do not open what came after"
+        );
+    }
+    // Both removed devices learn that they were removed.
+    deliver(&phone, &mut laptop);
+    deliver(&tablet, &mut desktop);
+    for r in [&laptop, &desktop] {
+        assert!(r.ledger().removed().contains_key(&r.device_id()));
+    }
+}
+
+#[test]
+fn what_a_removed_device_wrote_before_a_member_learned_stands_everywhere() {
+    let (mut laptop, mut phone, mut desktop, mut tablet) = four();
+    laptop
+        .remove_device(&phone.device_id(), now())
+        .expect("remove the phone");
+    // The phone, not told yet, writes; the desktop takes it in before it
+    // learns of the removal, the tablet after.
+    let late = add(&mut phone, "written before it knew");
+    deliver(&phone, &mut desktop);
+    for _ in 0..2 {
+        deliver(&laptop, &mut desktop);
+        deliver(&laptop, &mut tablet);
+    }
+    deliver(&phone, &mut tablet);
+    assert!(tablet.journal().entry(&late).is_none(), "refused at first");
+
+    // The desktop raises the cut to what it took in; everyone follows.
+    assert!(desktop.follow_removals(now()).expect("follow"));
+    settle(&mut desktop, &mut tablet);
+    settle(&mut desktop, &mut laptop);
+    for r in [&laptop, &desktop, &tablet] {
+        assert_eq!(
+            r.journal().entry(&late).expect("stands").body,
+            "written before it knew"
+        );
+    }
+    assert_eq!(removed_set(&laptop), removed_set(&tablet));
+    assert_eq!(removed_set(&desktop), removed_set(&tablet));
+    // Nothing more to follow anywhere.
+    for r in [&mut laptop, &mut desktop, &mut tablet] {
+        assert!(!r.follow_removals(now()).expect("follow"));
+    }
+    // And what the phone writes now is refused everywhere.
+    add(&mut phone, "written after");
+    let after = everything(&phone).pop().expect("after");
+    assert!(matches!(
+        tablet.receive_envelope(&after),
+        Err(ReceiveError::Removed { .. })
+    ));
+}
+
+#[test]
+fn a_removed_device_cannot_remove_a_device_that_only_followed_its_removal() {
+    let (mut laptop, mut phone, mut desktop, mut tablet) = four();
+    laptop
+        .remove_device(&phone.device_id(), now())
+        .expect("remove the phone");
+    let _ = add(&mut phone, "written before it knew");
+    deliver(&phone, &mut desktop);
+    deliver(&laptop, &mut desktop);
+    assert!(desktop.follow_removals(now()).expect("follow"));
+    settle(&mut desktop, &mut tablet);
+    settle(&mut laptop, &mut tablet);
+    // The phone (a thief's, say) removes the desktop, which only
+    // followed the laptop's removal: not a counter-removal, refused.
+    let before = removed_set(&tablet);
+    assert_eq!(before.len(), 1);
+    phone
+        .remove_device(&desktop.device_id(), now())
+        .expect("the phone does not know yet");
+    let counter = everything(&phone).pop().expect("removal");
+    assert!(matches!(
+        tablet.receive_envelope(&counter),
+        Err(ReceiveError::Removed { .. })
+    ));
+    assert_eq!(removed_set(&tablet), before);
+}

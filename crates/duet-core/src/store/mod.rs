@@ -97,6 +97,20 @@ const MIGRATIONS: &[&str] = &[
          envelope BLOB
      );
      CREATE TABLE told (what TEXT PRIMARY KEY);",
+    // 6: concurrent removals: who recorded a removal of each device (a
+    // removal of one of them, by that device, is a counter-removal), and
+    // the devices each key epoch is kept from (a device seals only to an
+    // epoch no removed device holds).
+    "CREATE TABLE removers (
+         device BLOB NOT NULL,
+         by BLOB NOT NULL,
+         PRIMARY KEY (device, by)
+     );
+     CREATE TABLE kept_from (
+         key_id INTEGER NOT NULL,
+         device BLOB NOT NULL,
+         PRIMARY KEY (key_id, device)
+     );",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -347,6 +361,70 @@ impl Store {
             params![device.0.as_slice(), cut as i64],
         )?;
         Ok(())
+    }
+
+    /// Records that `by` decided to remove `device` (a person's removal,
+    /// not a follow-up). True if it was new.
+    pub fn add_remover(&self, device: &DeviceId, by: &DeviceId) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO removers (device, by) VALUES (?1, ?2)",
+            params![device.0.as_slice(), by.0.as_slice()],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Every device that decided to remove each removed device.
+    pub fn removers(
+        &self,
+    ) -> Result<std::collections::HashMap<DeviceId, std::collections::HashSet<DeviceId>>, StoreError>
+    {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT device, by FROM removers")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out: std::collections::HashMap<DeviceId, std::collections::HashSet<DeviceId>> =
+            std::collections::HashMap::new();
+        for row in rows {
+            let (device, by) = row?;
+            out.entry(device_from(device)?)
+                .or_default()
+                .insert(device_from(by)?);
+        }
+        Ok(out)
+    }
+
+    /// Records that the key epoch `key_id` is kept from `devices`. True
+    /// if any was new.
+    pub fn add_kept_from(&self, key_id: u32, devices: &[DeviceId]) -> Result<bool, StoreError> {
+        let mut added = false;
+        for device in devices {
+            added |= self.conn.execute(
+                "INSERT OR IGNORE INTO kept_from (key_id, device) VALUES (?1, ?2)",
+                params![i64::from(key_id), device.0.as_slice()],
+            )? > 0;
+        }
+        Ok(added)
+    }
+
+    /// The devices each key epoch is kept from, by key id.
+    pub fn kept_from(
+        &self,
+    ) -> Result<std::collections::HashMap<u32, std::collections::HashSet<DeviceId>>, StoreError>
+    {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key_id, device FROM kept_from")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let mut out: std::collections::HashMap<u32, std::collections::HashSet<DeviceId>> =
+            std::collections::HashMap::new();
+        for row in rows {
+            let (id, device) = row?;
+            let Ok(id) = u32::try_from(id) else { continue };
+            out.entry(id).or_default().insert(device_from(device)?);
+        }
+        Ok(out)
     }
 
     /// Keeps `envelope`, the signed change that recorded `device`'s

@@ -116,7 +116,34 @@ impl Writer {
     /// Makes one change and stores it durably. `write` gets a journal of
     /// the first change only: it can add an entry or a device record, not
     /// read or edit entries (those need the whole document).
+    ///
+    /// Removals this device learned are followed first
+    /// ([`Writer::follow_removals`]), so the write is never sealed to an
+    /// epoch a removed device holds.
     pub fn commit<T>(
+        &mut self,
+        write: impl FnOnce(&mut Journal, &Author) -> Result<(T, Commit), JournalError>,
+    ) -> Result<T, ReplicaError> {
+        self.follow_removals(now_ms())?;
+        self.commit_now(write)
+    }
+
+    /// Writes what following the removals this device learned needs
+    /// (`Member::follow_up`), if anything; true if it wrote.
+    pub fn follow_removals(&mut self, now: i64) -> Result<bool, ReplicaError> {
+        let Some(follow) = self.member.follow_up()? else {
+            return Ok(false);
+        };
+        self.commit_now(|journal, author| {
+            Ok((
+                (),
+                journal.remove_devices(author, &follow.devices, &follow.record(now))?,
+            ))
+        })?;
+        Ok(true)
+    }
+
+    fn commit_now<T>(
         &mut self,
         write: impl FnOnce(&mut Journal, &Author) -> Result<(T, Commit), JournalError>,
     ) -> Result<T, ReplicaError> {
@@ -129,7 +156,7 @@ impl Writer {
         let made = self
             .member
             .schema()
-            .check(&change, &author.device, self.member.roster(), now_ms())
+            .inspect(&change, &author.device, self.member.roster(), now_ms())
             .map_err(JournalError::from)?;
         let commit = Commit {
             hash: change.hash().0,

@@ -254,9 +254,30 @@ impl EventLoop {
         if let Err(e) = self.local.writer.refresh() {
             tracing::warn!(error = %crate::sentence(&e), "cannot read new writes from the store");
         }
+        self.follow_removals();
         self.engine.pick_up(&self.local);
         self.drain_engine();
         self.update_gate();
+    }
+
+    /// Writes what following the removals this device learned needs
+    /// (`Writer::follow_removals`), and pushes it.
+    pub(super) fn follow_removals(&mut self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        match self.local.writer.follow_removals(now) {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::info!("followed removals this device learned: raised what it took in from removed devices, or started a key epoch none of them holds");
+                self.engine.pick_up(&self.local);
+                self.drain_engine();
+                self.update_gate();
+            }
+            Err(e) => {
+                tracing::warn!(error = %crate::sentence(&e), "cannot record what following a removal needs; trying again");
+            }
+        }
     }
 
     /// Tells the gate the membership, when it changed: members, and

@@ -188,6 +188,9 @@ impl EventLoop {
                 if intake.accepted > 0 || intake.held_back > 0 {
                     tracing::debug!(peer = %from, accepted = intake.accepted, held_back = intake.held_back, replays = intake.replays, "took in a sync message");
                 }
+                if intake.accepted > 0 {
+                    self.follow_removals();
+                }
                 // A few lines a minute per peer, however much it sends.
                 if let Some(refusal) = &intake.first_refusal {
                     // A snapshot refused in a whole-journal job comes back
