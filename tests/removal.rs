@@ -238,3 +238,124 @@ fn a_device_paired_while_a_removal_was_on_its_way_gets_the_new_key() {
         desktop.has_body("the tablet writes under the new key")
     });
 }
+
+/// The devices `device` lists as removed, sorted.
+fn removed_ids(device: &Device) -> Vec<String> {
+    let v = device.json(&["devices"]);
+    let mut out: Vec<String> = v
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|d| !d["removed"].is_null())
+        .filter_map(|d| d["id"].as_str().map(str::to_string))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Tells `who`'s store where `whom` listens, as a sync hello between them
+/// would: devices paired by a third learn each other's addresses only by
+/// meeting (mDNS on a real network).
+fn introduce(who: &Device, whom: &Device) {
+    let addrs = whom.addrs();
+    assert!(!addrs.is_empty(), "the daemon listens");
+    let id = duet_core::DeviceId::from_text(&device_id(whom)).expect("id");
+    let store = Store::open(&duet_core::home::Home::new(who.home()).store_path()).expect("store");
+    store.remember_addrs(&id, &addrs).expect("remember");
+}
+
+/// Alex's laptop and Sam's desktop, apart, remove each other. Both
+/// removals stand, on every device that stays (Alex's phone, Sam's
+/// tablet), whichever each heard first; what they write next is sealed to
+/// an epoch neither removed device holds.
+#[test]
+fn two_devices_that_remove_each_other_are_both_removed_everywhere() {
+    let laptop = Device::init("Alex");
+    let l = laptop.daemon();
+    let phone = pair(&laptop, "Alex", "phone");
+    let _p = phone.daemon();
+    let desktop = pair(&laptop, "Sam", "desktop");
+    let d = desktop.daemon();
+    let tablet = pair(&laptop, "Sam", "tablet");
+    let _t = tablet.daemon();
+    phone.add("the phone, before");
+    tablet.add("the tablet, before");
+    eventually(
+        WAIT,
+        "everyone to hold both entries and know every device",
+        || {
+            [&laptop, &phone, &desktop, &tablet].iter().all(|x| {
+                x.has_body("the phone, before")
+                    && x.has_body("the tablet, before")
+                    && x.ok(&["devices"]).contains("tablet")
+            })
+        },
+    );
+    for (who, whom) in [
+        (&phone, &tablet),
+        (&tablet, &phone),
+        (&desktop, &phone),
+        (&desktop, &tablet),
+        (&laptop, &tablet),
+    ] {
+        introduce(who, whom);
+    }
+    eventually(WAIT, "the phone and the tablet to meet", || {
+        phone.ok(&["status"]).matches("connected").count() >= 1
+            && tablet.ok(&["status"]).contains("phone")
+    });
+    l.stop();
+    d.stop();
+
+    // Apart, each removes the other.
+    let (laptop_id, desktop_id) = (device_id(&laptop), device_id(&desktop));
+    laptop.ok(&["devices", "remove", &desktop_id, "--yes"]);
+    desktop.ok(&["devices", "remove", &laptop_id, "--yes"]);
+
+    // Back on line, one after the other.
+    let _l = laptop.daemon();
+    std::thread::sleep(Duration::from_secs(2));
+    let _d = desktop.daemon();
+    let mut both = vec![laptop_id.clone(), desktop_id.clone()];
+    both.sort();
+    eventually(WAIT, "the phone and the tablet to remove both", || {
+        removed_ids(&phone) == both && removed_ids(&tablet) == both
+    });
+    // Both removed devices are told.
+    eventually(WAIT, "both removed devices to know", || {
+        [&laptop, &desktop].iter().all(|x| {
+            x.ok(&["status"])
+                .contains("This device was removed from the journal")
+        })
+    });
+
+    // The two that stay go on, under a key neither removed device holds.
+    phone.add("the phone, after both were removed");
+    tablet.add("the tablet, after both were removed");
+    eventually(WAIT, "both new entries on both staying devices", || {
+        ["the phone, after", "the tablet, after"]
+            .iter()
+            .all(|b| phone.has_body(b) && tablet.has_body(b))
+    });
+    assert!(phone.has_body("the tablet, before") && tablet.has_body("the phone, before"));
+    let phone_id = device_id(&phone);
+    let later = newest_envelope_of(&tablet, &phone_id);
+    for removed in [&laptop, &desktop] {
+        let home = duet_core::home::Home::new(removed.home());
+        let device = DeviceKey::read(&home.device_key_path()).expect("device key");
+        let mut key = JournalKey::read(&home.journal_key_path()).expect("journal key");
+        let store = Store::open(&home.store_path()).expect("store");
+        records::read_epochs(&store, &device, &mut key).expect("epochs");
+        assert!(
+            key.decrypt_any(&later).is_none()
+                && envelope::decode(&later)
+                    .expect("decode")
+                    .decrypt(&key)
+                    .is_err(),
+            "a removed device's keys do not open what the phone wrote"
+        );
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!laptop.has_body("after both were removed"));
+    assert!(!desktop.has_body("after both were removed"));
+}

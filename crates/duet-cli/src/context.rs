@@ -90,7 +90,9 @@ impl Context {
             ),
             None => format!("device {}", crate::safe::prefix(id, 8)),
         };
-        for r in removals {
+        // A record a device wrote to follow removals it learned is no
+        // person's decision: nobody is told about it.
+        for r in removals.into_iter().filter(|r| !r.follows) {
             let key = format!("removal:{}:{}", r.device, r.by);
             if !replica.store().tell_once(&key).unwrap_or(false) {
                 continue;

@@ -55,7 +55,9 @@ pub fn devices(ctx: &Context) -> anyhow::Result<()> {
     let replica = ctx.open()?;
     let me = replica.device_id().to_text();
     let all = replica.devices().to_vec();
-    let removals = replica.journal().removals();
+    // A person's decision first; records that only followed it after.
+    let mut removals = replica.journal().removals();
+    removals.sort_by_key(|r| r.follows);
     let is_removed = |id: &str| removals.iter().any(|r| r.device == id);
     let devices: Vec<DeviceRecord> = all.iter().filter(|d| !is_removed(&d.id)).cloned().collect();
     if ctx.json {

@@ -97,7 +97,7 @@ fn pack_devices(devices: &[DeviceId]) -> Vec<u8> {
 
 /// The device ids in a stored `without`; `None` if it is not whole ids.
 pub(super) fn unpack_devices(bytes: &[u8]) -> Option<Vec<DeviceId>> {
-    if bytes.len() % 32 != 0 || bytes.len() / 32 > MAX_REMOVAL_WITHOUT {
+    if !bytes.len().is_multiple_of(32) || bytes.len() / 32 > MAX_REMOVAL_WITHOUT {
         return None;
     }
     Some(

@@ -402,6 +402,47 @@ impl Member {
         Ok(taken)
     }
 
+    /// On a removed device: its own envelopes that a member must see for
+    /// the removal to be settled the same way everywhere, counter-removals
+    /// first (changes after its cut that remove a device that removed it),
+    /// then every other one of its envelopes after its cut up to the last
+    /// of them. Empty when it wrote no counter-removal. A member takes
+    /// them in, and nothing else a removed device sends
+    /// (`Member::check`).
+    pub fn counter_removals(&self) -> Result<Vec<Vec<u8>>, MemberError> {
+        let me = self.device.id();
+        let Some(cut) = self.ledger.removed().get(&me).copied() else {
+            return Ok(Vec::new());
+        };
+        let store = self.ledger.store();
+        let own = store.envelopes_of(&me, cut + 1, store.own_top(&me)?)?;
+        let mut counters = Vec::new();
+        let mut last = None;
+        for env in &own {
+            let Ok(payload) = self.open_stored(env) else {
+                continue;
+            };
+            let Ok(change) = automerge::Change::from_bytes(payload) else {
+                continue;
+            };
+            let Ok(checked) = self.schema.inspect(&change, &me, &self.roster, now_ms()) else {
+                continue;
+            };
+            if self.is_counter_removal(&me, &checked) {
+                counters.push(env.bytes.clone());
+                last = Some(env.seq);
+            }
+        }
+        let Some(last) = last else {
+            return Ok(Vec::new());
+        };
+        let rest = own
+            .into_iter()
+            .filter(|e| e.seq <= last && !counters.contains(&e.bytes))
+            .map(|e| e.bytes);
+        Ok(counters.iter().cloned().chain(rest).collect())
+    }
+
     /// Keeps `envelope`, which recorded `removals`, for each removed
     /// device (see `Store::keep_removal_envelope`).
     pub fn keep_removal_envelopes(

@@ -184,6 +184,12 @@ impl Writer {
         Ok(pos)
     }
 
+    /// On a removed device, what it must hand a member so that removals
+    /// settle the same way everywhere (`Member::counter_removals`).
+    pub fn counter_removals(&self) -> Result<Vec<Vec<u8>>, ReplicaError> {
+        Ok(self.member.counter_removals()?)
+    }
+
     /// Every key epoch, sealed to `device` if it is a current member.
     pub fn keys_sealed_to(&self, device: &DeviceId) -> Option<Vec<u8>> {
         self.member.keys_sealed_to(device)

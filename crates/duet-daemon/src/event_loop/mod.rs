@@ -66,6 +66,9 @@ pub struct EventLoop {
     last_activity: Instant,
     /// When each peer was last asked for key epochs.
     keys_asked: HashMap<PeerId, Instant>,
+    /// Members this removed device handed its counter-removals to, this
+    /// run (`tell_removed`).
+    countered: std::collections::HashSet<PeerId>,
     /// Key ids of envelopes held back for want of their epoch.
     keys_wanted: std::collections::HashSet<u32>,
 }
@@ -93,6 +96,7 @@ impl EventLoop {
             commands,
             last_activity: Instant::now(),
             keys_asked: HashMap::new(),
+            countered: std::collections::HashSet::new(),
             keys_wanted: std::collections::HashSet::new(),
         };
         event_loop.update_gate();

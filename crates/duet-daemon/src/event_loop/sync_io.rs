@@ -115,11 +115,26 @@ impl EventLoop {
     }
 
     /// A removed device asked something: it gets the signed record of its
-    /// removal, and nothing else.
+    /// removal, and nothing else. What it pushes goes through the same
+    /// checks as any member's, which refuse everything after its cut but a
+    /// counter-removal (`Member::check`): two devices that removed each
+    /// other both stay removed, whichever a member heard from first.
     fn tell_removed(&mut self, peer: PeerId, message: Message<SyncRequest, SyncResponse>) {
-        let Message::Request { channel, .. } = message else {
+        let Message::Request {
+            channel, request, ..
+        } = message
+        else {
             return;
         };
+        if let SyncRequest::Push { envelopes, .. } = request {
+            let push = SyncRequest::Push {
+                snapshot: None,
+                envelopes,
+            };
+            let _ = self.engine.on_request(peer, push, &mut self.local);
+            self.drain_engine();
+            self.update_gate();
+        }
         let envelope = identity::device_id(&peer).and_then(|d| {
             self.local
                 .writer
@@ -245,6 +260,28 @@ impl EventLoop {
                 }
             }
             Event::RemovedHere { by_peer } => {
+                // A device that removed one of those that removed it hands
+                // that over once, so that both removals stand everywhere.
+                if self.countered.insert(by_peer) {
+                    match self.local.writer.counter_removals() {
+                        Ok(envelopes) if !envelopes.is_empty() => {
+                            tracing::info!(peer = %by_peer, "this device removed a device that removed it; handing that removal to the member");
+                            let push = SyncRequest::Push {
+                                snapshot: None,
+                                envelopes: envelopes
+                                    .into_iter()
+                                    .map(serde_bytes::ByteBuf::from)
+                                    .collect(),
+                            };
+                            self.swarm.behaviour_mut().sync.send_request(&by_peer, push);
+                            return;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %crate::sentence(&e), "cannot read this device's own removals")
+                        }
+                    }
+                }
                 tracing::warn!(peer = %by_peer, "this device was removed from the journal: it keeps what it had and gets nothing new; `duet status` says more");
                 self.engine.disconnected(&by_peer);
                 let _ = self.swarm.disconnect_peer_id(by_peer);
