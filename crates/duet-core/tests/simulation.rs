@@ -229,3 +229,30 @@ fn members_that_never_meet_sync_through_a_relay_without_the_journal_key() {
     assert!(relay.store().snapshot().expect("snapshot").is_some());
     assert!(relay.envelope_count().expect("count") > 0);
 }
+
+#[test]
+fn a_relay_learns_a_device_paired_later_from_the_signed_device_list() {
+    // The relay is told only of the journal's first device.
+    let mut sim = Sim::new(12, &["Alex"], &["relay"]);
+    let (a, r) = (sim.index("Alex"), sim.index("relay"));
+    let s = sim.pair_new(a, "Sam");
+    let sam = sim.nodes[s].id;
+    assert!(!sim.nodes[r].knows(&sam));
+    // Alex meets the relay: the statements travel with the hello.
+    sim.connect(a, r);
+    sim.write(a);
+    sim.settle(0.0);
+    assert!(
+        sim.nodes[r].knows(&sam),
+        "the relay follows the device list"
+    );
+    sim.disconnect(a, r);
+    // Sam, who never meets Alex, writes through the relay.
+    sim.connect(s, r);
+    sim.write(s);
+    sim.settle(0.0);
+    sim.disconnect(s, r);
+    sim.connect(r, a);
+    sim.settle(0.0);
+    sim.assert_nothing_lost();
+}

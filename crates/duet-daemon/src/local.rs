@@ -165,6 +165,13 @@ impl Holder for Local {
         self.writer.receive_envelope(bytes)
     }
 
+    fn take_statements(
+        &mut self,
+        statements: &[Vec<u8>],
+    ) -> Result<usize, duet_core::store::StoreError> {
+        self.writer.take_statements(statements)
+    }
+
     fn heal_own(
         &mut self,
         theirs: duet_core::store::Tip,

@@ -149,7 +149,58 @@ impl Member {
         };
         member.learn(known.devices().to_vec())?;
         member.choose_sealing()?;
+        member.vouch();
         Ok(member)
+    }
+
+    /// Signs, as this device, every fact of the device list it has not
+    /// stated yet: each device is a member, each removed device's cut
+    /// (`ledger/statements.rs`), for devices without the journal key. A
+    /// store that cannot be written (a read-only disk) only loses the
+    /// statements until the next try.
+    pub fn vouch(&self) -> usize {
+        match self.try_vouch() {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record this device's statements of the device list; trying again later");
+                0
+            }
+        }
+    }
+
+    fn try_vouch(&self) -> Result<usize, StoreError> {
+        use super::statements::{Claim, Role, Statement};
+        let me = self.device.id();
+        if !self.ledger.is_current_member(&me) {
+            return Ok(0);
+        }
+        let store = self.ledger.store();
+        let journal = self.ledger.journal_id();
+        let now = now_ms();
+        let mut made = 0;
+        for record in self.roster.devices() {
+            let Some(device) = DeviceId::from_text(&record.id) else {
+                continue;
+            };
+            if !store.stated_by(&device, &me)?.0 {
+                let role = Role::Device;
+                let s = Statement::sign(journal, device, &self.device, now, Claim::Admit { role });
+                made += usize::from(store.add_statement(&s)?);
+            }
+        }
+        for (device, cut) in self.ledger.removed() {
+            if store.stated_by(device, &me)?.1.is_none_or(|c| c < *cut) {
+                let s = Statement::sign(
+                    journal,
+                    *device,
+                    &self.device,
+                    now,
+                    Claim::Remove { cut: *cut },
+                );
+                made += usize::from(store.add_statement(&s)?);
+            }
+        }
+        Ok(made)
     }
 
     pub fn into_parts(self) -> (Store, DeviceKey, JournalKey) {
@@ -210,7 +261,9 @@ impl Member {
             }
             self.sealed_seen = raw;
         }
-        self.ledger.add_members(self.roster.ids())?;
+        if self.ledger.add_members(self.roster.ids())? {
+            self.vouch();
+        }
         if !self.stored.covers(&self.roster) {
             let sealed = self.roster.seal(&self.key)?;
             self.ledger.store().set_record(ROSTER, &sealed)?;
@@ -274,6 +327,7 @@ impl Member {
         }
         if changed {
             self.choose_sealing()?;
+            self.vouch();
         }
         Ok(changed)
     }

@@ -33,6 +33,7 @@ pub(crate) mod member;
 pub mod proofs;
 pub mod records;
 pub mod roster;
+pub mod statements;
 
 use std::collections::HashSet;
 
@@ -217,6 +218,73 @@ impl Ledger {
         self.store.add_remover(&device, &by)?;
         self.removers.entry(device).or_default().insert(by);
         Ok(true)
+    }
+
+    /// The digest of the device-list statements kept
+    /// (`statements::digest`).
+    pub fn statements_digest(&self) -> Result<[u8; 32], StoreError> {
+        Ok(statements::digest(&self.store.statements()?))
+    }
+
+    /// Takes in device-list statements from a peer: each must verify and
+    /// be signed by a current member (as far as this device knows, taking
+    /// the others in first). With `follow`, this ledger's membership
+    /// follows them (a device without the journal key, which has no other
+    /// list); otherwise they are only kept, to hand on. Returns how many
+    /// were new; the first refusal's reason beside.
+    pub fn take_statements(
+        &mut self,
+        encoded: &[Vec<u8>],
+        follow: bool,
+    ) -> Result<(usize, Option<statements::StatementError>), StoreError> {
+        let mut pending: Vec<statements::Statement> = Vec::new();
+        let mut first_error = None;
+        for bytes in encoded.iter().take(statements::MAX_STATEMENTS) {
+            match statements::Statement::decode(bytes) {
+                Ok(s) if s.journal == self.journal_id => pending.push(s),
+                Ok(_) => {
+                    first_error.get_or_insert(statements::StatementError::WrongJournal);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let mut taken = 0;
+        // Admissions first, in passes, so that a device admitted in this
+        // batch may vouch for another; removals after.
+        pending.sort_by_key(|s| matches!(s.claim, statements::Claim::Remove { .. }));
+        loop {
+            let before = pending.len();
+            let mut rest = Vec::new();
+            for s in pending {
+                if !self.is_current_member(&s.by) {
+                    rest.push(s);
+                    continue;
+                }
+                if self.store.add_statement(&s)? {
+                    taken += 1;
+                }
+                if follow {
+                    match s.claim {
+                        statements::Claim::Admit { .. } => {
+                            self.add_members([s.device])?;
+                        }
+                        statements::Claim::Remove { cut } => {
+                            self.remove_members([(s.device, cut)])?;
+                        }
+                    }
+                }
+            }
+            pending = rest;
+            if pending.is_empty() || pending.len() == before {
+                break;
+            }
+        }
+        if !pending.is_empty() {
+            first_error.get_or_insert(statements::StatementError::NotAMember);
+        }
+        Ok((taken, first_error))
     }
 
     /// Takes in removals another process on this device recorded.

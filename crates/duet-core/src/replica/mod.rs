@@ -401,6 +401,20 @@ impl Replica {
         Ok(removal)
     }
 
+    /// Keeps the device-list statements a peer sent that verify
+    /// (`Ledger::take_statements`); the sealed list stays what this device
+    /// trusts. Returns how many were new.
+    pub fn take_statements(
+        &mut self,
+        statements: &[Vec<u8>],
+    ) -> Result<usize, crate::store::StoreError> {
+        Ok(self
+            .member
+            .ledger_mut()
+            .take_statements(statements, false)?
+            .0)
+    }
+
     /// Verifies, applies and stores one change envelope from a peer.
     /// Returns the envelope's position in the local store.
     pub fn receive_envelope(&mut self, bytes: &[u8]) -> Result<i64, ReceiveError> {

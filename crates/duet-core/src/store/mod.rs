@@ -110,6 +110,14 @@ const MIGRATIONS: &[&str] = &[
          key_id INTEGER NOT NULL,
          device BLOB NOT NULL,
          PRIMARY KEY (key_id, device)
+     );
+     CREATE TABLE statements (
+         device BLOB NOT NULL,
+         by BLOB NOT NULL,
+         kind INTEGER NOT NULL,
+         value INTEGER NOT NULL,
+         bytes BLOB NOT NULL,
+         PRIMARY KEY (device, by, kind, value)
      );",
 ];
 
@@ -425,6 +433,58 @@ impl Store {
             out.entry(id).or_default().insert(device_from(device)?);
         }
         Ok(out)
+    }
+
+    /// Keeps a verified device-list statement (`ledger/statements.rs`).
+    /// True if it was new.
+    pub fn add_statement(
+        &self,
+        statement: &crate::ledger::statements::Statement,
+    ) -> Result<bool, StoreError> {
+        use crate::ledger::statements::{Claim, Role};
+        let (kind, value) = match statement.claim {
+            Claim::Admit { role: Role::Device } => (1, 0),
+            Claim::Admit { role: Role::Mirror } => (2, 0),
+            Claim::Remove { cut } => (3, cut as i64),
+        };
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO statements (device, by, kind, value, bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                statement.device.0.as_slice(),
+                statement.by.0.as_slice(),
+                kind,
+                value,
+                statement.encode()
+            ],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Every device-list statement kept, encoded.
+    pub fn statements(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT bytes FROM statements ORDER BY bytes")?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// What `by` has stated of `device`: whether it admitted it, and the
+    /// highest cut it stated, if any.
+    pub fn stated_by(
+        &self,
+        device: &DeviceId,
+        by: &DeviceId,
+    ) -> Result<(bool, Option<u64>), StoreError> {
+        let (admitted, cut): (i64, Option<i64>) = self.conn.query_row(
+            "SELECT COUNT(*) FILTER (WHERE kind IN (1, 2)),
+                    MAX(value) FILTER (WHERE kind = 3)
+             FROM statements WHERE device = ?1 AND by = ?2",
+            params![device.0.as_slice(), by.0.as_slice()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((admitted > 0, cut.map(|c| c.max(0) as u64)))
     }
 
     /// Keeps `envelope`, the signed change that recorded `device`'s

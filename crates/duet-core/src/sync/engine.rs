@@ -112,6 +112,7 @@ impl<P: Clone + Ord + Hash> Engine<P> {
             addrs: self.own_addrs.clone(),
             tips: own_tips(holder)?,
             now: Some(now_ms()),
+            statements: Some(ByteBuf::from(holder.ledger().statements_digest()?.to_vec())),
         })
     }
 
@@ -153,8 +154,11 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                 addrs,
                 tips,
                 now,
+                statements,
             } => {
                 let theirs = self.their_vector(&from, &vector)?;
+                let (digest, list) =
+                    self.statements_for(holder, statements.as_deref().map(Vec::as_slice));
                 self.their_addrs(&from, addrs);
                 self.their_clock(&from, now);
                 // A restored home heals before it answers, so the answer
@@ -188,12 +192,16 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                     addrs: self.own_addrs.clone(),
                     tips,
                     now: Some(now_ms()),
+                    statements: list,
+                    digest,
                 })
             }
             SyncRequest::Push {
                 snapshot,
                 envelopes,
+                statements,
             } => {
+                self.take_statements(holder, statements);
                 self.take_in(from, snapshot, envelopes, holder);
                 Some(SyncResponse::Ack {
                     vector: self.own_vector(holder),
@@ -219,9 +227,25 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                 addrs,
                 tips,
                 now,
+                statements,
+                digest,
             } => {
                 self.their_addrs(&from, addrs);
                 self.their_clock(&from, now);
+                // The device list first: envelopes of devices it adds
+                // verify only after.
+                self.take_statements(holder, statements);
+                let (_, ours) = self.statements_for(holder, digest.as_deref().map(Vec::as_slice));
+                if !ours.is_empty() {
+                    self.outbox.push_back(Output::Send {
+                        to: from.clone(),
+                        request: SyncRequest::Push {
+                            snapshot: None,
+                            envelopes: Vec::new(),
+                            statements: ours,
+                        },
+                    });
+                }
                 self.their_tips(&from, &tips, holder);
                 let received = self.take_in(from.clone(), snapshot, envelopes, holder);
                 let mut sent = 0;
@@ -323,8 +347,45 @@ impl<P: Clone + Ord + Hash> Engine<P> {
             request: SyncRequest::Push {
                 snapshot,
                 envelopes,
+                statements: Vec::new(),
             },
         });
+    }
+
+    /// This device's statements digest, and every statement it keeps when
+    /// `theirs` (a peer's digest) differs; nothing to send when the peer
+    /// sent no digest (an older duet) or the two agree.
+    fn statements_for(
+        &mut self,
+        holder: &impl Holder,
+        theirs: Option<&[u8]>,
+    ) -> (Option<ByteBuf>, Vec<ByteBuf>) {
+        let ledger = holder.ledger();
+        let (digest, all) = match (ledger.statements_digest(), ledger.store().statements()) {
+            (Ok(d), Ok(all)) => (d, all),
+            (Err(error), _) | (_, Err(error)) => {
+                self.local_error("reading the device-list statements", error);
+                return (None, Vec::new());
+            }
+        };
+        let send = theirs.is_some_and(|t| t != digest.as_slice());
+        let list = if send {
+            all.into_iter().map(ByteBuf::from).collect()
+        } else {
+            Vec::new()
+        };
+        (Some(ByteBuf::from(digest.to_vec())), list)
+    }
+
+    /// Takes in device-list statements a peer sent.
+    fn take_statements(&mut self, holder: &mut impl Holder, statements: Vec<ByteBuf>) {
+        if statements.is_empty() {
+            return;
+        }
+        let list: Vec<Vec<u8>> = statements.into_iter().map(ByteBuf::into_vec).collect();
+        if let Err(error) = holder.take_statements(&list) {
+            self.local_error("keeping device-list statements", error);
+        }
     }
 
     /// Takes in a snapshot and envelopes from `from`; returns how many

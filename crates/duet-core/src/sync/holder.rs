@@ -6,7 +6,7 @@
 use super::Holder;
 use crate::ledger::{Ledger, ReceiveError};
 use crate::replica::Replica;
-use crate::store::{Heal, Tip};
+use crate::store::{Heal, StoreError, Tip};
 
 impl Holder for Ledger {
     fn ledger(&self) -> &Ledger {
@@ -19,6 +19,10 @@ impl Holder for Ledger {
 
     fn receive_snapshot(&mut self, bytes: &[u8]) -> Result<(), ReceiveError> {
         self.receive_sealed_snapshot(bytes).map(|_| ())
+    }
+
+    fn take_statements(&mut self, statements: &[Vec<u8>]) -> Result<usize, StoreError> {
+        Ok(Ledger::take_statements(self, statements, true)?.0)
     }
 }
 
@@ -37,5 +41,9 @@ impl Holder for Replica {
 
     fn heal_own(&mut self, theirs: Tip) -> Result<Option<Heal>, ReceiveError> {
         Replica::heal_own(self, theirs)
+    }
+
+    fn take_statements(&mut self, statements: &[Vec<u8>]) -> Result<usize, StoreError> {
+        Replica::take_statements(self, statements)
     }
 }

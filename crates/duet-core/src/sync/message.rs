@@ -43,6 +43,11 @@ pub enum SyncRequest {
         /// tell its person when the two clocks disagree.
         #[serde(default)]
         now: Option<i64>,
+        /// The digest of the device-list statements the sender keeps
+        /// (`ledger/statements.rs`): the answer carries the answerer's
+        /// when they differ.
+        #[serde(default)]
+        statements: Option<ByteBuf>,
     },
     /// "Send me every key epoch you hold": asked by a device that holds
     /// an envelope sealed to an epoch it lacks (paired while a removal
@@ -54,6 +59,9 @@ pub enum SyncRequest {
     Push {
         snapshot: Option<ByteBuf>,
         envelopes: Vec<ByteBuf>,
+        /// Device-list statements, pushed when a peer's digest differed.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        statements: Vec<ByteBuf>,
     },
 }
 
@@ -73,6 +81,12 @@ pub enum SyncResponse {
         /// The answerer's clock, as in `Hello`.
         #[serde(default)]
         now: Option<i64>,
+        /// Every device-list statement the answerer keeps, when the
+        /// hello's digest differed from its own; and its digest.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        statements: Vec<ByteBuf>,
+        #[serde(default)]
+        digest: Option<ByteBuf>,
     },
     /// After a push: the receiver's vector now.
     Ack { vector: ByteBuf },

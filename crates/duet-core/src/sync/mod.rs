@@ -66,6 +66,11 @@ pub trait Holder {
     fn heal_own(&mut self, _theirs: Tip) -> Result<Option<Heal>, ReceiveError> {
         Ok(None)
     }
+    /// Takes in device-list statements a peer sent
+    /// (`Ledger::take_statements`): a device without the journal key
+    /// follows them, a member keeps them to hand on. Returns how many were
+    /// new.
+    fn take_statements(&mut self, statements: &[Vec<u8>]) -> Result<usize, StoreError>;
 }
 
 /// The engine's bounds and timing.

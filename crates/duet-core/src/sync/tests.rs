@@ -59,6 +59,7 @@ fn a_received_envelope_is_passed_on_but_never_back_to_its_source() {
     let request = SyncRequest::Push {
         snapshot: None,
         envelopes: vec![serde_bytes::ByteBuf::from(envelope.bytes)],
+        statements: Vec::new(),
     };
     let answer = eb.on_request(1, request, &mut b);
     assert!(matches!(answer, Some(SyncResponse::Ack { .. })));
@@ -130,6 +131,7 @@ fn a_hello_with_a_malformed_vector_gets_no_answer() {
     let mut e = engine(&a);
     e.connected(1, false, &a);
     let hello = SyncRequest::Hello {
+        statements: None,
         vector: serde_bytes::ByteBuf::from(vec![0, 5, 1]),
         addrs: Vec::new(),
         tips: Vec::new(),
@@ -183,6 +185,7 @@ fn envelopes_of_an_unknown_author_are_held_until_the_record_adding_it_arrives() 
         SyncRequest::Push {
             snapshot: None,
             envelopes: phone_envelopes,
+            statements: Vec::new(),
         },
         &mut a,
     );
@@ -193,6 +196,7 @@ fn envelopes_of_an_unknown_author_are_held_until_the_record_adding_it_arrives() 
         SyncRequest::Push {
             snapshot: None,
             envelopes: bytes(&b),
+            statements: Vec::new(),
         },
         &mut a,
     );

@@ -190,6 +190,19 @@ impl Writer {
         Ok(self.member.counter_removals()?)
     }
 
+    /// Keeps the device-list statements a peer sent that verify; the
+    /// sealed list stays what this device trusts.
+    pub fn take_statements(
+        &mut self,
+        statements: &[Vec<u8>],
+    ) -> Result<usize, crate::store::StoreError> {
+        Ok(self
+            .member
+            .ledger_mut()
+            .take_statements(statements, false)?
+            .0)
+    }
+
     /// Every key epoch, sealed to `device` if it is a current member.
     pub fn keys_sealed_to(&self, device: &DeviceId) -> Option<Vec<u8>> {
         self.member.keys_sealed_to(device)

@@ -75,6 +75,16 @@ impl Holder for Holding {
             Holding::Relay(l) => Holder::receive_snapshot(l.as_mut(), bytes),
         }
     }
+
+    fn take_statements(
+        &mut self,
+        statements: &[Vec<u8>],
+    ) -> Result<usize, duet_core::store::StoreError> {
+        match self {
+            Holding::Member(r) => r.take_statements(statements),
+            Holding::Relay(l) => Holder::take_statements(l.as_mut(), statements),
+        }
+    }
 }
 
 pub struct Node {
@@ -300,6 +310,7 @@ impl Sim {
                             SyncRequest::Push {
                                 snapshot,
                                 envelopes,
+                                ..
                             } => format!("push snap={} n={}", snapshot.is_some(), envelopes.len()),
                             SyncRequest::Keys => "keys".to_string(),
                         }

@@ -130,6 +130,7 @@ impl EventLoop {
             let push = SyncRequest::Push {
                 snapshot: None,
                 envelopes,
+                statements: Vec::new(),
             };
             let _ = self.engine.on_request(peer, push, &mut self.local);
             self.drain_engine();
@@ -272,6 +273,7 @@ impl EventLoop {
                                     .into_iter()
                                     .map(serde_bytes::ByteBuf::from)
                                     .collect(),
+                                statements: Vec::new(),
                             };
                             self.swarm.behaviour_mut().sync.send_request(&by_peer, push);
                             return;
