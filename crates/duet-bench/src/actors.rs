@@ -66,6 +66,7 @@ fn build(entries: usize, per_session: bool) -> anyhow::Result<Vec<u8>> {
         name: "laptop".into(),
         added_by: None,
         added_at: 1_700_000_000_000,
+        role: None,
     };
     let (mut journal, _) = Journal::genesis(&JournalId([1; 16]), &record, 1_700_000_000_000)?;
     journal.write_as(&device);

@@ -16,6 +16,10 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    // A mirror's home runs as a mirror, whichever command started it.
+    if ctx.home.is_mirror() {
+        return mirror(ctx, args);
+    }
     // Checking first gives the usual one-sentence errors for a home that
     // holds no journal, before any network is started. (Not `ctx.open`:
     // the whole document loaded here would stay in this process's memory
@@ -38,6 +42,24 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async { duet_daemon::run(config, shutdown_signal()).await })?;
+    Ok(())
+}
+
+/// `duet mirror`: a mirror (docs/mirror.md), in the foreground. It holds
+/// no key; it stores and serves the journal sealed.
+pub fn mirror(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    ctx.home.open_mirror()?;
+    init_logging();
+    let config = duet_daemon::mirror::MirrorConfig {
+        home: ctx.home.root().to_path_buf(),
+        listen: args.listen,
+        control: duet_daemon::Control::Socket,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async { duet_daemon::mirror::run(config, shutdown_signal()).await })?;
     Ok(())
 }
 

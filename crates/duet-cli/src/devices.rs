@@ -68,6 +68,7 @@ pub fn devices(ctx: &Context) -> anyhow::Result<()> {
                 json!({
                     "id": d.id, "person": d.person, "name": d.name,
                     "added_by": d.added_by, "added_at": d.added_at, "this_device": d.id == me,
+                    "mirror": d.is_mirror(),
                     "removed": removal.map(|r| json!({ "by": r.by, "at": r.at })),
                 })
             })
@@ -76,7 +77,13 @@ pub fn devices(ctx: &Context) -> anyhow::Result<()> {
     }
     println!("Devices that can read and write this journal:");
     for d in &devices {
-        let this = if d.id == me { "  (this device)" } else { "" };
+        let this = if d.id == me {
+            "  (this device)"
+        } else if d.is_mirror() {
+            "  (a mirror: stores it sealed, reads nothing)"
+        } else {
+            ""
+        };
         println!(
             "  {:<10} {:<16} {}  {}, {}{this}",
             safe::line(&d.person),
@@ -269,6 +276,9 @@ pub fn peers_from_store(replica: &duet_core::replica::Replica) -> anyhow::Result
 }
 
 pub fn status(ctx: &Context) -> anyhow::Result<()> {
+    if ctx.home.is_mirror() {
+        return mirror_status(ctx);
+    }
     let (running, report) = match Client::connect(ctx.home.root()) {
         Ok(mut client) => (true, client.status()?),
         Err(ControlError::NotRunning) => (false, offline_status(ctx)?),
@@ -385,4 +395,43 @@ pub fn removed_sentence(ctx: &Context) -> Option<String> {
          `duet export` saves a copy of what it has; `duet join` pairs it again as a new device.",
         render::when(at)
     ))
+}
+
+/// `duet status` on a mirror: it knows devices by id only.
+fn mirror_status(ctx: &Context) -> anyhow::Result<()> {
+    let report = match Client::connect(ctx.home.root()) {
+        Ok(mut client) => Some(client.status()?),
+        Err(ControlError::NotRunning) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if ctx.json {
+        return ctx.print_json(
+            &json!({ "mirror": true, "daemon_running": report.is_some(), "status": report }),
+        );
+    }
+    let Some(report) = report else {
+        println!("mirror:    not running (start it with `duet mirror`)");
+        return Ok(());
+    };
+    println!("mirror:    running; it holds the journal sealed, with no key");
+    println!("device:    {}", safe::prefix(&report.device_id, 8));
+    for addr in &report.addrs {
+        println!("listening: {}", safe::line(addr));
+    }
+    for p in &report.peers {
+        let last = p.last_sync.map_or("never synced".to_string(), |t| {
+            format!("last sync {}", render::when(t))
+        });
+        println!(
+            "  {}  {:<13} {last}, {} waiting to go",
+            safe::prefix(&p.device_id, 8),
+            if p.connected {
+                "connected"
+            } else {
+                "not connected"
+            },
+            p.waiting
+        );
+    }
+    Ok(())
 }

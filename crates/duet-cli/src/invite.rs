@@ -74,8 +74,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                 device,
                 device_id,
                 words,
+                mirror,
             } => {
-                let accept = args.yes || ask(&person, &device, &device_id, &words)?;
+                let accept = args.yes || ask(&person, &device, &device_id, &words, mirror)?;
                 invitation.answer(accept)?;
             }
             InviteEvent::Joined {
@@ -83,12 +84,20 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                 device,
                 device_id,
                 words,
+                mirror,
             } => {
                 if ctx.json {
                     let joined = json!({
                         "person": person, "device": device, "device_id": device_id, "words": words,
+                        "mirror": mirror,
                     });
                     println!("{}", json!({ "joined": joined }));
+                } else if mirror {
+                    println!(
+                        "The mirror \"{}\" ({}) has joined the journal. It holds no key.",
+                        safe::line(&device),
+                        safe::prefix(&device_id, 8)
+                    );
                 } else {
                     println!(
                         "{}'s {} ({}) has joined the journal.",
@@ -130,18 +139,35 @@ fn print_invitation(code: &str, uri: &str, timeout: Duration, qr: bool) {
     );
 }
 
-fn ask(person: &str, device: &str, device_id: &str, words: &str) -> anyhow::Result<bool> {
+fn ask(
+    person: &str,
+    device: &str,
+    device_id: &str,
+    words: &str,
+    mirror: bool,
+) -> anyhow::Result<bool> {
     println!();
-    println!(
-        "{}'s device \"{}\" ({}) wants to join.",
-        safe::line(person),
-        safe::line(device),
-        safe::prefix(device_id, 8)
-    );
+    if mirror {
+        println!(
+            "A mirror \"{}\" ({}) wants to join. It will store and serve the journal sealed, and get no key.",
+            safe::line(device),
+            safe::prefix(device_id, 8)
+        );
+    } else {
+        println!(
+            "{}'s device \"{}\" ({}) wants to join.",
+            safe::line(person),
+            safe::line(device),
+            safe::prefix(device_id, 8)
+        );
+    }
     println!("It should show these words:   {}", safe::line(words));
     if !std::io::stdin().is_terminal() {
         println!("No terminal to ask on; declining. Use --yes to accept without asking.");
         return Ok(false);
+    }
+    if mirror {
+        return crate::context::ask_yes_no("Do the words match?");
     }
     crate::context::ask_yes_no("Do the words match? It will be able to read the whole journal.")
 }

@@ -22,8 +22,12 @@ pub struct Args {
     #[arg(long, value_name = "MULTIADDR")]
     addr: Vec<Multiaddr>,
     /// Your name as your partner knows you.
-    #[arg(long)]
-    person: String,
+    #[arg(long, required_unless_present = "mirror")]
+    person: Option<String>,
+    /// Join as a mirror (docs/mirror.md): this machine stores and serves
+    /// the journal sealed and gets no key; run `duet mirror` on it after.
+    #[arg(long, conflicts_with = "person")]
+    mirror: bool,
     /// This device's name (default: the host name).
     #[arg(long)]
     device: Option<String>,
@@ -39,7 +43,10 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let person = crate::init::person_name(&args.person)?;
+    let person = match &args.person {
+        Some(person) => crate::init::person_name(person)?,
+        None => String::new(),
+    };
     ctx.home.prepare_new()?;
     let secret = match &args.uri {
         Some(uri) => Secret::Uri(PairUri::parse(uri)?),
@@ -58,6 +65,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         addrs: args.addr,
         mdns: !args.no_mdns,
         timeout: args.timeout,
+        mirror: args.mirror,
     };
     let json = ctx.json;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -85,6 +93,12 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                 "devices": joined.devices,
             })
         );
+    } else if args.mirror {
+        println!(
+            "Joined as a mirror (\"{}\"). It holds the journal sealed and no key.",
+            crate::safe::line(&device_name)
+        );
+        println!("Start it with `duet mirror` (docs/mirror.md: running it as a service).");
     } else {
         println!(
             "Joined. This device ({}'s {}) now holds the journal.",

@@ -93,6 +93,10 @@ enum Command {
     Doctor(doctor::Args),
     /// The sync daemon, in the foreground.
     Daemon(daemon_cmd::Args),
+    /// Run this home as a mirror (joined with `duet join --mirror`): it
+    /// stores and serves the journal sealed, with no key, for devices that
+    /// are away (docs/mirror.md).
+    Mirror(daemon_cmd::Args),
     /// Two devices on this machine pair and sync, end to end.
     Demo(demo::Args),
     /// The daemon's work on the whole journal, in a process of its own.
@@ -154,6 +158,7 @@ fn main() -> ExitCode {
         Command::Sync => devices::sync(&ctx),
         Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Daemon(args) => daemon_cmd::run(&ctx, args),
+        Command::Mirror(args) => daemon_cmd::mirror(&ctx, args),
         Command::Demo(args) => demo::run(args),
         Command::WholeJob { job } => {
             duet_daemon::whole::serve(&ctx.home, &job).map_err(anyhow::Error::from)

@@ -28,6 +28,8 @@ pub enum HomeError {
     MissingKey(PathBuf),
     #[error("the store {0} is missing or empty, though this home holds the journal's keys")]
     StoreMissing(PathBuf),
+    #[error("{0} is a mirror: it holds the journal sealed, with no key, so it has no entries to show; `duet mirror` runs it")]
+    Mirror(PathBuf),
     #[error("cannot create {path}: {source}")]
     Create {
         path: PathBuf,
@@ -74,6 +76,34 @@ impl Home {
             && self.store_path().exists()
     }
 
+    /// True for a mirror's home (`docs/mirror.md`): a device key and a
+    /// store marked as a mirror's, and no journal key.
+    pub fn is_mirror(&self) -> bool {
+        self.device_key_path().exists()
+            && !self.journal_key_path().exists()
+            && fs::metadata(self.store_path()).is_ok_and(|m| m.len() > 0)
+            && Store::open(&self.store_path())
+                .ok()
+                .and_then(|s| s.record(crate::ledger::records::MIRROR).ok().flatten())
+                .is_some()
+    }
+
+    /// Opens a mirror's home: its device key and its ledger, which holds
+    /// the signed device list and the sealed journal.
+    pub fn open_mirror(&self) -> Result<(crate::ledger::Ledger, DeviceKey), HomeError> {
+        if !self.is_mirror() {
+            return Err(if self.is_initialised() {
+                HomeError::AlreadyInitialised(self.root.clone())
+            } else {
+                self.why_not_initialised()
+            });
+        }
+        let device = DeviceKey::read(&self.device_key_path())?;
+        let store = Store::open(&self.store_path())?;
+        let ledger = crate::ledger::Ledger::open(store)?;
+        Ok((ledger, device))
+    }
+
     fn is_empty_of_journal(&self) -> bool {
         !self.device_key_path().exists()
             && !self.journal_key_path().exists()
@@ -83,7 +113,7 @@ impl Home {
     /// Creates the home directory (0700) if needed and checks it holds no
     /// journal yet. The first step of both `init` and `join`.
     pub fn prepare_new(&self) -> Result<(), HomeError> {
-        if self.is_initialised() {
+        if self.is_initialised() || self.is_mirror() {
             return Err(HomeError::AlreadyInitialised(self.root.clone()));
         }
         if !self.is_empty_of_journal() {
@@ -162,6 +192,9 @@ impl Home {
     fn why_not_initialised(&self) -> HomeError {
         if self.is_empty_of_journal() {
             return HomeError::NotInitialised(self.root.clone());
+        }
+        if self.is_mirror() {
+            return HomeError::Mirror(self.root.clone());
         }
         let (device, journal) = (self.device_key_path(), self.journal_key_path());
         let store = self.store_path();

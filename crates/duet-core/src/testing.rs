@@ -33,6 +33,7 @@ pub fn pair(inviter: &mut Replica, person: &str, name: &str) -> Replica {
         name: name.into(),
         added_by: Some(inviter.device_id().to_text()),
         added_at: now(),
+        role: None,
     };
     inviter
         .commit(|j, _| Ok(((), j.add_device(&record)?)))

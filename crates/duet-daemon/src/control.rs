@@ -95,12 +95,17 @@ pub enum InviteEvent {
         device: String,
         device_id: String,
         words: String,
+        /// A mirror: it will get no journal key.
+        #[serde(default)]
+        mirror: bool,
     },
     Joined {
         person: String,
         device: String,
         device_id: String,
         words: String,
+        #[serde(default)]
+        mirror: bool,
     },
     Failed {
         reason: String,
@@ -141,12 +146,16 @@ pub enum Reply {
         device: String,
         device_id: String,
         words: String,
+        #[serde(default)]
+        mirror: bool,
     },
     InviteJoined {
         person: String,
         device: String,
         device_id: String,
         words: String,
+        #[serde(default)]
+        mirror: bool,
     },
     InviteFailed {
         reason: String,
@@ -190,22 +199,26 @@ impl Reply {
                 device,
                 device_id,
                 words,
+                mirror,
             } => InviteEvent::Joining {
                 person,
                 device,
                 device_id,
                 words,
+                mirror,
             },
             Reply::InviteJoined {
                 person,
                 device,
                 device_id,
                 words,
+                mirror,
             } => InviteEvent::Joined {
                 person,
                 device,
                 device_id,
                 words,
+                mirror,
             },
             Reply::InviteFailed { reason } => InviteEvent::Failed { reason },
             other => return Err(other),
@@ -230,22 +243,26 @@ impl From<InviteEvent> for Reply {
                 device,
                 device_id,
                 words,
+                mirror,
             } => Reply::InviteJoining {
                 person,
                 device,
                 device_id,
                 words,
+                mirror,
             },
             InviteEvent::Joined {
                 person,
                 device,
                 device_id,
                 words,
+                mirror,
             } => Reply::InviteJoined {
                 person,
                 device,
                 device_id,
                 words,
+                mirror,
             },
             InviteEvent::Failed { reason } => Reply::InviteFailed { reason },
         }
@@ -283,6 +300,7 @@ mod tests {
             device: "laptop".into(),
             device_id: "x".into(),
             words: "a-b-c".into(),
+            mirror: true,
         };
         let reply = Reply::from(event.clone());
         assert_eq!(reply.name(), "invite_joining");

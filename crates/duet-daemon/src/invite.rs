@@ -251,6 +251,7 @@ impl<C> Invitations<C> {
             device: intro.device.clone(),
             device_id: device_text(&peer),
             words: session.verification_words(),
+            mirror: intro.is_mirror(),
         };
         self.open.insert(
             nameplate,

@@ -39,6 +39,7 @@ pub mod identity;
 pub mod invite;
 pub mod join;
 mod local;
+pub mod mirror;
 pub mod pairing;
 pub mod protocol;
 mod redial;

@@ -27,6 +27,8 @@ pub enum WelcomeError {
     Encode(#[source] serde_json::Error),
     #[error("cannot seal the welcome for the new device")]
     Pairing(#[source] crate::pairing::PairingError),
+    #[error("cannot read the signed device list")]
+    Statements(#[source] duet_core::store::StoreError),
 }
 
 pub struct Local {
@@ -129,12 +131,26 @@ impl Local {
         now_ms: i64,
     ) -> Result<Welcome, WelcomeError> {
         let device = identity::device_id(peer).ok_or(WelcomeError::NotEd25519)?;
+        let mirror = intro.is_mirror();
+        // A mirror belongs to the person who set it up.
+        let person = if mirror {
+            let me = self.device_id().to_text();
+            self.writer
+                .devices()
+                .iter()
+                .find(|d| d.id == me)
+                .map(|d| d.person.clone())
+                .unwrap_or_default()
+        } else {
+            intro.person.clone()
+        };
         let record = DeviceRecord {
             id: device.to_text(),
-            person: intro.person.clone(),
+            person,
             name: intro.device.clone(),
             added_by: Some(self.device_id().to_text()),
             added_at: now_ms,
+            role: mirror.then(|| duet_core::journal::MIRROR_ROLE.to_string()),
         };
         self.writer
             .commit(|journal, _| Ok(((), journal.add_device(&record)?)))
@@ -146,12 +162,28 @@ impl Local {
             .run(Job::Seal, &[])
             .and_then(|outcome| outcome.sealed(Job::Seal))
             .map_err(WelcomeError::Seal)?;
+        // A mirror gets no key: only the signed device list, to know the
+        // members by, and the sealed snapshot, to serve.
+        let journal_key = if mirror {
+            String::new()
+        } else {
+            self.writer.journal_key().to_secret_text().to_string()
+        };
+        let statements = self
+            .writer
+            .store()
+            .statements()
+            .map_err(WelcomeError::Statements)?
+            .iter()
+            .map(|s| data_encoding::BASE64.encode(s))
+            .collect();
         Ok(Welcome {
             journal_id: self.writer.ledger().journal_id().to_text(),
-            journal_key: self.writer.journal_key().to_secret_text().to_string(),
+            journal_key,
             inviter: self.device_id().to_text(),
             snapshot: data_encoding::BASE64.encode(&snapshot),
             inviter_addrs,
+            statements,
         })
     }
 }

@@ -62,6 +62,11 @@ pub struct Welcome {
     /// The sealed snapshot, base64.
     pub snapshot: String,
     pub inviter_addrs: Vec<String>,
+    /// The signed device list (`ledger/statements.rs`), base64 each: all a
+    /// mirror has to know the members by. `journal_key` is empty for a
+    /// mirror.
+    #[serde(default)]
+    pub statements: Vec<String>,
 }
 
 /// Who the joiner is, sealed under the pairing key.
@@ -69,6 +74,16 @@ pub struct Welcome {
 pub struct Intro {
     pub person: String,
     pub device: String,
+    /// `Some("mirror")` when the joiner is a mirror, which is sent no
+    /// journal key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+impl Intro {
+    pub fn is_mirror(&self) -> bool {
+        self.role.as_deref() == Some(duet_core::journal::MIRROR_ROLE)
+    }
 }
 
 impl Drop for Welcome {

@@ -147,7 +147,9 @@ impl Running {
         let gate = Members::default();
         let keypair = identity::keypair(local.writer.device_key());
         let mut swarm = behaviour::build(keypair, gate.clone(), config.mdns)?;
-        listen(&mut swarm, &local, config.listen)?;
+        let me = local.device_id();
+        let before = remembered_own_addrs(local.writer.store(), &me);
+        listen(&mut swarm, &before, config.listen)?;
         let (commands_tx, commands) = mpsc::channel(64);
         let handle = Handle::new(commands_tx);
         let socket = control::socket_path(&config.home);
@@ -182,9 +184,9 @@ impl Running {
 /// Listens on `addrs` (default: every interface, TCP and QUIC, ephemeral
 /// ports), reusing the ports this device listened on last time when they
 /// are free, so partners' remembered addresses stay good across restarts.
-fn listen(
+pub(crate) fn listen(
     swarm: &mut Swarm<Behaviour>,
-    local: &Local,
+    before: &[Multiaddr],
     addrs: Vec<Multiaddr>,
 ) -> Result<(), DaemonError> {
     let addrs = if addrs.is_empty() {
@@ -198,15 +200,8 @@ fn listen(
     } else {
         addrs
     };
-    let me = local.device_id();
-    let before: Vec<Multiaddr> = local
-        .writer
-        .store()
-        .peer(&me)
-        .map(|r| r.addrs.iter().filter_map(|a| a.parse().ok()).collect())
-        .unwrap_or_default();
     for addr in addrs {
-        if let Some(again) = same_port_as_before(&addr, &before) {
+        if let Some(again) = same_port_as_before(&addr, before) {
             if swarm.listen_on(again).is_ok() {
                 continue;
             }
@@ -216,6 +211,18 @@ fn listen(
             .map_err(|source| DaemonError::Listen { addr, source })?;
     }
     Ok(())
+}
+
+/// The addresses this device listened on before, as its store remembers
+/// them.
+pub(crate) fn remembered_own_addrs(
+    store: &duet_core::store::Store,
+    me: &duet_core::DeviceId,
+) -> Vec<Multiaddr> {
+    store
+        .peer(me)
+        .map(|r| r.addrs.iter().filter_map(|a| a.parse().ok()).collect())
+        .unwrap_or_default()
 }
 
 /// `addr` with the port this device used before for the same transport,
@@ -256,7 +263,7 @@ fn same_port_as_before(addr: &Multiaddr, before: &[Multiaddr]) -> Option<Multiad
 
 /// Binds the control socket, owner-only. A stale socket left by a crash is
 /// removed first: the daemon's lock says no other daemon serves this home.
-fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
+pub(crate) fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
     use std::os::unix::fs::PermissionsExt;
     let socket_error = |source| DaemonError::Socket {
         path: path.to_path_buf(),
@@ -269,7 +276,7 @@ fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
 }
 
 /// Holds `<home>/daemon.lock` for as long as the daemon runs.
-fn lock_home(home: &Path) -> Result<File, DaemonError> {
+pub(crate) fn lock_home(home: &Path) -> Result<File, DaemonError> {
     let path = home.join("daemon.lock");
     let lock_error = |source| DaemonError::Lock {
         path: path.clone(),

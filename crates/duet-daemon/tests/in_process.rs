@@ -95,6 +95,7 @@ async fn daemons_started_in_process_pair_and_sync_through_their_handles() {
         addrs: vec![addr.parse().expect("multiaddr")],
         mdns: false,
         timeout: WAIT,
+        mirror: false,
     };
     let joining = tokio::spawn(duet_daemon::join::join(request, |_| {}));
     let Some(InviteEvent::Joining { person, words, .. }) = invitation.next_event().await else {

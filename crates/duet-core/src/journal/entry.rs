@@ -146,6 +146,21 @@ pub struct DeviceRecord {
     /// The device that paired this one in; `None` for the journal's first.
     pub added_by: Option<String>,
     pub added_at: i64,
+    /// `Some("mirror")` for a mirror (`docs/mirror.md`): a device that
+    /// stores and serves the journal sealed, without its key. `None` for a
+    /// device people write from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// The role of a mirror in its device record.
+pub const MIRROR_ROLE: &str = "mirror";
+
+impl DeviceRecord {
+    /// True for a mirror, which holds no journal key.
+    pub fn is_mirror(&self) -> bool {
+        self.role.as_deref() == Some(MIRROR_ROLE)
+    }
 }
 
 /// What a new entry holds; the journal fills in id, author and times.

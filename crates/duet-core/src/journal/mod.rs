@@ -31,7 +31,7 @@ use automerge::{ActorId, Automerge, Change, ObjId, ObjType, ReadDoc, ScalarValue
 
 pub use entry::{
     DeviceRecord, Entry, EntryEdit, EntryKind, Filter, Heard, NewEntry, Reaction, Reply,
-    UnknownKind,
+    UnknownKind, MIRROR_ROLE,
 };
 pub use frontier::{rebase, Frontier};
 pub use read::MIN_ID_PREFIX;
@@ -585,6 +585,9 @@ fn write_device(
         tx.put(&obj, "added_by", by.as_str())?;
     }
     tx.put(&obj, "added_at", ScalarValue::Timestamp(record.added_at))?;
+    if let Some(role) = &record.role {
+        tx.put(&obj, "role", role.as_str())?;
+    }
     Ok(())
 }
 

@@ -152,6 +152,7 @@ impl Journal {
                     name: get_str(&self.doc, &obj, "name").unwrap_or_default(),
                     added_by: get_str(&self.doc, &obj, "added_by"),
                     added_at: get_i64(&self.doc, &obj, "added_at").unwrap_or(0),
+                    role: get_str(&self.doc, &obj, "role"),
                 }
             })
             .collect();

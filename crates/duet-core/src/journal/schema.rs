@@ -356,6 +356,7 @@ impl Schema {
                         name: String::new(),
                         added_by: None,
                         added_at: 0,
+                        role: None,
                     });
                 match (key.as_str(), &op.action) {
                     ("person", OpType::Put(ScalarValue::Str(v))) => record.person = v.to_string(),
@@ -364,6 +365,7 @@ impl Schema {
                         record.added_by = Some(v.to_string())
                     }
                     ("added_at", OpType::Put(ScalarValue::Timestamp(t))) => record.added_at = *t,
+                    ("role", OpType::Put(ScalarValue::Str(v))) => record.role = Some(v.to_string()),
                     _ => {}
                 }
                 continue;

@@ -15,6 +15,7 @@ fn genesis(alex: &Author) -> Journal {
         name: "laptop".into(),
         added_by: None,
         added_at: 1,
+        role: None,
     };
     Journal::genesis(&JournalId::random(), &record, 1)
         .expect("genesis")

@@ -183,7 +183,11 @@ impl Member {
                 continue;
             };
             if !store.stated_by(&device, &me)?.0 {
-                let role = Role::Device;
+                let role = if record.is_mirror() {
+                    Role::Mirror
+                } else {
+                    Role::Device
+                };
                 let s = Statement::sign(journal, device, &self.device, now, Claim::Admit { role });
                 made += usize::from(store.add_statement(&s)?);
             }
@@ -372,10 +376,12 @@ impl Member {
         without.extend(also_without.iter().copied());
         without.sort();
         without.dedup();
+        // A mirror holds no key, of any epoch.
         let staying: Vec<age::x25519::Recipient> = self
             .roster
             .devices()
             .iter()
+            .filter(|d| !d.is_mirror())
             .filter_map(|d| DeviceId::from_text(&d.id))
             .filter(|d| !without.contains(d) && self.ledger.is_current_member(d))
             .filter_map(|d| crate::keys::device_recipient(&d))
@@ -433,7 +439,8 @@ impl Member {
     /// for a current member that lacks some (`SyncRequest::Keys`); `None`
     /// for any other device.
     pub fn keys_sealed_to(&self, device: &DeviceId) -> Option<Vec<u8>> {
-        if !self.ledger.is_current_member(device) || self.roster.person_of(device).is_none() {
+        let record = self.roster.record(device)?;
+        if !self.ledger.is_current_member(device) || record.is_mirror() {
             return None;
         }
         let recipient = crate::keys::device_recipient(device)?;

@@ -13,6 +13,9 @@ pub const BASE: &str = "base";
 /// The key epochs after the first, sealed to this device's own key
 /// (`keys::DeviceKey::age_identity`), not to the journal key.
 pub const EPOCHS: &str = "epochs";
+/// Present, in the clear, in a mirror's store (`docs/mirror.md`): the
+/// home holds no journal key and runs as a mirror.
+pub const MIRROR: &str = "mirror";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {

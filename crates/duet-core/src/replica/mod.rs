@@ -118,6 +118,7 @@ impl Replica {
             name: device_name.to_string(),
             added_by: None,
             added_at: now,
+            role: None,
         };
         let journal_id = JournalId::random();
         let (journal, commit) = Journal::genesis(&journal_id, &record, now)?;

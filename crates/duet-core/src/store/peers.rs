@@ -42,6 +42,28 @@ impl Store {
         Ok(())
     }
 
+    /// Adds addresses another device reported for `device` after those
+    /// already known (which this device found itself), at most 8 in all.
+    pub fn learn_addrs(&self, device: &DeviceId, addrs: &[String]) -> Result<(), StoreError> {
+        let mut known = self.peer(device)?.addrs;
+        let before = known.len();
+        for addr in addrs {
+            if known.len() < 8 && !known.contains(addr) {
+                known.push(addr.clone());
+            }
+        }
+        if known.len() == before {
+            return Ok(());
+        }
+        let text = serde_json::to_string(&known).unwrap_or_else(|_| "[]".into());
+        self.conn.execute(
+            "INSERT INTO peers (device, addrs) VALUES (?1, ?2)
+             ON CONFLICT (device) DO UPDATE SET addrs = excluded.addrs",
+            params![device.0.as_slice(), text],
+        )?;
+        Ok(())
+    }
+
     /// Records a completed sync with `device`, and its vector then.
     pub fn record_sync(
         &self,

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde_bytes::ByteBuf;
 
-use super::message::MAX_TIPS;
+use super::message::{MAX_PEER_ADDRS, MAX_TIPS, PEER_ADDRS_EACH};
 use super::{
     Config, Event, Exchange, HeldBack, Holder, Intake, Output, SyncRequest, SyncResponse,
     MAX_ADDRS, MAX_ADDR_BYTES,
@@ -28,6 +28,9 @@ pub struct Engine<P> {
     /// The snapshot generation last seen: when it moves (a compaction, a
     /// merged snapshot), peers may now lack what only a snapshot carries.
     snapshot_generation: i64,
+    /// The device-list statements' digest as last pushed, so that a
+    /// change (a device paired or removed here) goes out at once.
+    statements_digest: [u8; 32],
     /// Which peer an envelope stored since the last push came from, so it
     /// is not pushed back there.
     source: HashMap<i64, P>,
@@ -57,6 +60,7 @@ impl<P: Clone + Ord + Hash> Engine<P> {
             peers: BTreeSet::new(),
             pushed_pos: ledger.last_position()?,
             snapshot_generation: ledger.store().snapshot_generation()?,
+            statements_digest: ledger.statements_digest()?,
             source: HashMap::new(),
             own_addrs: Vec::new(),
             last_round: None,
@@ -113,6 +117,7 @@ impl<P: Clone + Ord + Hash> Engine<P> {
             tips: own_tips(holder)?,
             now: Some(now_ms()),
             statements: Some(ByteBuf::from(holder.ledger().statements_digest()?.to_vec())),
+            peers: peer_addrs(holder)?,
         })
     }
 
@@ -155,8 +160,10 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                 tips,
                 now,
                 statements,
+                peers,
             } => {
                 let theirs = self.their_vector(&from, &vector)?;
+                self.their_peers(&from, peers, holder);
                 let (digest, list) =
                     self.statements_for(holder, statements.as_deref().map(Vec::as_slice));
                 self.their_addrs(&from, addrs);
@@ -194,6 +201,13 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                     now: Some(now_ms()),
                     statements: list,
                     digest,
+                    peers: match peer_addrs(holder) {
+                        Ok(peers) => peers,
+                        Err(error) => {
+                            self.local_error("reading other devices' addresses", error);
+                            Vec::new()
+                        }
+                    },
                 })
             }
             SyncRequest::Push {
@@ -229,12 +243,14 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                 now,
                 statements,
                 digest,
+                peers,
             } => {
                 self.their_addrs(&from, addrs);
                 self.their_clock(&from, now);
                 // The device list first: envelopes of devices it adds
                 // verify only after.
                 self.take_statements(holder, statements);
+                self.their_peers(&from, peers, holder);
                 let (_, ours) = self.statements_for(holder, digest.as_deref().map(Vec::as_slice));
                 if !ours.is_empty() {
                     self.outbox.push_back(Output::Send {
@@ -298,6 +314,7 @@ impl<P: Clone + Ord + Hash> Engine<P> {
             self.push(peer, None, batch);
         }
         self.source.clear();
+        self.push_statements_if_changed(holder);
         match ledger.store().snapshot_generation() {
             Ok(generation) if generation != self.snapshot_generation => {
                 self.snapshot_generation = generation;
@@ -350,6 +367,37 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                 statements: Vec::new(),
             },
         });
+    }
+
+    /// Pushes every device-list statement to every connected peer when
+    /// they changed since the last push: a device without the journal key
+    /// learns of a device paired or removed here before that device calls
+    /// it.
+    fn push_statements_if_changed(&mut self, holder: &impl Holder) {
+        let ledger = holder.ledger();
+        let digest = match ledger.statements_digest() {
+            Ok(digest) => digest,
+            Err(error) => return self.local_error("reading the device-list statements", error),
+        };
+        if digest == self.statements_digest {
+            return;
+        }
+        self.statements_digest = digest;
+        let all: Vec<ByteBuf> = match ledger.store().statements() {
+            Ok(all) => all.into_iter().map(ByteBuf::from).collect(),
+            Err(error) => return self.local_error("reading the device-list statements", error),
+        };
+        let peers: Vec<P> = self.peers.iter().cloned().collect();
+        for peer in peers {
+            self.outbox.push_back(Output::Send {
+                to: peer,
+                request: SyncRequest::Push {
+                    snapshot: None,
+                    envelopes: Vec::new(),
+                    statements: all.clone(),
+                },
+            });
+        }
     }
 
     /// This device's statements digest, and every statement it keeps when
@@ -557,10 +605,63 @@ impl<P: Clone + Ord + Hash> Engine<P> {
         }
     }
 
+    /// Where a peer says other devices listen: kept for current members
+    /// other than this device.
+    fn their_peers(&mut self, from: &P, peers: Vec<String>, holder: &impl Holder) {
+        let ledger = holder.ledger();
+        let me = ledger.device_id();
+        let addrs: Vec<(crate::ids::DeviceId, String)> = peers
+            .into_iter()
+            .take(MAX_PEER_ADDRS)
+            .filter(|p| p.len() <= MAX_ADDR_BYTES + 64)
+            .filter_map(|p| {
+                let (id, addr) = p.split_once(' ')?;
+                let device = crate::ids::DeviceId::from_text(id)?;
+                (device != me && ledger.is_current_member(&device))
+                    .then(|| (device, addr.to_string()))
+            })
+            .collect();
+        if !addrs.is_empty() {
+            self.outbox.push_back(Output::Event(Event::PeerAddresses {
+                from: from.clone(),
+                addrs,
+            }));
+        }
+    }
+
     fn local_error(&mut self, doing: &'static str, error: StoreError) {
         self.outbox
             .push_back(Output::Event(Event::Local { doing, error }));
     }
+}
+
+/// Where this device reached the journal's other current members (their
+/// newest addresses first), for peers to try: "<device id> <address>".
+fn peer_addrs(holder: &impl Holder) -> Result<Vec<String>, StoreError> {
+    let ledger = holder.ledger();
+    let me = ledger.device_id();
+    let mut out = Vec::new();
+    let mut members: Vec<&crate::ids::DeviceId> = ledger
+        .members()
+        .iter()
+        .filter(|d| **d != me && ledger.is_current_member(d))
+        .collect();
+    members.sort();
+    for device in members {
+        let text = device.to_text();
+        for addr in ledger
+            .store()
+            .peer(device)?
+            .addrs
+            .iter()
+            .take(PEER_ADDRS_EACH)
+        {
+            if out.len() < MAX_PEER_ADDRS && addr.len() <= MAX_ADDR_BYTES {
+                out.push(format!("{text} {addr}"));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn refuse(intake: &mut Intake, e: ReceiveError) {

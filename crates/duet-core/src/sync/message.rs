@@ -24,6 +24,10 @@ pub const MAX_TIPS: usize = 256;
 /// Most listen addresses taken from one message, and the longest one.
 pub const MAX_ADDRS: usize = 16;
 pub const MAX_ADDR_BYTES: usize = 128;
+/// Most addresses of other devices taken from one message, and most sent
+/// per device.
+pub const MAX_PEER_ADDRS: usize = 64;
+pub const PEER_ADDRS_EACH: usize = 3;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum SyncRequest {
@@ -48,6 +52,11 @@ pub enum SyncRequest {
         /// when they differ.
         #[serde(default)]
         statements: Option<ByteBuf>,
+        /// Where the sender reached the journal's other devices, as
+        /// "<device id> <multiaddr>", so that devices paired by a third,
+        /// and a mirror added later, find each other.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        peers: Vec<String>,
     },
     /// "Send me every key epoch you hold": asked by a device that holds
     /// an envelope sealed to an epoch it lacks (paired while a removal
@@ -87,6 +96,9 @@ pub enum SyncResponse {
         statements: Vec<ByteBuf>,
         #[serde(default)]
         digest: Option<ByteBuf>,
+        /// The answerer's addresses of other devices, as in `Hello`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        peers: Vec<String>,
     },
     /// After a push: the receiver's vector now.
     Ack { vector: ByteBuf },

@@ -39,6 +39,7 @@ mod message;
 
 use std::time::Duration;
 
+use crate::ids::DeviceId;
 use crate::ledger::{Ledger, ReceiveError};
 use crate::store::{Heal, StoreError, Tip};
 use crate::vv::VersionVector;
@@ -46,8 +47,8 @@ use crate::vv::VersionVector;
 pub use engine::Engine;
 pub use held::HeldBack;
 pub use message::{
-    SyncRequest, SyncResponse, MAX_ADDRS, MAX_ADDR_BYTES, MAX_PUSH, MAX_PUSH_BYTES,
-    MAX_SYNC_MESSAGE,
+    SyncRequest, SyncResponse, MAX_ADDRS, MAX_ADDR_BYTES, MAX_PEER_ADDRS, MAX_PUSH, MAX_PUSH_BYTES,
+    MAX_SYNC_MESSAGE, PEER_ADDRS_EACH,
 };
 
 /// What a device syncs from: its ledger, and how it takes in what peers
@@ -118,6 +119,13 @@ pub enum Event<P> {
     /// Where `peer` says it listens: unchecked bytes, at most
     /// [`MAX_ADDRS`] of at most [`MAX_ADDR_BYTES`] each.
     Addresses { peer: P, addrs: Vec<Vec<u8>> },
+    /// Where `from` says other devices of the journal listen (it reached
+    /// them there, or they said so): current members only, this device
+    /// left out, at most [`MAX_PEER_ADDRS`] addresses (text, unchecked).
+    PeerAddresses {
+        from: P,
+        addrs: Vec<(DeviceId, String)>,
+    },
     /// What one message from `from` brought.
     Received { from: P, intake: Intake },
     /// `peer`'s clock is this far ahead of this device's (behind, when

@@ -132,6 +132,7 @@ fn a_hello_with_a_malformed_vector_gets_no_answer() {
     e.connected(1, false, &a);
     let hello = SyncRequest::Hello {
         statements: None,
+        peers: Vec::new(),
         vector: serde_bytes::ByteBuf::from(vec![0, 5, 1]),
         addrs: Vec::new(),
         tips: Vec::new(),

@@ -676,6 +676,7 @@ pub fn pair_into(inviter: &mut Replica, person: &str, key: &JournalKey) -> Repli
         name: format!("{person}'s laptop"),
         added_by: Some(inviter.device_id().to_text()),
         added_at: NOW,
+        role: None,
     };
     inviter
         .commit(|j, _| Ok(((), j.add_device(&record)?)))

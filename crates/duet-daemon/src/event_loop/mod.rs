@@ -8,6 +8,8 @@
 mod pair_io;
 mod sync_io;
 
+pub(crate) use sync_io::learn_peer_addrs;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};

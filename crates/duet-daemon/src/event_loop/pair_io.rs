@@ -127,6 +127,7 @@ impl EventLoop {
             Ok(sealed) => {
                 tracing::info!(device = %device_text(&peer).get(..8).unwrap_or_default(), "a new device joined");
                 let joined = InviteEvent::Joined {
+                    mirror: intro.is_mirror(),
                     person: intro.person,
                     device: intro.device,
                     device_id: device_text(&peer),

@@ -200,6 +200,9 @@ impl EventLoop {
                     let _ = store.remember_addrs(&device, &addrs);
                 }
             }
+            Event::PeerAddresses { from, addrs } => {
+                learn_peer_addrs(store, from, addrs);
+            }
             Event::Received { from, intake } => {
                 if intake.accepted > 0 || intake.held_back > 0 {
                     tracing::debug!(peer = %from, accepted = intake.accepted, held_back = intake.held_back, replays = intake.replays, "took in a sync message");
@@ -314,5 +317,22 @@ impl EventLoop {
         }
         self.redial(true);
         self.waiters.add(waiter);
+    }
+}
+
+/// Keeps the addresses `from` reported for other devices, after those this
+/// device found itself, so that redialing tries them too.
+pub(crate) fn learn_peer_addrs(
+    store: &duet_core::store::Store,
+    from: PeerId,
+    addrs: Vec<(duet_core::DeviceId, String)>,
+) {
+    for (device, addr) in addrs {
+        // Relayed addresses name a relay; they come with the relay's own.
+        if let Ok(addr) = addr.parse::<Multiaddr>() {
+            if let Err(e) = store.learn_addrs(&device, &[addr.to_string()]) {
+                tracing::debug!(peer = %from, error = %e, "cannot keep a reported address");
+            }
+        }
     }
 }

@@ -50,6 +50,7 @@ fn confirm(joiner: &mut Joiner, nameplate: u32, actions: Vec<Action<u32>>) -> Pa
     let intro = serde_json::to_vec(&Intro {
         person: "Sam".into(),
         device: "laptop".into(),
+        role: None,
     })
     .expect("json");
     PairRequest::Confirm {

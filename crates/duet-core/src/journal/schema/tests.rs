@@ -28,6 +28,7 @@ fn setup() -> Setup {
         name: "laptop".into(),
         added_by: by.map(|b| b.to_text()),
         added_at: NOW,
+        role: None,
     };
     let (mut journal, _) =
         Journal::genesis(&JournalId([3; 16]), &record(&alex, "Alex", None), NOW).expect("genesis");

@@ -1,0 +1,144 @@
+//! A mirror: a device on an always-on machine that holds the journal
+//! sealed, with no key. It follows the signed device list, stores what
+//! members send, and serves it to a member that was away; it can read
+//! nothing, and strangers get nothing from it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{contains, eventually, files_under, pair, Device, Invite};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Pairs a fresh home into `inviter`'s journal as a mirror.
+fn pair_mirror(inviter: &Device, name: &str) -> Device {
+    let mirror = Device::new();
+    let invite = Invite::open(inviter, "2m");
+    let addr = inviter.addrs().into_iter().next().expect("inviter address");
+    let out = mirror
+        .cmd(&[
+            "join",
+            "--mirror",
+            "--device",
+            name,
+            "--no-mdns",
+            "--addr",
+            &addr,
+            "--timeout",
+            "60s",
+        ])
+        .env("DUET_CODE", &invite.code)
+        .output()
+        .expect("join");
+    assert!(
+        out.status.success(),
+        "join --mirror failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mirror"));
+    let joined = invite.finish().expect("the invite reports the mirror");
+    assert_eq!(joined["joined"]["mirror"], true, "{joined}");
+    mirror
+}
+
+/// The status `device` has of the device `id`.
+fn peer_status(device: &Device, id: &str) -> serde_json::Value {
+    device.json(&["status"])["status"]["peers"]
+        .as_array()
+        .and_then(|peers| peers.iter().find(|p| p["device_id"] == id).cloned())
+        .unwrap_or_default()
+}
+
+fn device_id(device: &Device) -> String {
+    device.json(&["status"])["status"]["device_id"]
+        .as_str()
+        .expect("device id")
+        .to_string()
+}
+
+#[test]
+fn a_mirror_stores_and_forwards_what_it_cannot_read() {
+    let alex = Device::init("Alex");
+    let a = alex.daemon();
+    let mirror = pair_mirror(&alex, "shelf-box");
+    assert!(
+        !mirror.home().join("journal.key").exists(),
+        "a mirror holds no journal key"
+    );
+    let _m = mirror.daemon();
+    let mirror_id = device_id(&mirror);
+    let listed = alex.ok(&["devices"]);
+    assert!(
+        listed.contains("shelf-box") && listed.contains("a mirror"),
+        "{listed}"
+    );
+    // Nothing on a mirror to read.
+    let log = mirror.run(&["log"]);
+    assert!(!log.status.success());
+    assert!(
+        String::from_utf8_lossy(&log.stderr).contains("is a mirror"),
+        "{}",
+        String::from_utf8_lossy(&log.stderr)
+    );
+
+    // Sam joins later, from Alex; Sam learns where the mirror is from
+    // Alex, with no address given by hand.
+    let sam = pair(&alex, "Sam", "laptop");
+    let s = sam.daemon();
+    eventually(WAIT, "Sam to reach the mirror", || {
+        peer_status(&sam, &mirror_id)["connected"] == true
+    });
+    alex.add("first, while everyone is on");
+    eventually(WAIT, "the first entry on Sam's laptop", || {
+        sam.has_body("while everyone is on")
+    });
+
+    // Sam goes away; Alex writes; the mirror takes it.
+    s.stop();
+    alex.add("written while Sam is away");
+    eventually(WAIT, "the mirror to hold Alex's entry", || {
+        let p = peer_status(&alex, &mirror_id);
+        p["connected"] == true && p["waiting"] == 0 && p["last_sync"].is_i64()
+    });
+    // Alex goes away too; Sam comes back and gets it from the mirror.
+    a.stop();
+    let _s = sam.daemon();
+    eventually(
+        WAIT,
+        "Alex's entry on Sam's laptop, from the mirror",
+        || sam.has_body("written while Sam is away"),
+    );
+    let status = mirror.ok(&["status"]);
+    assert!(
+        status.contains("mirror:") && status.contains("running"),
+        "{status}"
+    );
+
+    // The mirror's disk holds no entry text and no names: not in its
+    // store, not in its logs.
+    let files: Vec<_> = files_under(mirror.dir.path())
+        .into_iter()
+        .filter(|f| std::fs::metadata(f).is_ok_and(|m| m.is_file()))
+        .collect();
+    assert!(files.iter().any(|f| f.ends_with("store.sqlite")));
+    assert!(files
+        .iter()
+        .any(|f| f.extension().is_some_and(|e| e == "log")));
+    for file in files {
+        let bytes = std::fs::read(&file).expect("read");
+        for needle in [
+            "while everyone is on",
+            "written while Sam is away",
+            "Alex",
+            "Sam",
+            "laptop",
+        ] {
+            assert!(
+                !contains(&bytes, needle.as_bytes()),
+                "{} holds {needle:?}",
+                file.display()
+            );
+        }
+    }
+}
