@@ -142,3 +142,86 @@ fn a_mirror_stores_and_forwards_what_it_cannot_read() {
         }
     }
 }
+
+/// A device that is not a member dials the mirror and asks for what it
+/// holds, as a member would: the connection is refused and nothing comes
+/// back.
+#[test]
+fn a_stranger_gets_nothing_from_a_mirror() {
+    use duet_core::keys::DeviceKey;
+    use duet_daemon::behaviour::{self, BehaviourEvent};
+    use duet_daemon::gate::Members;
+    use duet_daemon::protocol::{SyncRequest, SyncResponse};
+    use futures::StreamExt;
+    use libp2p::request_response::{Event, Message};
+    use libp2p::swarm::dial_opts::DialOpts;
+    use libp2p::swarm::SwarmEvent;
+
+    let alex = Device::init("Alex");
+    let _a = alex.daemon();
+    let mirror = pair_mirror(&alex, "shelf-box");
+    let _m = mirror.daemon();
+    alex.add("something for the mirror to keep");
+    let mirror_id = duet_core::DeviceId::from_text(&device_id(&mirror)).expect("id");
+    let mirror_peer = duet_daemon::identity::peer_id(&mirror_id).expect("peer");
+    let addr: libp2p::Multiaddr = mirror.addrs()[0].parse().expect("address");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (answered, connected) = runtime.block_on(async {
+        let stranger = DeviceKey::generate();
+        let members = Members::default();
+        members.set([mirror_peer]);
+        let mut swarm = behaviour::build(duet_daemon::identity::keypair(&stranger), members, false)
+            .expect("swarm");
+        swarm
+            .dial(DialOpts::peer_id(mirror_peer).addresses(vec![addr]).build())
+            .expect("dial");
+        let mut vector = Vec::new();
+        duet_core::VersionVector::new().encode(&mut vector);
+        let mut answered = None;
+        let mut connected = false;
+        let deadline = tokio::time::sleep(Duration::from_secs(15));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => break,
+                event = swarm.select_next_some() => match event {
+                    SwarmEvent::ConnectionEstablished { .. } => {
+                        connected = true;
+                        swarm.behaviour_mut().sync.send_request(
+                            &mirror_peer,
+                            SyncRequest::Hello {
+                                vector: serde_bytes::ByteBuf::from(vector.clone()),
+                                addrs: Vec::new(),
+                                tips: Vec::new(),
+                                now: None,
+                                statements: None,
+                                peers: Vec::new(),
+                            },
+                        );
+                    }
+                    SwarmEvent::Behaviour(BehaviourEvent::Sync(Event::Message {
+                        message: Message::Response { response, .. },
+                        ..
+                    })) => {
+                        answered = Some(matches!(
+                            response,
+                            SyncResponse::Missing { ref envelopes, ref snapshot, .. }
+                                if !envelopes.is_empty() || snapshot.is_some()
+                        ));
+                        break;
+                    }
+                    _ => {}
+                },
+            }
+        }
+        (answered, connected)
+    });
+    assert_eq!(
+        answered, None,
+        "the mirror answered a stranger (connected: {connected})"
+    );
+}
