@@ -174,8 +174,13 @@ fn a_stranger_gets_nothing_from_a_mirror() {
         let stranger = DeviceKey::generate();
         let members = Members::default();
         members.set([mirror_peer]);
-        let mut swarm = behaviour::build(duet_daemon::identity::keypair(&stranger), members, false)
-            .expect("swarm");
+        let mut swarm = behaviour::build(
+            duet_daemon::identity::keypair(&stranger),
+            members,
+            false,
+            behaviour::Role::Device,
+        )
+        .expect("swarm");
         swarm
             .dial(DialOpts::peer_id(mirror_peer).addresses(vec![addr]).build())
             .expect("dial");

@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 
 use duet_daemon::child::{self, ChildDaemon};
 
+pub mod netns;
+
 /// The `duet` binary of this workspace, built once per test binary so the
 /// tests never run a stale one.
 pub fn duet_bin() -> &'static Path {
@@ -251,6 +253,13 @@ impl Device {
 
     /// `daemon`, with extra environment variables.
     pub fn daemon_with(&self, env: &[(&str, &str)]) -> Daemon {
+        self.daemon_as(env, &["--listen", "/ip4/127.0.0.1/tcp/0"], &[])
+    }
+
+    /// `daemon` with `args` after `daemon --no-mdns` (where it listens,
+    /// what a mirror announces), run through `wrapper` (`ip netns exec
+    /// NAME`).
+    pub fn daemon_as(&self, env: &[(&str, &str)], args: &[&str], wrapper: &[&str]) -> Daemon {
         let log = self.dir.path().join(format!(
             "daemon-{}.log",
             std::time::SystemTime::now()
@@ -267,6 +276,8 @@ impl Device {
         let options = child::Options {
             log: Some(&log),
             env: &all,
+            args,
+            wrapper,
             ..child::Options::default()
         };
         if let Ok(mut logs) = DAEMON_LOGS.lock() {

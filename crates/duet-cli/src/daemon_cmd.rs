@@ -13,6 +13,10 @@ pub struct Args {
     /// Do not look for devices on the local network with mDNS.
     #[arg(long)]
     no_mdns: bool,
+    /// A mirror's public address, told to devices as where to reach it
+    /// (repeatable): a VPS's address, or a router's forwarded port.
+    #[arg(long, value_name = "MULTIADDR")]
+    announce: Vec<Multiaddr>,
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
@@ -26,6 +30,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     // for good, and notices of new devices are for the person, not the
     // daemon's log.)
     ctx.home.check()?;
+    anyhow::ensure!(
+        args.announce.is_empty(),
+        "only a mirror announces an address (`--announce`); this home is a device's"
+    );
     init_logging();
     let config = duet_daemon::Config {
         home: ctx.home.root().to_path_buf(),
@@ -53,6 +61,7 @@ pub fn mirror(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let config = duet_daemon::mirror::MirrorConfig {
         home: ctx.home.root().to_path_buf(),
         listen: args.listen,
+        announce: args.announce,
         control: duet_daemon::Control::Socket,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -270,6 +270,7 @@ pub fn peers_from_store(replica: &duet_core::replica::Replica) -> anyhow::Result
             waiting: replica.waiting_for(&theirs)?,
             clock_ahead: record.clock_ahead,
             addrs: record.addrs.clone(),
+            via: None,
         });
     }
     Ok(peers)
@@ -320,10 +321,11 @@ pub fn status(ctx: &Context) -> anyhow::Result<()> {
             safe::line(&p.person),
             safe::line(&p.name),
             safe::prefix(&p.device_id, 8),
-            if p.connected {
-                "connected"
-            } else {
-                "not connected"
+            match (p.connected, p.via.as_deref()) {
+                (true, Some("relayed")) => "relayed",
+                (true, Some("direct")) => "direct",
+                (true, _) => "connected",
+                (false, _) => "not connected",
             },
             p.waiting
         );

@@ -6,7 +6,9 @@ use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{identity::Keypair, mdns, noise, ping, tcp, yamux, StreamProtocol, Swarm};
+use libp2p::{
+    dcutr, identify, identity::Keypair, mdns, noise, ping, relay, tcp, yamux, StreamProtocol, Swarm,
+};
 
 use crate::door::Door;
 use crate::gate::{Gate, Members};
@@ -23,7 +25,17 @@ pub struct Behaviour {
     /// A couple's devices are a handful; these bounds only stop floods.
     pub limits: connection_limits::Behaviour,
     pub door: Door,
+    /// Before the relay: a stranger's connection is refused before the
+    /// relay ever sees it.
     pub gate: Gate,
+    /// On a mirror: a circuit relay (v2) for member devices only.
+    pub relay: Toggle<relay::Behaviour>,
+    /// On every node: reservations on a mirror, and circuits through one.
+    pub relay_client: relay::client::Behaviour,
+    /// On devices: turning a relayed connection into a direct one.
+    pub dcutr: Toggle<dcutr::Behaviour>,
+    /// The addresses a peer sees this node at, which hole punching needs.
+    pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     pub sync: SyncBehaviour,
@@ -45,18 +57,57 @@ pub const PAIR_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// stranger's stalled handshake holds a slot no longer than this.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Builds the swarm: TCP and QUIC, Noise, Yamux, and the behaviours.
+/// What a node is to the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A device people write from: it reserves a slot on mirrors and hole
+    /// punches through them.
+    Device,
+    /// A mirror: a relay for the journal's member devices.
+    Mirror,
+}
+
+/// The relay a mirror runs: reservations and circuits for member devices
+/// only (the gate's current members; a stranger, or a removed device, is
+/// refused at both), with room enough for a journal's sync.
+fn relay_config(members: Members) -> relay::Config {
+    let only_members = |members: Members| -> Box<dyn relay::RateLimiter> {
+        Box::new(move |peer: libp2p::PeerId, _: &libp2p::Multiaddr, _| members.is_member(&peer))
+    };
+    let burst = std::num::NonZeroU32::new(30).unwrap_or(std::num::NonZeroU32::MIN);
+    relay::Config {
+        max_reservations: 128,
+        max_reservations_per_peer: 4,
+        reservation_duration: Duration::from_secs(30 * 60),
+        reservation_rate_limiters: vec![only_members(members.clone())],
+        max_circuits: 64,
+        max_circuits_per_peer: 8,
+        // A relayed connection lasts until a direct one replaces it; a
+        // backlog of a year of entries is tens of megabytes.
+        max_circuit_duration: Duration::from_secs(60 * 60),
+        max_circuit_bytes: 1 << 30,
+        circuit_src_rate_limiters: vec![only_members(members)],
+    }
+    .reservation_rate_per_peer(burst, Duration::from_secs(2))
+    .circuit_src_per_peer(burst, Duration::from_secs(2))
+}
+
+/// Builds the swarm: TCP and QUIC (and circuits through a relay), Noise,
+/// Yamux, and the behaviours for `role`.
 pub fn build(
     keypair: Keypair,
     members: Members,
     with_mdns: bool,
+    role: Role,
 ) -> Result<Swarm<Behaviour>, BuildError> {
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(BuildError::Transport)?
         .with_quic()
-        .with_behaviour(|key| {
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(BuildError::Transport)?
+        .with_behaviour(|key, relay_client| {
             let peer = key.public().to_peer_id();
             let mdns = if with_mdns {
                 match mdns::tokio::Behaviour::new(mdns::Config::default(), peer) {
@@ -84,10 +135,20 @@ pub fn build(
                 .with_max_established_incoming(Some(32))
                 .with_max_established_outgoing(Some(32))
                 .with_max_established_per_peer(Some(4));
+            let relay = (role == Role::Mirror).then(|| relay::Behaviour::new(peer, relay_config(members.clone())));
+            let dcutr = (role == Role::Device).then(|| dcutr::Behaviour::new(peer));
+            let identify = identify::Behaviour::new(
+                identify::Config::new("/duet/id/1".into(), key.public())
+                    .with_agent_version(format!("duet/{}", env!("CARGO_PKG_VERSION"))),
+            );
             Behaviour {
                 limits: connection_limits::Behaviour::new(limits),
                 door: Door::new(members.clone()),
                 gate: Gate::new(members),
+                relay: Toggle::from(relay),
+                relay_client,
+                dcutr: Toggle::from(dcutr),
+                identify,
                 ping: ping::Behaviour::default(),
                 mdns: Toggle::from(mdns),
                 sync: request_response::Behaviour::with_codec(

@@ -35,6 +35,11 @@ pub struct Options<'a> {
     pub env: &'a [(&'a str, &'a str)],
     /// How long to wait until it answers.
     pub wait: Duration,
+    /// Its arguments after `daemon --no-mdns` (default: `--listen` on
+    /// 127.0.0.1, an ephemeral TCP port).
+    pub args: &'a [&'a str],
+    /// A command that runs it (`ip netns exec NAME`, say); none by default.
+    pub wrapper: &'a [&'a str],
 }
 
 impl Default for Options<'_> {
@@ -43,6 +48,8 @@ impl Default for Options<'_> {
             log: None,
             env: &[],
             wait: Duration::from_secs(30),
+            args: &["--listen", "/ip4/127.0.0.1/tcp/0"],
+            wrapper: &[],
         }
     }
 }
@@ -68,10 +75,20 @@ impl ChildDaemon {
             }
             None => Stdio::null(),
         };
-        let child = Command::new(exe)
+        let mut command = match options.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        command
             .arg("--home")
             .arg(home)
-            .args(["daemon", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
+            .args(["daemon", "--no-mdns"])
+            .args(options.args);
+        let child = command
             .env_remove("DUET_HOME")
             .envs(options.env.iter().copied())
             .stdin(Stdio::null())

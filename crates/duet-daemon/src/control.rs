@@ -64,6 +64,9 @@ pub struct PeerStatus {
     /// Where this device can dial it, newest first.
     #[serde(default)]
     pub addrs: Vec<String>,
+    /// How it is connected: "direct", or "relayed" through a mirror.
+    #[serde(default)]
+    pub via: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -125,7 +125,12 @@ pub async fn join(
     let me = identity::keypair(&device).public().to_peer_id();
     let members = Members::default();
     members.set_pairing_open(true);
-    let mut swarm = behaviour::build(identity::keypair(&device), members, request.mdns)?;
+    let mut swarm = behaviour::build(
+        identity::keypair(&device),
+        members,
+        request.mdns,
+        behaviour::Role::Device,
+    )?;
     let (nameplate, by_uri, password, expected) = match &request.secret {
         Secret::Code(code) => (code.nameplate, false, code.password(), None),
         Secret::Uri(uri) => (uri.nameplate, true, uri.password(), Some(uri.peer)),

@@ -45,6 +45,9 @@ pub struct MirrorConfig {
     /// Addresses to listen on; empty means all interfaces, ephemeral
     /// ports, TCP and QUIC (a mirror usually wants a fixed port).
     pub listen: Vec<Multiaddr>,
+    /// Its public addresses, told to devices (a VPS's address, a router's
+    /// forwarded port), beside those it listens on.
+    pub announce: Vec<Multiaddr>,
     pub control: Control,
 }
 
@@ -66,10 +69,18 @@ pub async fn run(
     let (ledger, device) = home.open_mirror()?;
     let me = ledger.device_id();
     let gate = Members::default();
-    let mut swarm = behaviour::build(identity::keypair(&device), gate.clone(), false)
-        .map_err(DaemonError::from)?;
+    let mut swarm = behaviour::build(
+        identity::keypair(&device),
+        gate.clone(),
+        false,
+        behaviour::Role::Mirror,
+    )
+    .map_err(DaemonError::from)?;
     let before = remembered_own_addrs(ledger.store(), &me);
     listen(&mut swarm, &before, config.listen)?;
+    for addr in &config.announce {
+        swarm.add_external_address(addr.clone());
+    }
     let (commands_tx, commands) = mpsc::channel(16);
     let socket = crate::control::socket_path(&config.home);
     let listener = match config.control {
@@ -88,6 +99,7 @@ pub async fn run(
         redial: Redial::default(),
         refusals: Warnings::default(),
         waiting: HashMap::new(),
+        announce: config.announce,
     };
     mirror.update_gate();
     tracing::info!(device = %me.short(), "mirror started");
@@ -112,6 +124,8 @@ struct Mirror {
     refusals: Warnings<(PeerId, String)>,
     /// `duet sync` answers waiting for peers' replies, by request.
     waiting: HashMap<request_response::OutboundRequestId, (PeerId, Instant)>,
+    /// Public addresses told to devices beside those it listens on.
+    announce: Vec<Multiaddr>,
 }
 
 impl Mirror {
@@ -172,6 +186,7 @@ impl Mirror {
                     waiting: self.ledger.waiting_for(&theirs).unwrap_or(0),
                     clock_ahead: record.clock_ahead,
                     addrs: record.addrs,
+                    via: None,
                 }
             })
             .collect();
@@ -249,12 +264,22 @@ impl Mirror {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
+                // The relay serves only once the mirror has an address to
+                // give in its reservations.
+                self.swarm.add_external_address(address.clone());
                 let me = self.ledger.device_id();
                 let _ = self
                     .ledger
                     .store()
                     .remember_addrs(&me, &[address.to_string()]);
-                let own = self.swarm.listeners().map(|a| a.to_vec()).collect();
+                // Announced addresses first: they are the ones that work
+                // from elsewhere.
+                let own = self
+                    .announce
+                    .iter()
+                    .chain(self.swarm.listeners())
+                    .map(|a| a.to_vec())
+                    .collect();
                 self.engine.set_own_addrs(own);
             }
             SwarmEvent::ConnectionEstablished {

@@ -146,7 +146,8 @@ impl Running {
         }
         let gate = Members::default();
         let keypair = identity::keypair(local.writer.device_key());
-        let mut swarm = behaviour::build(keypair, gate.clone(), config.mdns)?;
+        let mut swarm =
+            behaviour::build(keypair, gate.clone(), config.mdns, behaviour::Role::Device)?;
         let me = local.device_id();
         let before = remembered_own_addrs(local.writer.store(), &me);
         listen(&mut swarm, &before, config.listen)?;

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde_bytes::ByteBuf;
 
-use super::message::{MAX_PEER_ADDRS, MAX_TIPS, PEER_ADDRS_EACH};
+use super::message::{MAX_PEER_ADDRS, MAX_PEER_ADDR_LEN, MAX_TIPS, PEER_ADDRS_EACH};
 use super::{
     Config, Event, Exchange, HeldBack, Holder, Intake, Output, SyncRequest, SyncResponse,
     MAX_ADDRS, MAX_ADDR_BYTES,
@@ -613,7 +613,7 @@ impl<P: Clone + Ord + Hash> Engine<P> {
         let addrs: Vec<(crate::ids::DeviceId, String)> = peers
             .into_iter()
             .take(MAX_PEER_ADDRS)
-            .filter(|p| p.len() <= MAX_ADDR_BYTES + 64)
+            .filter(|p| p.len() <= MAX_PEER_ADDR_LEN)
             .filter_map(|p| {
                 let (id, addr) = p.split_once(' ')?;
                 let device = crate::ids::DeviceId::from_text(id)?;
@@ -649,19 +649,37 @@ fn peer_addrs(holder: &impl Holder) -> Result<Vec<String>, StoreError> {
     members.sort();
     for device in members {
         let text = device.to_text();
-        for addr in ledger
-            .store()
-            .peer(device)?
-            .addrs
-            .iter()
-            .take(PEER_ADDRS_EACH)
-        {
-            if out.len() < MAX_PEER_ADDRS && addr.len() <= MAX_ADDR_BYTES {
-                out.push(format!("{text} {addr}"));
+        let mut addrs = ledger.store().peer(device)?.addrs;
+        // What works from elsewhere first: through a relay, then public,
+        // then private, then loopback.
+        addrs.sort_by_key(|a| reach_rank(a));
+        for addr in addrs.iter().take(PEER_ADDRS_EACH) {
+            let entry = format!("{text} {addr}");
+            if out.len() < MAX_PEER_ADDRS && entry.len() <= MAX_PEER_ADDR_LEN {
+                out.push(entry);
             }
         }
     }
     Ok(out)
+}
+
+/// How likely a device elsewhere reaches an address (lower is likelier):
+/// through a relay, public, private, loopback.
+fn reach_rank(addr: &str) -> u8 {
+    if addr.contains("/p2p-circuit") {
+        return 0;
+    }
+    let ip = addr
+        .strip_prefix("/ip4/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|ip| ip.parse::<std::net::Ipv4Addr>().ok());
+    match ip {
+        Some(ip) if ip.is_loopback() => 3,
+        Some(ip) if ip.is_private() || ip.is_link_local() => 2,
+        Some(_) => 1,
+        None if addr.starts_with("/ip6/::1/") => 3,
+        None => 1,
+    }
 }
 
 fn refuse(intake: &mut Intake, e: ReceiveError) {

@@ -27,6 +27,9 @@ pub const MAX_ADDR_BYTES: usize = 128;
 /// Most addresses of other devices taken from one message, and most sent
 /// per device.
 pub const MAX_PEER_ADDRS: usize = 64;
+/// Longest "<device id> <address>" taken (an address through a relay
+/// names two peer ids: about 200 characters).
+pub const MAX_PEER_ADDR_LEN: usize = 320;
 pub const PEER_ADDRS_EACH: usize = 3;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -6,6 +6,7 @@
 //! here is IO: carrying their outputs to the swarm and the store.
 
 mod pair_io;
+mod relay_io;
 mod sync_io;
 
 pub(crate) use sync_io::learn_peer_addrs;
@@ -73,6 +74,8 @@ pub struct EventLoop {
     countered: std::collections::HashSet<PeerId>,
     /// Key ids of envelopes held back for want of their epoch.
     keys_wanted: std::collections::HashSet<u32>,
+    /// Connections (direct or relayed) and reservations on mirrors.
+    links: relay_io::Links,
 }
 
 impl EventLoop {
@@ -100,6 +103,7 @@ impl EventLoop {
             keys_asked: HashMap::new(),
             countered: std::collections::HashSet::new(),
             keys_wanted: std::collections::HashSet::new(),
+            links: relay_io::Links::default(),
         };
         event_loop.update_gate();
         Ok(event_loop)
@@ -194,10 +198,10 @@ impl EventLoop {
                     .and_then(|id| ledger.store().peer(&id).ok())
                     .unwrap_or_default();
                 let theirs = record.vector.unwrap_or_default();
+                let peer = id.and_then(|id| identity::peer_id(&id));
                 PeerStatus {
-                    connected: id
-                        .and_then(|id| identity::peer_id(&id))
-                        .is_some_and(|p| self.engine.is_connected(&p)),
+                    via: peer.and_then(|p| self.links.via(&p)).map(str::to_string),
+                    connected: peer.is_some_and(|p| self.engine.is_connected(&p)),
                     device_id: d.id.clone(),
                     person: d.person.clone(),
                     name: d.name.clone(),
@@ -218,6 +222,7 @@ impl EventLoop {
     fn on_tick(&mut self) {
         let now = Instant::now();
         self.pick_up_local_writes();
+        self.keep_reservations();
         let actions = self.invitations.expire(now);
         self.carry_out(actions);
         self.redial(false);
@@ -358,18 +363,31 @@ impl EventLoop {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
-                let me = self.local.device_id();
-                let _ = self
-                    .local
-                    .writer
-                    .store()
-                    .remember_addrs(&me, &[address.to_string()]);
+                // A relayed address names the mirror's port: never this
+                // device's own to listen on again.
+                if !relay_io::is_relayed(&address) {
+                    let me = self.local.device_id();
+                    let _ = self
+                        .local
+                        .writer
+                        .store()
+                        .remember_addrs(&me, &[address.to_string()]);
+                }
+                let own = self.swarm.listeners().map(|a| a.to_vec()).collect();
+                self.engine.set_own_addrs(own);
+            }
+            SwarmEvent::ListenerClosed { listener_id, .. } => {
+                self.listener_closed(listener_id);
                 let own = self.swarm.listeners().map(|a| a.to_vec()).collect();
                 self.engine.set_own_addrs(own);
             }
             SwarmEvent::ConnectionEstablished {
-                peer_id, endpoint, ..
+                peer_id,
+                endpoint,
+                connection_id,
+                ..
             } => {
+                self.link_opened(peer_id, connection_id, &endpoint);
                 if self.gate.is_removed(&peer_id) {
                     tracing::info!(peer = %peer_id, "a removed device connected; it is told, and nothing else");
                     return;
@@ -394,11 +412,15 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                connection_id,
+                num_established,
                 ..
-            } if self.engine.is_connected(&peer_id) => {
-                self.engine.disconnected(&peer_id);
-                tracing::info!(peer = %peer_id, "member device disconnected");
+            } => {
+                self.link_closed(&peer_id, connection_id);
+                if num_established == 0 && self.engine.is_connected(&peer_id) {
+                    self.engine.disconnected(&peer_id);
+                    tracing::info!(peer = %peer_id, "member device disconnected");
+                }
             }
             SwarmEvent::IncomingConnectionError { error, .. } => {
                 tracing::debug!(error = %error, "incoming connection failed");

@@ -1,0 +1,178 @@
+//! Reaching devices through the journal's mirrors (`docs/mirror.md`): a
+//! device keeps a reservation on each mirror it is connected to, so that
+//! devices that cannot dial it reach it through the mirror; its relayed
+//! addresses go out in the sync hello like any other; and once a direct
+//! connection to a peer exists (hole punched by DCUtR, or dialled), the
+//! relayed one is closed, so sync runs over the direct one.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use libp2p::core::transport::ListenerId;
+use libp2p::core::ConnectedPoint;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::ConnectionId;
+use libp2p::{Multiaddr, PeerId};
+
+use super::EventLoop;
+use crate::identity;
+
+/// How long after a reservation failed or ended a device tries again.
+const RESERVE_AGAIN: Duration = Duration::from_secs(10);
+
+/// How this device is connected to its peers, and its reservations.
+#[derive(Default)]
+pub(super) struct Links {
+    /// Open connections per peer, and whether each goes through a relay.
+    connections: HashMap<PeerId, Vec<(ConnectionId, bool)>>,
+    /// Reservations on mirrors: the listener that holds each.
+    reservations: HashMap<PeerId, ListenerId>,
+    /// When a reservation on a mirror was last asked for.
+    asked: HashMap<PeerId, Instant>,
+}
+
+impl Links {
+    /// "direct" or "relayed" for a connected peer.
+    pub(super) fn via(&self, peer: &PeerId) -> Option<&'static str> {
+        let links = self.connections.get(peer)?;
+        if links.iter().any(|(_, relayed)| !relayed) {
+            Some("direct")
+        } else if links.is_empty() {
+            None
+        } else {
+            Some("relayed")
+        }
+    }
+}
+
+/// True for an address through a relay.
+pub(super) fn is_relayed(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| matches!(p, Protocol::P2pCircuit))
+}
+
+impl EventLoop {
+    /// The member devices that are mirrors.
+    fn mirrors(&self) -> Vec<PeerId> {
+        self.local
+            .writer
+            .devices()
+            .iter()
+            .filter(|d| d.is_mirror())
+            .filter_map(|d| duet_core::DeviceId::from_text(&d.id))
+            .filter(|d| self.local.writer.ledger().is_current_member(d))
+            .filter_map(|d| identity::peer_id(&d))
+            .collect()
+    }
+
+    /// A connection opened: noted, a relayed one closed when a direct one
+    /// exists, and a reservation asked of a mirror.
+    pub(super) fn link_opened(
+        &mut self,
+        peer: PeerId,
+        id: ConnectionId,
+        endpoint: &ConnectedPoint,
+    ) {
+        let relayed = endpoint.is_relayed();
+        let links = self.links.connections.entry(peer).or_default();
+        links.push((id, relayed));
+        let direct = links.iter().any(|(_, r)| !r);
+        if direct {
+            let relayed_ids: Vec<ConnectionId> =
+                links.iter().filter(|(_, r)| *r).map(|(c, _)| *c).collect();
+            for c in relayed_ids {
+                tracing::info!(peer = %short(&peer), "a direct connection replaces the relayed one");
+                self.swarm.close_connection(c);
+            }
+        }
+        if !relayed && self.mirrors().contains(&peer) {
+            let addr = match endpoint {
+                ConnectedPoint::Dialer { address, .. } => Some(address.clone()),
+                ConnectedPoint::Listener { .. } => None,
+            };
+            self.reserve(peer, addr);
+        }
+    }
+
+    /// A connection closed.
+    pub(super) fn link_closed(&mut self, peer: &PeerId, id: ConnectionId) {
+        if let Some(links) = self.links.connections.get_mut(peer) {
+            links.retain(|(c, _)| *c != id);
+            if links.is_empty() {
+                self.links.connections.remove(peer);
+            }
+        }
+    }
+
+    /// A listener closed: if it held a reservation, the next tick asks
+    /// again.
+    pub(super) fn listener_closed(&mut self, listener: ListenerId) {
+        let gone: Vec<PeerId> = self
+            .links
+            .reservations
+            .iter()
+            .filter(|(_, l)| **l == listener)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in gone {
+            tracing::info!(mirror = %short(&peer), "the reservation on a mirror ended; asking again");
+            self.links.reservations.remove(&peer);
+        }
+    }
+
+    /// Asks each connected mirror without a reservation for one, at most
+    /// every [`RESERVE_AGAIN`].
+    pub(super) fn keep_reservations(&mut self) {
+        for mirror in self.mirrors() {
+            if self.swarm.is_connected(&mirror) {
+                self.reserve(mirror, None);
+            }
+        }
+    }
+
+    /// Asks `mirror` for a reservation, at `addr` or an address remembered
+    /// for it.
+    fn reserve(&mut self, mirror: PeerId, addr: Option<Multiaddr>) {
+        if self.links.reservations.contains_key(&mirror) {
+            return;
+        }
+        let now = Instant::now();
+        if self
+            .links
+            .asked
+            .get(&mirror)
+            .is_some_and(|at| now.duration_since(*at) < RESERVE_AGAIN)
+        {
+            return;
+        }
+        let remembered = || {
+            let device = identity::device_id(&mirror)?;
+            let record = self.local.writer.store().peer(&device).ok()?;
+            record
+                .addrs
+                .iter()
+                .filter_map(|a| a.parse::<Multiaddr>().ok())
+                .find(|a| !is_relayed(a))
+        };
+        let Some(addr) = addr.filter(|a| !is_relayed(a)).or_else(remembered) else {
+            return;
+        };
+        let base: Multiaddr = addr
+            .iter()
+            .filter(|p| !matches!(p, Protocol::P2p(_)))
+            .collect();
+        let circuit = base.with(Protocol::P2p(mirror)).with(Protocol::P2pCircuit);
+        self.links.asked.insert(mirror, now);
+        match self.swarm.listen_on(circuit.clone()) {
+            Ok(listener) => {
+                tracing::info!(mirror = %short(&mirror), "asked a mirror for a reservation");
+                self.links.reservations.insert(mirror, listener);
+            }
+            Err(e) => tracing::debug!(%circuit, error = %e, "cannot ask for a reservation"),
+        }
+    }
+}
+
+/// A peer as its device's short id, as `duet devices` shows it.
+pub(super) fn short(peer: &PeerId) -> String {
+    identity::device_id(peer).map_or_else(|| peer.to_string(), |d| d.short())
+}

@@ -1,0 +1,203 @@
+//! Partners on different networks, on one machine: network namespaces
+//! made by the test (`common/netns.rs`), a "public" network with the
+//! mirror, and two homes, each behind a router that masquerades (NAT), one
+//! device in each. Paired at home first (on loopback), then apart: they
+//! reach each other through the mirror with no address given by hand, and
+//! hole punch to a direct connection where both NATs allow it.
+//!
+//! Needs root, `ip` and `nft`. Without them the tests say why and pass,
+//! unless `DUET_REQUIRE_NETNS` is set (as `.ci/run` does), when they fail.
+
+mod common;
+
+use std::time::Duration;
+
+use common::netns::{self, NatKind, Net, Node, MIRROR_ADDR};
+use common::{contains, eventually, files_under, pair, Daemon, Device, Invite};
+
+const WAIT: Duration = Duration::from_secs(60);
+const MIRROR_PORT: u16 = 4001;
+
+/// The namespaces, or `None` (said on stderr) when this machine cannot
+/// make them.
+fn net(a: NatKind, b: NatKind) -> Option<Net> {
+    match netns::available() {
+        Ok(()) => Some(Net::new(a, b).expect("build the networks")),
+        Err(why) => {
+            assert!(
+                std::env::var_os("DUET_REQUIRE_NETNS").is_none(),
+                "the network-namespace tests cannot run here: {why}"
+            );
+            eprintln!("skipped: the network-namespace tests cannot run here: {why}");
+            None
+        }
+    }
+}
+
+/// Starts `device`'s daemon inside `node`'s namespace, on every interface.
+fn daemon_in(net: &Net, node: Node, device: &Device, listen: &str) -> Daemon {
+    let ns = net.ns(node);
+    let log = std::env::var("DUET_NAT_LOG").unwrap_or_else(|_| "info".into());
+    device.daemon_as(
+        &[("RUST_LOG", log.as_str())],
+        &["--listen", listen],
+        &["ip", "netns", "exec", &ns],
+    )
+}
+
+fn device_id(device: &Device) -> String {
+    device.json(&["status"])["status"]["device_id"]
+        .as_str()
+        .expect("device id")
+        .to_string()
+}
+
+/// How `device` is connected to `id`: "direct", "relayed", or "".
+fn via(device: &Device, id: &str) -> String {
+    device.json(&["status"])["status"]["peers"]
+        .as_array()
+        .and_then(|peers| peers.iter().find(|p| p["device_id"] == id).cloned())
+        .and_then(|p| p["via"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Alex, a mirror and Sam, paired at home on loopback. The mirror
+/// announces the address it will have on the public network.
+fn paired_at_home() -> (Device, Device, Device) {
+    let alex = Device::init("Alex");
+    let a = alex.daemon();
+    let mirror = Device::new();
+    let invite = Invite::open(&alex, "2m");
+    let addr = alex.addrs().into_iter().next().expect("address");
+    let out = mirror
+        .cmd(&[
+            "join",
+            "--mirror",
+            "--device",
+            "shelf",
+            "--no-mdns",
+            "--addr",
+            &addr,
+            "--timeout",
+            "60s",
+        ])
+        .env("DUET_CODE", &invite.code)
+        .output()
+        .expect("join");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    invite.finish().expect("the mirror joined");
+    // The mirror runs here for now, announcing the address it will have
+    // on the public network.
+    let public = format!("/ip4/{MIRROR_ADDR}/tcp/{MIRROR_PORT}");
+    let m = mirror.daemon_as(
+        &[],
+        &["--listen", "/ip4/127.0.0.1/tcp/0", "--announce", &public],
+        &[],
+    );
+    let sam = pair(&alex, "Sam", "desktop");
+    let s = sam.daemon();
+    let mirror_id = device_id(&mirror);
+    eventually(
+        WAIT,
+        "both devices to know where the mirror will be",
+        || {
+            [&alex, &sam].iter().all(|d| {
+                d.json(&["status"])["status"]["peers"]
+                    .as_array()
+                    .and_then(|p| {
+                        p.iter()
+                            .find(|p| p["device_id"] == mirror_id.as_str())
+                            .cloned()
+                    })
+                    .is_some_and(|p| p["addrs"].to_string().contains(&MIRROR_ADDR.to_string()))
+            })
+        },
+    );
+    drop((a, s, m));
+    (alex, mirror, sam)
+}
+
+#[test]
+fn partners_behind_two_nats_sync_through_the_mirror_and_punch_through() {
+    let Some(net) = net(NatKind::Cone, NatKind::Cone) else {
+        return;
+    };
+    let (alex, mirror, sam) = paired_at_home();
+    let (alex_id, sam_id) = (device_id(&alex), device_id(&sam));
+    let _m = daemon_in(
+        &net,
+        Node::Mirror,
+        &mirror,
+        &format!("/ip4/0.0.0.0/tcp/{MIRROR_PORT}"),
+    );
+    let _a = daemon_in(&net, Node::HostA, &alex, "/ip4/0.0.0.0/tcp/0");
+    let _s = daemon_in(&net, Node::HostB, &sam, "/ip4/0.0.0.0/tcp/0");
+
+    // An entry either writes reaches the other, with no address given.
+    alex.add("from Alex's home");
+    sam.add("from Sam's home");
+    eventually(WAIT, "each entry on the other's device", || {
+        sam.has_body("from Alex's home") && alex.has_body("from Sam's home")
+    });
+    // Both NATs keep ports: the relayed connection becomes a direct one.
+    eventually(WAIT, "a direct connection between the two homes", || {
+        via(&alex, &sam_id) == "direct" && via(&sam, &alex_id) == "direct"
+    });
+    let status = sam.ok(&["status"]);
+    assert!(status.contains("direct"), "{status}");
+    // And sync goes on over it.
+    alex.add("after the hole punch");
+    eventually(WAIT, "the later entry on Sam's device", || {
+        sam.has_body("after the hole punch")
+    });
+    // The mirror read nothing.
+    for file in files_under(mirror.dir.path())
+        .into_iter()
+        .filter(|f| std::fs::metadata(f).is_ok_and(|m| m.is_file()))
+    {
+        let bytes = std::fs::read(&file).expect("read");
+        for needle in [
+            "from Alex's home",
+            "from Sam's home",
+            "after the hole punch",
+        ] {
+            assert!(
+                !contains(&bytes, needle.as_bytes()),
+                "{} holds {needle:?}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn behind_nats_that_forbid_hole_punching_sync_stays_relayed() {
+    let Some(net) = net(NatKind::Symmetric, NatKind::Symmetric) else {
+        return;
+    };
+    let (alex, mirror, sam) = paired_at_home();
+    let alex_id = device_id(&alex);
+    let _m = daemon_in(
+        &net,
+        Node::Mirror,
+        &mirror,
+        &format!("/ip4/0.0.0.0/tcp/{MIRROR_PORT}"),
+    );
+    let _a = daemon_in(&net, Node::HostA, &alex, "/ip4/0.0.0.0/tcp/0");
+    let _s = daemon_in(&net, Node::HostB, &sam, "/ip4/0.0.0.0/tcp/0");
+    eventually(WAIT, "a relayed connection between the two homes", || {
+        via(&sam, &alex_id) == "relayed"
+    });
+    alex.add("through the relay");
+    eventually(WAIT, "Alex's entry on Sam's device", || {
+        sam.has_body("through the relay")
+    });
+    // Hole punching cannot succeed through these NATs: still relayed.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(via(&sam, &alex_id), "relayed");
+    assert!(sam.ok(&["status"]).contains("relayed"));
+}
