@@ -201,3 +201,37 @@ fn behind_nats_that_forbid_hole_punching_sync_stays_relayed() {
     assert_eq!(via(&sam, &alex_id), "relayed");
     assert!(sam.ok(&["status"]).contains("relayed"));
 }
+
+/// Store and forward across the NATs: Alex writes while Sam is off, then
+/// goes off; Sam comes on and gets Alex's entries from the mirror alone.
+#[test]
+fn an_entry_waits_on_the_mirror_for_a_partner_who_was_away() {
+    let Some(net) = net(NatKind::Cone, NatKind::Cone) else {
+        return;
+    };
+    let (alex, mirror, sam) = paired_at_home();
+    let mirror_id = device_id(&mirror);
+    let _m = daemon_in(
+        &net,
+        Node::Mirror,
+        &mirror,
+        &format!("/ip4/0.0.0.0/tcp/{MIRROR_PORT}"),
+    );
+    let a = daemon_in(&net, Node::HostA, &alex, "/ip4/0.0.0.0/tcp/0");
+    alex.add("left with the mirror while Sam was away");
+    eventually(WAIT, "the mirror to hold Alex's entry", || {
+        let peers = alex.json(&["status"])["status"]["peers"].clone();
+        peers.as_array().is_some_and(|p| {
+            p.iter().any(|p| {
+                p["device_id"] == mirror_id.as_str() && p["connected"] == true && p["waiting"] == 0
+            })
+        })
+    });
+    a.stop();
+    let _s = daemon_in(&net, Node::HostB, &sam, "/ip4/0.0.0.0/tcp/0");
+    eventually(
+        WAIT,
+        "Alex's entry on Sam's device, from the mirror",
+        || sam.has_body("left with the mirror while Sam was away"),
+    );
+}
