@@ -46,10 +46,11 @@ fn daemon_in(net: &Net, node: Node, device: &Device, listen: &str) -> Daemon {
 }
 
 fn device_id(device: &Device) -> String {
-    device.json(&["status"])["status"]["device_id"]
-        .as_str()
-        .expect("device id")
-        .to_string()
+    let home = duet_core::home::Home::new(device.home());
+    duet_core::keys::DeviceKey::read(&home.device_key_path())
+        .expect("device key")
+        .id()
+        .to_text()
 }
 
 /// How `device` is connected to `id`: "direct", "relayed", or "".
