@@ -62,9 +62,10 @@ fn via(device: &Device, id: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Alex, a mirror and Sam, paired at home on loopback. The mirror
-/// announces the address it will have on the public network.
-fn paired_at_home() -> (Device, Device, Device) {
+/// Alex and a mirror, paired at home on loopback; the mirror announces the
+/// address it will have on the public network. Alex's and the mirror's
+/// daemons run (stop them with the returned handles).
+fn alex_and_mirror_at_home() -> (Device, Device, Daemon, Daemon) {
     let alex = Device::init("Alex");
     let a = alex.daemon();
     let mirror = Device::new();
@@ -91,33 +92,36 @@ fn paired_at_home() -> (Device, Device, Device) {
         String::from_utf8_lossy(&out.stderr)
     );
     invite.finish().expect("the mirror joined");
-    // The mirror runs here for now, announcing the address it will have
-    // on the public network.
     let public = format!("/ip4/{MIRROR_ADDR}/tcp/{MIRROR_PORT}");
     let m = mirror.daemon_as(
         &[],
         &["--listen", "/ip4/127.0.0.1/tcp/0", "--announce", &public],
         &[],
     );
+    let mirror_id = device_id(&mirror);
+    eventually(WAIT, "Alex to know where the mirror will be", || {
+        knows_public_mirror(&alex, &mirror_id)
+    });
+    (alex, mirror, a, m)
+}
+
+/// True when `device` has the mirror's public address.
+fn knows_public_mirror(device: &Device, mirror_id: &str) -> bool {
+    device.json(&["status"])["status"]["peers"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["device_id"] == mirror_id).cloned())
+        .is_some_and(|p| p["addrs"].to_string().contains(&MIRROR_ADDR.to_string()))
+}
+
+/// Alex, a mirror and Sam, paired at home on loopback.
+fn paired_at_home() -> (Device, Device, Device) {
+    let (alex, mirror, a, m) = alex_and_mirror_at_home();
     let sam = pair(&alex, "Sam", "desktop");
     let s = sam.daemon();
     let mirror_id = device_id(&mirror);
-    eventually(
-        WAIT,
-        "both devices to know where the mirror will be",
-        || {
-            [&alex, &sam].iter().all(|d| {
-                d.json(&["status"])["status"]["peers"]
-                    .as_array()
-                    .and_then(|p| {
-                        p.iter()
-                            .find(|p| p["device_id"] == mirror_id.as_str())
-                            .cloned()
-                    })
-                    .is_some_and(|p| p["addrs"].to_string().contains(&MIRROR_ADDR.to_string()))
-            })
-        },
-    );
+    eventually(WAIT, "Sam to know where the mirror will be", || {
+        knows_public_mirror(&sam, &mirror_id)
+    });
     drop((a, s, m));
     (alex, mirror, sam)
 }
@@ -235,4 +239,71 @@ fn an_entry_waits_on_the_mirror_for_a_partner_who_was_away() {
         "Alex's entry on Sam's device, from the mirror",
         || sam.has_body("left with the mirror while Sam was away"),
     );
+}
+
+/// A device on another network pairs through the mirror: the invitation's
+/// link names the inviting device's relayed address, and the mirror
+/// relays for a device pairing while the invitation is open.
+#[test]
+fn a_device_on_another_network_pairs_through_the_mirror() {
+    let Some(net) = net(NatKind::Cone, NatKind::Cone) else {
+        return;
+    };
+    let (alex, mirror, a, m) = alex_and_mirror_at_home();
+    drop((a, m));
+    let _m = daemon_in(
+        &net,
+        Node::Mirror,
+        &mirror,
+        &format!("/ip4/0.0.0.0/tcp/{MIRROR_PORT}"),
+    );
+    let _a = daemon_in(&net, Node::HostA, &alex, "/ip4/0.0.0.0/tcp/0");
+    eventually(WAIT, "Alex to hold a reservation on the mirror", || {
+        alex.addrs()
+            .iter()
+            .any(|a| a.contains("p2p-circuit") && a.contains(&MIRROR_ADDR.to_string()))
+    });
+    let invite = Invite::open(&alex, "2m");
+    // Sam, at home behind another NAT, joins with the invitation's link.
+    let sam = Device::new();
+    let runtime = sam.dir.path().join("run");
+    std::fs::create_dir_all(&runtime).expect("runtime dir");
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &net.ns(Node::HostB)])
+        .arg(common::duet_bin())
+        .args([
+            "join",
+            "--person",
+            "Sam",
+            "--device",
+            "desktop",
+            "--no-mdns",
+            "--timeout",
+            "60s",
+        ])
+        .env("DUET_HOME", sam.home())
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("DUET_URI", &invite.uri)
+        .env(
+            "RUST_LOG",
+            std::env::var("DUET_NAT_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("join");
+    if !out.status.success() {
+        common::show_daemon_logs();
+    }
+    assert!(
+        out.status.success(),
+        "join across networks failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let joined = invite.finish().expect("the invite reports Sam's device");
+    assert_eq!(joined["joined"]["person"], "Sam");
+    let _s = daemon_in(&net, Node::HostB, &sam, "/ip4/0.0.0.0/tcp/0");
+    alex.add("welcome from across the city");
+    eventually(WAIT, "Alex's entry on Sam's new device", || {
+        sam.has_body("welcome from across the city")
+    });
 }

@@ -67,12 +67,19 @@ pub enum Role {
     Mirror,
 }
 
-/// The relay a mirror runs: reservations and circuits for member devices
-/// only (the gate's current members; a stranger, or a removed device, is
-/// refused at both), with room enough for a journal's sync.
+/// The relay a mirror runs: reservations for member devices only (the
+/// gate's current members; a stranger, or a removed device, is refused),
+/// circuits from member devices, and from a device that is not a member
+/// only while a member has asked the mirror to let one pair with it
+/// (`SyncRequest::Pairing`); room enough for a journal's sync.
 fn relay_config(members: Members) -> relay::Config {
     let only_members = |members: Members| -> Box<dyn relay::RateLimiter> {
         Box::new(move |peer: libp2p::PeerId, _: &libp2p::Multiaddr, _| members.is_member(&peer))
+    };
+    let members_or_pairing = |members: Members| -> Box<dyn relay::RateLimiter> {
+        Box::new(move |peer: libp2p::PeerId, _: &libp2p::Multiaddr, _| {
+            members.is_member(&peer) || members.pairing_open()
+        })
     };
     let burst = std::num::NonZeroU32::new(30).unwrap_or(std::num::NonZeroU32::MIN);
     relay::Config {
@@ -86,7 +93,7 @@ fn relay_config(members: Members) -> relay::Config {
         // backlog of a year of entries is tens of megabytes.
         max_circuit_duration: Duration::from_secs(60 * 60),
         max_circuit_bytes: 1 << 30,
-        circuit_src_rate_limiters: vec![only_members(members)],
+        circuit_src_rate_limiters: vec![members_or_pairing(members)],
     }
     .reservation_rate_per_peer(burst, Duration::from_secs(2))
     .circuit_src_per_peer(burst, Duration::from_secs(2))

@@ -62,6 +62,11 @@ impl Members {
         }
     }
 
+    /// True while devices that are not members may connect to pair.
+    pub fn pairing_open(&self) -> bool {
+        self.inner.read().map(|i| i.pairing_open).unwrap_or(false)
+    }
+
     pub fn known(&self) -> &KnownSources {
         &self.known
     }

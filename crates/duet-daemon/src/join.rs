@@ -148,15 +148,20 @@ pub async fn join(
             .with(libp2p::multiaddr::Protocol::Tcp(0));
         let _ = swarm.listen_on(any);
     }
-    for addr in &addrs {
-        let opts = match expected {
-            Some(peer) => DialOpts::peer_id(peer)
-                .addresses(vec![addr.clone()])
-                .build(),
-            None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
-        };
+    // One dial with every address when the peer is known (a second dial
+    // to a peer being dialled is refused), so an address through a relay
+    // is tried beside the direct ones; one dial per address otherwise.
+    let dials = match expected {
+        Some(peer) => vec![DialOpts::peer_id(peer).addresses(addrs.clone()).build()],
+        None => addrs
+            .iter()
+            .map(|addr| DialOpts::unknown_peer_id().address(addr.clone()).build())
+            .collect(),
+    };
+    let dial_count = dials.len();
+    for opts in dials {
         if let Err(e) = swarm.dial(opts) {
-            tracing::debug!(%addr, error = %e, "dial failed");
+            tracing::debug!(error = %e, "dial failed");
         }
     }
     let mut tried: HashSet<PeerId> = HashSet::new();
@@ -285,7 +290,7 @@ pub async fn join(
             SwarmEvent::OutgoingConnectionError { error, .. } => {
                 tracing::debug!(error = %error, "could not connect");
                 dials_failed += 1;
-                if !request.mdns && dials_failed >= addrs.len() && tried.is_empty() {
+                if !request.mdns && dials_failed >= dial_count && tried.is_empty() {
                     return Err(JoinError::Unreachable {
                         addrs: addrs.clone(),
                     });

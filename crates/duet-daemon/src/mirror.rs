@@ -39,6 +39,8 @@ use crate::warnings::Warnings;
 const TICK: Duration = Duration::from_millis(500);
 /// How long `duet sync` on the mirror waits for answers.
 const SYNC_WAIT: Duration = Duration::from_secs(15);
+/// The longest a member may keep the relay open to a device pairing.
+const PAIRING_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 pub struct MirrorConfig {
     pub home: PathBuf,
@@ -100,6 +102,7 @@ pub async fn run(
         refusals: Warnings::default(),
         waiting: HashMap::new(),
         announce: config.announce,
+        pairing_until: None,
     };
     mirror.update_gate();
     tracing::info!(device = %me.short(), "mirror started");
@@ -126,6 +129,9 @@ struct Mirror {
     waiting: HashMap<request_response::OutboundRequestId, (PeerId, Instant)>,
     /// Public addresses told to devices beside those it listens on.
     announce: Vec<Multiaddr>,
+    /// Until when a device that is not a member may reach a member
+    /// through the relay to pair (`SyncRequest::Pairing`).
+    pairing_until: Option<Instant>,
 }
 
 impl Mirror {
@@ -217,8 +223,42 @@ impl Mirror {
         let _ = reply.send(synced);
     }
 
+    /// A member has an invitation open: a device that is not a member yet
+    /// may connect and open circuits through the relay to pair, for at
+    /// most [`PAIRING_WINDOW`] (0 closes it). Returns the seconds granted.
+    fn open_pairing(&mut self, by: PeerId, secs: u32) -> u32 {
+        let secs = secs.min(PAIRING_WINDOW.as_secs() as u32);
+        if secs == 0 {
+            self.pairing_until = None;
+            self.close_pairing();
+            return 0;
+        }
+        tracing::info!(peer = %short(&by), secs, "relaying for a device pairing with a member");
+        self.pairing_until = Some(Instant::now() + Duration::from_secs(u64::from(secs)));
+        self.gate.set_pairing_open(true);
+        secs
+    }
+
+    /// Strangers may no longer connect; those connected are sent away.
+    fn close_pairing(&mut self) {
+        self.gate.set_pairing_open(false);
+        let strangers: Vec<PeerId> = self
+            .swarm
+            .connected_peers()
+            .filter(|p| !self.gate.is_member(p))
+            .copied()
+            .collect();
+        for peer in strangers {
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
     fn on_tick(&mut self) {
         let now = Instant::now();
+        if self.pairing_until.is_some_and(|until| now >= until) {
+            self.pairing_until = None;
+            self.close_pairing();
+        }
         self.engine.tick(now, &self.ledger);
         self.drain_engine();
         self.redial(false);
@@ -370,6 +410,10 @@ impl Mirror {
                     SyncRequest::Keys => Some(SyncResponse::Keys {
                         sealed: serde_bytes::ByteBuf::new(),
                     }),
+                    SyncRequest::Pairing { open_secs } => {
+                        let open_secs = self.open_pairing(peer, open_secs);
+                        Some(SyncResponse::PairingOpen { open_secs })
+                    }
                     request => self.engine.on_request(peer, request, &mut self.ledger),
                 };
                 if let Some(response) = response {

@@ -222,7 +222,7 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                 })
             }
             // Answered by the caller, which knows whose device is asking.
-            SyncRequest::Keys => None,
+            SyncRequest::Keys | SyncRequest::Pairing { .. } => None,
         }
     }
 
@@ -282,6 +282,7 @@ impl<P: Clone + Ord + Hash> Engine<P> {
             }
             // Taken in by the caller (`Holder` has no key of its own).
             SyncResponse::Keys { .. } => Exchange::default(),
+            SyncResponse::PairingOpen { .. } => Exchange::default(),
             SyncResponse::Removed { envelopes } => {
                 let received = self.take_in(from.clone(), None, envelopes, holder);
                 self.outbox

@@ -66,6 +66,10 @@ pub enum SyncRequest {
     /// that started the epoch was on its way). Answered only to a current
     /// member, with the keys sealed to its own device key.
     Keys,
+    /// To a mirror, from a member with an invitation open: "let a device
+    /// that is not a member yet reach me through your relay, to pair, for
+    /// this many seconds" (0: no longer). Answered `PairingOpen`.
+    Pairing { open_secs: u32 },
     /// New envelopes, pushed as they are written or received; a snapshot
     /// first when the receiver is known to be behind one.
     Push {
@@ -112,4 +116,7 @@ pub enum SyncResponse {
     /// recorded its removal (sealed to the key epoch it holds, so it can
     /// read who removed it and when), and nothing else.
     Removed { envelopes: Vec<ByteBuf> },
+    /// The answer to `Pairing`: until when (seconds from now) the mirror
+    /// relays for a device pairing.
+    PairingOpen { open_secs: u32 },
 }

@@ -22,7 +22,7 @@ fn sends(engine: &mut Engine<u8>) -> Vec<(u8, SyncRequest)> {
 fn pushed(request: &SyncRequest) -> usize {
     match request {
         SyncRequest::Push { envelopes, .. } => envelopes.len(),
-        SyncRequest::Hello { .. } | SyncRequest::Keys => 0,
+        SyncRequest::Hello { .. } | SyncRequest::Keys | SyncRequest::Pairing { .. } => 0,
     }
 }
 

@@ -313,6 +313,7 @@ impl Sim {
                                 ..
                             } => format!("push snap={} n={}", snapshot.is_some(), envelopes.len()),
                             SyncRequest::Keys => "keys".to_string(),
+                            SyncRequest::Pairing { .. } => "pairing".to_string(),
                         }
                     ),
                     Output::Event(Event::Received { from, intake }) => eprintln!(

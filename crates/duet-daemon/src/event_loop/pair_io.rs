@@ -43,6 +43,7 @@ impl EventLoop {
         }
         self.invite_events.insert(nameplate, events);
         self.gate.set_pairing_open(true);
+        self.tell_mirrors_pairing(u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX));
         tracing::info!(nameplate, "invitation open");
     }
 
@@ -157,6 +158,9 @@ impl EventLoop {
     pub(super) fn close_pairing_if_idle(&mut self) {
         if self.invitations.any_open() {
             return;
+        }
+        if self.gate.pairing_open() {
+            self.tell_mirrors_pairing(0);
         }
         self.gate.set_pairing_open(false);
         let strangers: Vec<PeerId> = self

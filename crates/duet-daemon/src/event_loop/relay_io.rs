@@ -52,7 +52,7 @@ pub(super) fn is_relayed(addr: &Multiaddr) -> bool {
 
 impl EventLoop {
     /// The member devices that are mirrors.
-    fn mirrors(&self) -> Vec<PeerId> {
+    pub(super) fn mirrors(&self) -> Vec<PeerId> {
         self.local
             .writer
             .devices()
@@ -168,6 +168,22 @@ impl EventLoop {
                 self.links.reservations.insert(mirror, listener);
             }
             Err(e) => tracing::debug!(%circuit, error = %e, "cannot ask for a reservation"),
+        }
+    }
+}
+
+impl EventLoop {
+    /// Asks every connected mirror to relay for a device pairing with this
+    /// one for `secs` seconds (0: no longer), so that a device on another
+    /// network reaches this one's invitation through the mirror.
+    pub(super) fn tell_mirrors_pairing(&mut self, secs: u32) {
+        for mirror in self.mirrors() {
+            if self.swarm.is_connected(&mirror) {
+                self.swarm.behaviour_mut().sync.send_request(
+                    &mirror,
+                    crate::protocol::SyncRequest::Pairing { open_secs: secs },
+                );
+            }
         }
     }
 }
