@@ -230,3 +230,66 @@ fn a_stranger_gets_nothing_from_a_mirror() {
         "the mirror answered a stranger (connected: {connected})"
     );
 }
+
+/// A device that is not a member asks the mirror for a relay reservation,
+/// while a member has an invitation open (the mirror then lets strangers
+/// connect, to pair): refused all the same.
+#[test]
+fn a_stranger_cannot_reserve_a_slot_on_a_mirror() {
+    use duet_core::keys::DeviceKey;
+    use duet_daemon::behaviour;
+    use duet_daemon::gate::Members;
+    use futures::StreamExt;
+    use libp2p::multiaddr::Protocol;
+    use libp2p::swarm::SwarmEvent;
+
+    let alex = Device::init("Alex");
+    let _a = alex.daemon();
+    let mirror = pair_mirror(&alex, "shelf-box");
+    let _m = mirror.daemon();
+    let mirror_id = device_id(&mirror);
+    eventually(WAIT, "Alex and the mirror connected", || {
+        peer_status(&alex, &mirror_id)["connected"] == true
+    });
+    let mut invite = Invite::open(&alex, "2m");
+    std::thread::sleep(Duration::from_secs(1));
+    let mirror_peer =
+        duet_daemon::identity::peer_id(&duet_core::DeviceId::from_text(&mirror_id).expect("id"))
+            .expect("peer");
+    let addr: libp2p::Multiaddr = mirror.addrs()[0].parse().expect("address");
+    let circuit = addr
+        .with(Protocol::P2p(mirror_peer))
+        .with(Protocol::P2pCircuit);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let reserved = runtime.block_on(async {
+        let stranger = DeviceKey::generate();
+        let members = Members::default();
+        members.set([mirror_peer]);
+        let mut swarm = behaviour::build(
+            duet_daemon::identity::keypair(&stranger),
+            members,
+            false,
+            behaviour::Role::Device,
+        )
+        .expect("swarm");
+        swarm.listen_on(circuit).expect("ask for a reservation");
+        let deadline = tokio::time::sleep(Duration::from_secs(15));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => break None,
+                event = swarm.select_next_some() => match event {
+                    SwarmEvent::NewListenAddr { address, .. } => break Some(address.to_string()),
+                    SwarmEvent::ListenerClosed { .. } => break None,
+                    _ => {}
+                },
+            }
+        }
+    });
+    let _ = invite.child.kill();
+    assert_eq!(reserved, None, "a stranger got a relayed address");
+}
