@@ -154,6 +154,16 @@ fn partners_behind_two_nats_sync_through_the_mirror_and_punch_through() {
     });
     let status = sam.ok(&["status"]);
     assert!(status.contains("direct"), "{status}");
+    // Each knows it cannot be dialled from outside its home: the mirror
+    // tried.
+    eventually(WAIT, "both devices to learn they are behind NAT", || {
+        [&alex, &sam].iter().all(|d| {
+            d.json(&["status"])["status"]["reachability"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("private"))
+        })
+    });
+    assert!(alex.ok(&["status"]).contains("reachable: private"));
     // And sync goes on over it.
     alex.add("after the hole punch");
     eventually(WAIT, "the later entry on Sam's device", || {

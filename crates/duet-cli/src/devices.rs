@@ -242,6 +242,7 @@ fn offline_status(ctx: &Context) -> anyhow::Result<StatusReport> {
         device_id: me.to_text(),
         addrs: Vec::new(),
         peers: peers_from_store(&replica)?,
+        reachability: None,
     })
 }
 
@@ -308,6 +309,9 @@ pub fn status(ctx: &Context) -> anyhow::Result<()> {
     println!("device:    {}", safe::prefix(&report.device_id, 8));
     for addr in &report.addrs {
         println!("listening: {}", safe::line(addr));
+    }
+    if let Some(reach) = &report.reachability {
+        println!("reachable: {}", safe::line(reach));
     }
     if report.peers.is_empty() {
         println!("No other devices yet; add one with `duet invite`.");

@@ -7,7 +7,8 @@ use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{
-    dcutr, identify, identity::Keypair, mdns, noise, ping, relay, tcp, yamux, StreamProtocol, Swarm,
+    autonat, dcutr, identify, identity::Keypair, mdns, noise, ping, relay, tcp, yamux,
+    StreamProtocol, Swarm,
 };
 
 use crate::door::Door;
@@ -36,6 +37,9 @@ pub struct Behaviour {
     pub dcutr: Toggle<dcutr::Behaviour>,
     /// The addresses a peer sees this node at, which hole punching needs.
     pub identify: identify::Behaviour,
+    /// Whether this device can be dialled from outside: a mirror dials it
+    /// back (AutoNAT v1; every node answers, devices ask their mirrors).
+    pub autonat: autonat::Behaviour,
     pub ping: ping::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     pub sync: SyncBehaviour,
@@ -148,6 +152,22 @@ pub fn build(
                 identify::Config::new("/duet/id/1".into(), key.public())
                     .with_agent_version(format!("duet/{}", env!("CARGO_PKG_VERSION"))),
             );
+            // Devices ask only their mirrors (added as servers when they
+            // connect). Any address is probed: a mirror serves only the
+            // journal's members, and a mirror on a home network must be
+            // able to answer for private addresses.
+            let autonat = autonat::Behaviour::new(
+                peer,
+                autonat::Config {
+                    use_connected: false,
+                    only_global_ips: false,
+                    boot_delay: Duration::from_secs(3),
+                    retry_interval: Duration::from_secs(30),
+                    throttle_server_period: Duration::from_secs(15),
+                    timeout: Duration::from_secs(10),
+                    ..autonat::Config::default()
+                },
+            );
             Behaviour {
                 limits: connection_limits::Behaviour::new(limits),
                 door: Door::new(members.clone()),
@@ -156,6 +176,7 @@ pub fn build(
                 relay_client,
                 dcutr: Toggle::from(dcutr),
                 identify,
+                autonat,
                 ping: ping::Behaviour::default(),
                 mdns: Toggle::from(mdns),
                 sync: request_response::Behaviour::with_codec(

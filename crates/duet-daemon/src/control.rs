@@ -74,6 +74,10 @@ pub struct StatusReport {
     pub device_id: String,
     pub addrs: Vec<String>,
     pub peers: Vec<PeerStatus>,
+    /// Whether devices elsewhere can dial this one, as its mirrors found
+    /// (`None` with no mirror to ask).
+    #[serde(default)]
+    pub reachability: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -200,6 +200,7 @@ impl Mirror {
             device_id: me.to_text(),
             addrs: self.swarm.listeners().map(|a| a.to_string()).collect(),
             peers,
+            reachability: None,
         }
     }
 

@@ -212,10 +212,13 @@ impl EventLoop {
                 }
             })
             .collect();
+        let asked_a_mirror = !self.mirrors().is_empty();
         StatusReport {
             device_id: me.to_text(),
             addrs: self.swarm.listeners().map(|a| a.to_string()).collect(),
             peers,
+            reachability: asked_a_mirror
+                .then(|| relay_io::reachability(&self.swarm.behaviour().autonat.nat_status())),
         }
     }
 
@@ -432,6 +435,11 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Pair(event)) => self.on_pair_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Autonat(
+                libp2p::autonat::Event::StatusChanged { new, .. },
+            )) => {
+                tracing::info!(reachability = %relay_io::reachability(&new), "this device's reachability");
+            }
             _ => {}
         }
     }

@@ -89,6 +89,11 @@ impl EventLoop {
                 ConnectedPoint::Dialer { address, .. } => Some(address.clone()),
                 ConnectedPoint::Listener { .. } => None,
             };
+            // The mirror tells this device whether it can be dialled.
+            self.swarm
+                .behaviour_mut()
+                .autonat
+                .add_server(peer, addr.clone().filter(|a| !is_relayed(a)));
             self.reserve(peer, addr);
         }
     }
@@ -169,6 +174,17 @@ impl EventLoop {
             }
             Err(e) => tracing::debug!(%circuit, error = %e, "cannot ask for a reservation"),
         }
+    }
+}
+
+/// This device's reachability in words, from AutoNAT's status.
+pub(super) fn reachability(status: &libp2p::autonat::NatStatus) -> String {
+    match status {
+        libp2p::autonat::NatStatus::Public(addr) => format!("public, at {addr}"),
+        libp2p::autonat::NatStatus::Private => {
+            "private: devices elsewhere reach it through a mirror".to_string()
+        }
+        libp2p::autonat::NatStatus::Unknown => "not known yet".to_string(),
     }
 }
 
