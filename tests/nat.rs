@@ -215,6 +215,8 @@ fn behind_nats_that_forbid_hole_punching_sync_stays_relayed() {
     std::thread::sleep(Duration::from_secs(5));
     assert_eq!(via(&sam, &alex_id), "relayed");
     assert!(sam.ok(&["status"]).contains("relayed"));
+    let doctor = String::from_utf8_lossy(&sam.run(&["doctor"]).stdout).into_owned();
+    assert!(doctor.contains("connected through a mirror"), "{doctor}");
 }
 
 /// Store and forward across the NATs: Alex writes while Sam is off, then

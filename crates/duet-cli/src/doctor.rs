@@ -221,9 +221,21 @@ fn check(ctx: &Context) -> Vec<Finding> {
             "restore store.sqlite from your backup of this home",
         )),
     }
+    let mirrors: Vec<String> = replica
+        .devices()
+        .iter()
+        .filter(|d| d.is_mirror())
+        .map(|d| d.id.clone())
+        .collect();
     let (peers, running) = match Client::connect(home.root()).and_then(|mut c| c.status()) {
         Ok(report) => {
             out.push(good("the daemon is running"));
+            if let Some(reach) = &report.reachability {
+                out.push(good(format!(
+                    "this device's reachability, as its mirror sees it: {}",
+                    safe::line(reach)
+                )));
+            }
             if report.addrs.is_empty() {
                 out.push(bad(
                     "the daemon listens on no address, so no device can reach it",
@@ -260,27 +272,41 @@ fn check(ctx: &Context) -> Vec<Finding> {
             (Vec::new(), false)
         }
     };
+    let mirror_connected = peers
+        .iter()
+        .any(|p| p.connected && mirrors.contains(&p.device_id));
     for p in &peers {
-        out.extend(check_peer(p, running));
+        out.extend(check_peer(p, running, mirror_connected));
     }
     out
 }
 
 /// What is known of one other device: connected, last sync, where it can
 /// be reached, and its clock.
-fn check_peer(p: &PeerStatus, running: bool) -> Vec<Finding> {
+/// `mirror_connected`: this device is connected to one of the journal's
+/// mirrors, through which devices behind routers reach each other.
+fn check_peer(p: &PeerStatus, running: bool, mirror_connected: bool) -> Vec<Finding> {
     let mut out = Vec::new();
     let who = format!("{}'s {}", safe::line(&p.person), safe::line(&p.name));
     let last = p.last_sync.map_or("never synced".into(), |t| {
         format!("last synced {}", render::when(t))
     });
-    if p.connected {
+    let relayed_known = p.addrs.iter().any(|a| a.contains("/p2p-circuit"));
+    if p.connected && p.via.as_deref() == Some("relayed") {
+        out.push(good(format!(
+            "{who} is connected through a mirror ({last}); it becomes direct when both routers allow it (docs/mirror.md)"
+        )));
+    } else if p.connected {
         out.push(good(format!("{who} is connected ({last})")));
     } else if running {
         let fix = if p.addrs.is_empty() {
             "this device knows no address for it: put both devices on the same network (they find each other there), or pair again with `duet join --addr`"
+        } else if relayed_known && !mirror_connected {
+            "it is reached through a mirror, and this device is not connected to one: check that `duet mirror` runs on its machine and that this device can reach it (`duet status` lists it)"
+        } else if relayed_known {
+            "the mirror holds no slot for it: start `duet daemon` on that device; until then, what it wrote reaches you through the mirror"
         } else {
-            "start `duet daemon` on that device; on another network, give its address with `duet join --addr` or wait for mirrors (issue 12)"
+            "start `duet daemon` on that device; if it is on another network, behind a router no device can dial, run a mirror on an always-on machine with a reachable address (docs/mirror.md)"
         };
         out.push(bad(format!("{who} is not connected ({last})"), fix));
     } else {
