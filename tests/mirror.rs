@@ -293,3 +293,36 @@ fn a_stranger_cannot_reserve_a_slot_on_a_mirror() {
     let _ = invite.child.kill();
     assert_eq!(reserved, None, "a stranger got a relayed address");
 }
+
+/// A mirror is removed like any device: members refuse it from then on,
+/// and it stores nothing written after.
+#[test]
+fn a_mirror_is_removed_like_a_device() {
+    let alex = Device::init("Alex");
+    let _a = alex.daemon();
+    let mirror = pair_mirror(&alex, "shelf-box");
+    let _m = mirror.daemon();
+    let mirror_id = device_id(&mirror);
+    alex.add("before the mirror was removed");
+    eventually(WAIT, "the mirror to hold Alex's entry", || {
+        let p = peer_status(&alex, &mirror_id);
+        p["connected"] == true && p["waiting"] == 0 && p["last_sync"].is_i64()
+    });
+    alex.ok(&["devices", "remove", &mirror_id, "--yes"]);
+    let listed = alex.ok(&["devices"]);
+    assert!(listed.contains("Removed"), "{listed}");
+    let stored = || -> i64 {
+        rusqlite::Connection::open(mirror.home().join("store.sqlite"))
+            .and_then(|c| c.query_row("SELECT COUNT(*) FROM envelopes", [], |r| r.get(0)))
+            .unwrap_or(-1)
+    };
+    eventually(WAIT, "the mirror to learn it was removed", || {
+        rusqlite::Connection::open(mirror.home().join("store.sqlite"))
+            .and_then(|c| c.query_row("SELECT COUNT(*) FROM removed", [], |r| r.get::<_, i64>(0)))
+            .is_ok_and(|n| n > 0)
+    });
+    let before = stored();
+    alex.add("after the mirror was removed");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(stored(), before, "the removed mirror stored something new");
+}

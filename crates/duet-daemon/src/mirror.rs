@@ -267,10 +267,14 @@ impl Mirror {
             .retain(|_, (_, at)| now.duration_since(*at) < SYNC_WAIT);
     }
 
-    /// Dials the members it knows an address of and is not connected to.
+    /// Dials the members it knows an address of and is not connected to;
+    /// a removed mirror has nobody left to call.
     fn redial(&mut self, force: bool) {
         let now = Instant::now();
         let me = self.ledger.device_id();
+        if self.ledger.removed().contains_key(&me) {
+            return;
+        }
         let members: Vec<DeviceId> = self
             .ledger
             .members()
@@ -389,6 +393,14 @@ impl Mirror {
             if let Message::Request { channel, .. } = message {
                 let response = SyncResponse::Removed {
                     envelopes: Vec::new(),
+                    statements: self
+                        .ledger
+                        .store()
+                        .statements()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(serde_bytes::ByteBuf::from)
+                        .collect(),
                 };
                 let _ = self
                     .swarm
@@ -492,6 +504,11 @@ impl Mirror {
             }
             Event::Local { doing, error } => {
                 tracing::warn!(doing, error = %crate::sentence(&error), "a local error");
+            }
+            Event::RemovedHere { by_peer } => {
+                tracing::warn!(peer = %short(&by_peer), "this mirror was removed from the journal: it serves nothing new; remove its home, or pair it again");
+                self.engine.disconnected(&by_peer);
+                let _ = self.swarm.disconnect_peer_id(by_peer);
             }
             _ => {}
         }

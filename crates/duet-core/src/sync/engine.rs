@@ -283,7 +283,11 @@ impl<P: Clone + Ord + Hash> Engine<P> {
             // Taken in by the caller (`Holder` has no key of its own).
             SyncResponse::Keys { .. } => Exchange::default(),
             SyncResponse::PairingOpen { .. } => Exchange::default(),
-            SyncResponse::Removed { envelopes } => {
+            SyncResponse::Removed {
+                envelopes,
+                statements,
+            } => {
+                self.take_statements(holder, statements);
                 let received = self.take_in(from.clone(), None, envelopes, holder);
                 self.outbox
                     .push_back(Output::Event(Event::RemovedHere { by_peer: from }));

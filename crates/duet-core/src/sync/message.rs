@@ -115,7 +115,13 @@ pub enum SyncResponse {
     /// To a removed device, for any request: the signed changes that
     /// recorded its removal (sealed to the key epoch it holds, so it can
     /// read who removed it and when), and nothing else.
-    Removed { envelopes: Vec<ByteBuf> },
+    Removed {
+        envelopes: Vec<ByteBuf>,
+        /// The signed device list, so that a device without the journal
+        /// key (a mirror) learns it was removed.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        statements: Vec<ByteBuf>,
+    },
     /// The answer to `Pairing`: until when (seconds from now) the mirror
     /// relays for a device pairing.
     PairingOpen { open_secs: u32 },

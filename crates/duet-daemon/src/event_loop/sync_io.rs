@@ -150,6 +150,15 @@ impl EventLoop {
                 .into_iter()
                 .map(serde_bytes::ByteBuf::from)
                 .collect(),
+            statements: self
+                .local
+                .writer
+                .store()
+                .statements()
+                .unwrap_or_default()
+                .into_iter()
+                .map(serde_bytes::ByteBuf::from)
+                .collect(),
         };
         if self
             .swarm
