@@ -1,5 +1,5 @@
 //! Partners on different networks, on one machine: network namespaces
-//! made by the test (`common/netns.rs`), a "public" network with the
+//! made by the test (the `duet-netns` crate), a "public" network with the
 //! mirror, and two homes, each behind a router that masquerades (NAT), one
 //! device in each. Paired at home first (on loopback), then apart: they
 //! reach each other through the mirror with no address given by hand, and
@@ -12,8 +12,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::netns::{self, NatKind, Net, Node, MIRROR_ADDR};
 use common::{contains, eventually, files_under, pair, Daemon, Device, Invite};
+use duet_netns::{self as netns, NatKind, Net, Node, MIRROR_ADDR};
 
 const WAIT: Duration = Duration::from_secs(60);
 const MIRROR_PORT: u16 = 4001;

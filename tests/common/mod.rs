@@ -9,8 +9,6 @@ use std::sync::OnceLock;
 
 use duet_daemon::child::{self, ChildDaemon};
 
-pub mod netns;
-
 /// The `duet` binary of this workspace, built once per test binary so the
 /// tests never run a stale one.
 pub fn duet_bin() -> &'static Path {

@@ -25,7 +25,8 @@
 //!   SIGKILL) are removed by [`cleanup_stale`], which [`Net::new`] calls.
 //!
 //! Requires root (CAP_SYS_ADMIN + CAP_NET_ADMIN), iproute2 and nftables.
-//! Only std is used, so the file can be copied into `tests/common/`.
+//! Only std is used. duet's tests across network boundaries
+//! (`tests/nat.rs`) and the benchmark's figures through a relay use it.
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
