@@ -9,11 +9,14 @@
 //! Without `--entries` it measures journals of 1,000, 10,000 and 40,000
 //! entries (the growth figures need all three); the single-device CLI and
 //! disk figures are taken at 10,000. `--quick` runs 1,000 entries and a
-//! few repetitions, and checks only that every entry arrived.
+//! few repetitions, and checks only that every entry arrived. As root, it
+//! also measures live latency between two homes behind NAT, through a
+//! mirror's relay and after hole punching (`nat.rs`); `--no-nat` skips it.
 
 mod actors;
 mod limit;
 mod local;
+mod nat;
 mod net;
 mod procfs;
 mod profile;
@@ -48,6 +51,9 @@ struct Args {
     /// Also write the results here as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Skip the live latency across two NATs (network namespaces, root).
+    #[arg(long)]
+    no_nat: bool,
     /// Seed for the generated text.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
@@ -65,6 +71,8 @@ struct Report {
     machine: String,
     local: local::Report,
     net: Vec<net::NetReport>,
+    /// Across two NATs, or why not measured.
+    nat: Result<nat::NatReport, String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -88,10 +96,17 @@ fn main() -> anyhow::Result<()> {
     for &n in &sizes {
         net.push(net::run(n, live_adds, runs, args.seed, args.after_removal)?);
     }
+    let nat = if args.no_nat {
+        Err("skipped (--no-nat)".to_string())
+    } else {
+        eprintln!("live latency across two NATs, through a mirror...");
+        nat::run(if args.quick { 20 } else { 100 }, args.seed)
+    };
     let report = Report {
         machine: machine(),
         local,
         net,
+        nat,
     };
     print!("{}", table(&report));
     if let Some(path) = &args.json {
@@ -183,6 +198,27 @@ fn table(r: &Report) -> String {
             b.join_seconds / a.join_seconds,
             b.live.p50_ms / a.live.p50_ms
         ));
+    }
+    let loopback = r.net.iter().find(|n| n.entries == 10_000).or(r.net.first());
+    t.push_str("\n(9) live latency, two homes behind NAT with a mirror   p50        p99\n");
+    if let Some(n) = loopback {
+        t.push_str(&format!(
+            "    loopback, direct (as (3))                   {:>7.1} ms {:>7.1} ms\n",
+            n.live.p50_ms, n.live.p99_ms
+        ));
+    }
+    match &r.nat {
+        Ok(nat) => {
+            t.push_str(&format!(
+                "    through the mirror's relay (symmetric NATs) {:>7.1} ms {:>7.1} ms\n",
+                nat.relayed.p50_ms, nat.relayed.p99_ms
+            ));
+            t.push_str(&format!(
+                "    hole punched to direct (cone NATs)          {:>7.1} ms {:>7.1} ms\n",
+                nat.direct.p50_ms, nat.direct.p99_ms
+            ));
+        }
+        Err(why) => t.push_str(&format!("    not measured: {why}\n")),
     }
     t
 }

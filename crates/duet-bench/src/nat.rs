@@ -90,9 +90,14 @@ fn pair(duet: &Path, inviter: &Path, joiner: &Path, extra: &[&str]) -> anyhow::R
         .spawn()?;
     let stdout = invite.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
     let mut lines = std::io::BufReader::new(stdout).lines();
-    let first = lines.next().ok_or_else(|| anyhow!("invite printed nothing"))??;
+    let first = lines
+        .next()
+        .ok_or_else(|| anyhow!("invite printed nothing"))??;
     let v: serde_json::Value = serde_json::from_str(&first)?;
-    let uri = v["uri"].as_str().ok_or_else(|| anyhow!("no link"))?.to_string();
+    let uri = v["uri"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no link"))?
+        .to_string();
     let out = Command::new(duet)
         .args(["join", "--no-mdns", "--timeout", "60s"])
         .args(extra)
@@ -118,7 +123,11 @@ fn measure(kind: NatKind, via: &str, live_adds: usize, rng: &mut Rng) -> anyhow:
         dir.path().join("mirror"),
         dir.path().join("sam"),
     );
-    local::output(&duet, &alex, &["init", "--person", "Alex", "--device", "laptop"])?;
+    local::output(
+        &duet,
+        &alex,
+        &["init", "--person", "Alex", "--device", "laptop"],
+    )?;
     let public = format!("/ip4/{MIRROR_ADDR}/tcp/{MIRROR_PORT}");
     let loopback = ["--listen", "/ip4/127.0.0.1/tcp/0"];
     let (alex_id, sam_id) = {
@@ -130,7 +139,12 @@ fn measure(kind: NatKind, via: &str, live_adds: usize, rng: &mut Rng) -> anyhow:
             &["--listen", "/ip4/127.0.0.1/tcp/0", "--announce", &public],
             &[],
         )?;
-        pair(&duet, &alex, &sam, &["--person", "Sam", "--device", "desktop"])?;
+        pair(
+            &duet,
+            &alex,
+            &sam,
+            &["--person", "Sam", "--device", "desktop"],
+        )?;
         let s = daemon(&duet, &sam, &loopback, &[])?;
         // Both learn where the mirror will be.
         wait_until(Duration::from_secs(60), || {
@@ -140,8 +154,14 @@ fn measure(kind: NatKind, via: &str, live_adds: usize, rng: &mut Rng) -> anyhow:
         })
         .context("the devices did not learn the mirror's address")?;
         let ids = (
-            status(&duet, &alex)?["status"]["device_id"].as_str().unwrap_or_default().to_string(),
-            status(&duet, &sam)?["status"]["device_id"].as_str().unwrap_or_default().to_string(),
+            status(&duet, &alex)?["status"]["device_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            status(&duet, &sam)?["status"]["device_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
         );
         for d in [s, m, a] {
             d.stop(STOP);
@@ -153,14 +173,20 @@ fn measure(kind: NatKind, via: &str, live_adds: usize, rng: &mut Rng) -> anyhow:
     let (ns_m, ns_a, ns_b) = (in_ns(Node::Mirror), in_ns(Node::HostA), in_ns(Node::HostB));
     let mirror_listen = format!("/ip4/0.0.0.0/tcp/{MIRROR_PORT}");
     let any = ["--listen", "/ip4/0.0.0.0/tcp/0"];
-    let m = daemon(&duet, &mirror, &["--listen", &mirror_listen], &["ip", "netns", "exec", &ns_m])?;
+    let m = daemon(
+        &duet,
+        &mirror,
+        &["--listen", &mirror_listen],
+        &["ip", "netns", "exec", &ns_m],
+    )?;
     let a = daemon(&duet, &alex, &any, &["ip", "netns", "exec", &ns_a])?;
     let s = daemon(&duet, &sam, &any, &["ip", "netns", "exec", &ns_b])?;
     wait_until(Duration::from_secs(90), || {
         let v = status(&duet, &sam)?;
-        Ok(v["status"]["peers"]
-            .as_array()
-            .is_some_and(|p| p.iter().any(|p| p["device_id"] == alex_id.as_str() && p["via"] == via)))
+        Ok(v["status"]["peers"].as_array().is_some_and(|p| {
+            p.iter()
+                .any(|p| p["device_id"] == alex_id.as_str() && p["via"] == via)
+        }))
     })
     .with_context(|| format!("no {via} connection between the homes"))?;
     let _ = sam_id;
