@@ -41,6 +41,7 @@ pub mod join;
 mod local;
 pub mod mirror;
 pub mod pairing;
+mod peering;
 pub mod protocol;
 mod redial;
 mod run;

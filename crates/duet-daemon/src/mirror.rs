@@ -17,10 +17,8 @@ use std::time::{Duration, Instant};
 use duet_core::home::{Home, HomeError};
 use duet_core::ledger::Ledger;
 use duet_core::sync::{Config as EngineConfig, Engine, Event, Output};
-use duet_core::DeviceId;
 use futures::StreamExt;
 use libp2p::request_response::{self, Message};
-use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot};
@@ -91,7 +89,8 @@ pub async fn run(
         Control::Off => None,
     };
     let server = listener.map(|l| tokio::spawn(crate::server::serve(l, Handle::new(commands_tx))));
-    let engine = Engine::new(EngineConfig::default(), &ledger).map_err(DaemonError::from)?;
+    let mut engine = Engine::new(EngineConfig::default(), &ledger).map_err(DaemonError::from)?;
+    engine.set_device_of(identity::device_id);
     let mut mirror = Mirror {
         swarm,
         ledger,
@@ -267,42 +266,9 @@ impl Mirror {
             .retain(|_, (_, at)| now.duration_since(*at) < SYNC_WAIT);
     }
 
-    /// Dials the members it knows an address of and is not connected to;
-    /// a removed mirror has nobody left to call.
+    /// Dials the members it knows an address of and is not connected to.
     fn redial(&mut self, force: bool) {
-        let now = Instant::now();
-        let me = self.ledger.device_id();
-        if self.ledger.removed().contains_key(&me) {
-            return;
-        }
-        let members: Vec<DeviceId> = self
-            .ledger
-            .members()
-            .iter()
-            .copied()
-            .filter(|d| *d != me && self.ledger.is_current_member(d))
-            .collect();
-        for device in members {
-            let Some(peer) = identity::peer_id(&device) else {
-                continue;
-            };
-            if self.swarm.is_connected(&peer) || !self.redial.due(peer, now, force) {
-                continue;
-            }
-            let addrs: Vec<Multiaddr> = self
-                .ledger
-                .store()
-                .peer(&device)
-                .map(|r| r.addrs.iter().filter_map(|a| a.parse().ok()).collect())
-                .unwrap_or_default();
-            if addrs.is_empty() {
-                continue;
-            }
-            let opts = DialOpts::peer_id(peer).addresses(addrs).build();
-            if let Err(e) = self.swarm.dial(opts) {
-                tracing::debug!(%peer, error = %e, "dial failed");
-            }
-        }
+        crate::peering::dial_members(&mut self.swarm, &self.ledger, &mut self.redial, force);
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -462,34 +428,11 @@ impl Mirror {
     }
 
     fn on_engine_event(&mut self, event: Event<PeerId>) {
-        let store = self.ledger.store();
+        let Some(event) = crate::peering::record(&self.ledger, event, crate::event_loop::now_ms())
+        else {
+            return;
+        };
         match event {
-            Event::Vector { peer, vector } => {
-                if let Some(device) = identity::device_id(&peer) {
-                    let _ = store.record_sync(&device, crate::event_loop::now_ms(), &vector);
-                }
-            }
-            Event::Clock { peer, ahead_ms } => {
-                if let Some(device) = identity::device_id(&peer) {
-                    let _ = store.record_clock(&device, ahead_ms);
-                }
-            }
-            Event::Addresses { peer, addrs } => {
-                let Some(device) = identity::device_id(&peer) else {
-                    return;
-                };
-                let addrs: Vec<String> = addrs
-                    .into_iter()
-                    .filter_map(|a| Multiaddr::try_from(a).ok())
-                    .map(|a| a.to_string())
-                    .collect();
-                if !addrs.is_empty() {
-                    let _ = store.remember_addrs(&device, &addrs);
-                }
-            }
-            Event::PeerAddresses { from, addrs } => {
-                crate::event_loop::learn_peer_addrs(store, from, addrs);
-            }
             Event::Received { from, intake } => {
                 if let Some(refusal) = &intake.first_refusal {
                     let key = (from, refusal.kind().to_string());
@@ -517,28 +460,13 @@ impl Mirror {
     /// Tells the gate the membership, when the signed device list changed
     /// it; removed devices are closed out at once.
     fn update_gate(&mut self) {
-        let me = self.ledger.device_id();
-        let members = self.ledger.members();
-        let removed = self.ledger.removed();
-        let size = members.len() + removed.len() * (members.len() + 1);
-        if size == self.gate_size {
-            return;
-        }
-        self.gate_size = size;
-        let peers: Vec<PeerId> = members
-            .iter()
-            .filter(|d| **d != me && !removed.contains_key(d))
-            .filter_map(identity::peer_id)
-            .collect();
-        let gone: Vec<PeerId> = removed.keys().filter_map(identity::peer_id).collect();
-        self.gate.set(peers);
-        self.gate.set_removed(gone.clone());
-        for peer in gone {
-            if self.engine.is_connected(&peer) {
-                self.engine.disconnected(&peer);
-                let _ = self.swarm.disconnect_peer_id(peer);
-            }
-        }
+        crate::peering::update_gate(
+            &self.gate,
+            &self.ledger,
+            &mut self.engine,
+            &mut self.swarm,
+            &mut self.gate_size,
+        );
     }
 }
 

@@ -11,6 +11,7 @@ use super::{
     Config, Event, Exchange, HeldBack, Holder, Intake, Output, SyncRequest, SyncResponse,
     MAX_ADDRS, MAX_ADDR_BYTES,
 };
+use crate::ids::DeviceId;
 use crate::ledger::member::now_ms;
 use crate::ledger::ReceiveError;
 use crate::store::StoreError;
@@ -39,6 +40,9 @@ pub struct Engine<P> {
     own_addrs: Vec<ByteBuf>,
     last_round: Option<Instant>,
     outbox: VecDeque<Output<P>>,
+    /// Which device a peer is, when the caller can tell: where other
+    /// devices listen is not told to the device itself.
+    device_of: Option<fn(&P) -> Option<DeviceId>>,
 }
 
 /// What became of one envelope offered to the holder.
@@ -65,7 +69,14 @@ impl<P: Clone + Ord + Hash> Engine<P> {
             own_addrs: Vec::new(),
             last_round: None,
             outbox: VecDeque::new(),
+            device_of: None,
         })
+    }
+
+    /// Tells the engine how to know a peer's device, so that the
+    /// addresses of other devices it sends leave out the peer's own.
+    pub fn set_device_of(&mut self, device_of: fn(&P) -> Option<DeviceId>) {
+        self.device_of = Some(device_of);
     }
 
     /// The next thing to do, if any.
@@ -117,12 +128,22 @@ impl<P: Clone + Ord + Hash> Engine<P> {
             tips: own_tips(holder)?,
             now: Some(now_ms()),
             statements: Some(ByteBuf::from(holder.ledger().statements_digest()?.to_vec())),
-            peers: peer_addrs(holder)?,
+            peers: peer_addrs(holder, None)?,
         })
     }
 
+    /// [`Engine::hello`] for `peer`: the other devices' addresses leave
+    /// out its own.
+    fn hello_to(&self, peer: &P, holder: &impl Holder) -> Result<SyncRequest, StoreError> {
+        let mut hello = self.hello(holder)?;
+        if let SyncRequest::Hello { peers, .. } = &mut hello {
+            *peers = peer_addrs(holder, self.device_of.and_then(|f| f(peer)))?;
+        }
+        Ok(hello)
+    }
+
     fn send_hello(&mut self, peer: P, holder: &impl Holder) {
-        match self.hello(holder) {
+        match self.hello_to(&peer, holder) {
             Ok(request) => self.outbox.push_back(Output::Send { to: peer, request }),
             Err(error) => self.local_error("saying hello", error),
         }
@@ -201,7 +222,7 @@ impl<P: Clone + Ord + Hash> Engine<P> {
                     now: Some(now_ms()),
                     statements: list,
                     digest,
-                    peers: match peer_addrs(holder) {
+                    peers: match peer_addrs(holder, self.device_of.and_then(|f| f(&from))) {
                         Ok(peers) => peers,
                         Err(error) => {
                             self.local_error("reading other devices' addresses", error);
@@ -642,14 +663,14 @@ impl<P: Clone + Ord + Hash> Engine<P> {
 
 /// Where this device reached the journal's other current members (their
 /// newest addresses first), for peers to try: "<device id> <address>".
-fn peer_addrs(holder: &impl Holder) -> Result<Vec<String>, StoreError> {
+fn peer_addrs(holder: &impl Holder, to: Option<DeviceId>) -> Result<Vec<String>, StoreError> {
     let ledger = holder.ledger();
     let me = ledger.device_id();
     let mut out = Vec::new();
     let mut members: Vec<&crate::ids::DeviceId> = ledger
         .members()
         .iter()
-        .filter(|d| **d != me && ledger.is_current_member(d))
+        .filter(|d| **d != me && Some(**d) != to && ledger.is_current_member(d))
         .collect();
     members.sort();
     for device in members {

@@ -9,8 +9,6 @@ mod pair_io;
 mod relay_io;
 mod sync_io;
 
-pub(crate) use sync_io::learn_peer_addrs;
-
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -85,7 +83,8 @@ impl EventLoop {
         gate: Members,
         commands: mpsc::Receiver<Command>,
     ) -> Result<Self, duet_core::store::StoreError> {
-        let engine = Engine::new(EngineConfig::default(), &local)?;
+        let mut engine = Engine::new(EngineConfig::default(), &local)?;
+        engine.set_device_of(identity::device_id);
         let me = *swarm.local_peer_id();
         let mut event_loop = Self {
             swarm,
@@ -297,69 +296,23 @@ impl EventLoop {
     /// Tells the gate the membership, when it changed: members, and
     /// removed devices, which are closed out at once.
     fn update_gate(&mut self) {
-        let ledger = self.local.writer.ledger();
-        let members = ledger.members();
-        let removed = ledger.removed();
-        let size = members.len() + removed.len() * (members.len() + 1);
-        if size == self.gate_members {
-            return;
-        }
-        self.gate_members = size;
-        let me = self.local.device_id();
-        let peers: Vec<PeerId> = members
-            .iter()
-            .filter(|d| **d != me && !removed.contains_key(d))
-            .filter_map(identity::peer_id)
-            .collect();
-        let gone: Vec<PeerId> = removed.keys().filter_map(identity::peer_id).collect();
-        self.gate.set(peers);
-        self.gate.set_removed(gone.clone());
-        for peer in gone {
-            if self.engine.is_connected(&peer) {
-                tracing::info!(%peer, "a connected device was removed from the journal; closing its connection");
-                self.engine.disconnected(&peer);
-                let _ = self.swarm.disconnect_peer_id(peer);
-            }
-        }
+        crate::peering::update_gate(
+            &self.gate,
+            self.local.writer.ledger(),
+            &mut self.engine,
+            &mut self.swarm,
+            &mut self.gate_members,
+        );
     }
 
     /// Dials member devices that are not connected, with backoff.
     fn redial(&mut self, force: bool) {
-        let now = Instant::now();
-        let me = self.local.device_id();
-        let ledger = self.local.writer.ledger();
-        // A removed device has nobody left to call.
-        if ledger.removed().contains_key(&me) {
-            return;
-        }
-        let members: Vec<DeviceId> = ledger
-            .members()
-            .iter()
-            .copied()
-            .filter(|d| *d != me && ledger.is_current_member(d))
-            .collect();
-        for device in members {
-            let Some(peer) = identity::peer_id(&device) else {
-                continue;
-            };
-            if self.swarm.is_connected(&peer) || !self.redial.due(peer, now, force) {
-                continue;
-            }
-            let addrs: Vec<Multiaddr> = self
-                .local
-                .writer
-                .store()
-                .peer(&device)
-                .map(|r| r.addrs.iter().filter_map(|a| a.parse().ok()).collect())
-                .unwrap_or_default();
-            if addrs.is_empty() {
-                continue;
-            }
-            let opts = DialOpts::peer_id(peer).addresses(addrs).build();
-            if let Err(e) = self.swarm.dial(opts) {
-                tracing::debug!(%peer, error = %e, "dial failed");
-            }
-        }
+        crate::peering::dial_members(
+            &mut self.swarm,
+            self.local.writer.ledger(),
+            &mut self.redial,
+            force,
+        );
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use duet_core::ledger::ReceiveError;
 use duet_core::sync::{Event, Output};
 use libp2p::request_response::{self, Message};
-use libp2p::{Multiaddr, PeerId};
+use libp2p::PeerId;
 use tokio::sync::oneshot;
 
 use super::{now_ms, EventLoop, KEYS_ASK_EVERY, SYNC_WAIT};
@@ -184,34 +184,11 @@ impl EventLoop {
     }
 
     fn on_engine_event(&mut self, event: Event<PeerId>) {
-        let store = self.local.writer.store();
+        let Some(event) = crate::peering::record(self.local.writer.ledger(), event, now_ms())
+        else {
+            return;
+        };
         match event {
-            Event::Vector { peer, vector } => {
-                if let Some(device) = identity::device_id(&peer) {
-                    let _ = store.record_sync(&device, now_ms(), &vector);
-                }
-            }
-            Event::Clock { peer, ahead_ms } => {
-                if let Some(device) = identity::device_id(&peer) {
-                    let _ = store.record_clock(&device, ahead_ms);
-                }
-            }
-            Event::Addresses { peer, addrs } => {
-                let Some(device) = identity::device_id(&peer) else {
-                    return;
-                };
-                let addrs: Vec<String> = addrs
-                    .into_iter()
-                    .filter_map(|a| Multiaddr::try_from(a).ok())
-                    .map(|a| a.to_string())
-                    .collect();
-                if !addrs.is_empty() {
-                    let _ = store.remember_addrs(&device, &addrs);
-                }
-            }
-            Event::PeerAddresses { from, addrs } => {
-                learn_peer_addrs(store, from, addrs);
-            }
             Event::Received { from, intake } => {
                 if intake.accepted > 0 || intake.held_back > 0 {
                     tracing::debug!(peer = %from, accepted = intake.accepted, held_back = intake.held_back, replays = intake.replays, "took in a sync message");
@@ -306,6 +283,11 @@ impl EventLoop {
             Event::Local { doing, error } => {
                 tracing::warn!(error = %crate::sentence(&error), "the store failed while {doing}");
             }
+            // Kept by `peering::record`.
+            Event::Vector { .. }
+            | Event::Clock { .. }
+            | Event::Addresses { .. }
+            | Event::PeerAddresses { .. } => {}
         }
     }
 
@@ -326,22 +308,5 @@ impl EventLoop {
         }
         self.redial(true);
         self.waiters.add(waiter);
-    }
-}
-
-/// Keeps the addresses `from` reported for other devices, after those this
-/// device found itself, so that redialing tries them too.
-pub(crate) fn learn_peer_addrs(
-    store: &duet_core::store::Store,
-    from: PeerId,
-    addrs: Vec<(duet_core::DeviceId, String)>,
-) {
-    for (device, addr) in addrs {
-        // Relayed addresses name a relay; they come with the relay's own.
-        if let Ok(addr) = addr.parse::<Multiaddr>() {
-            if let Err(e) = store.learn_addrs(&device, &[addr.to_string()]) {
-                tracing::debug!(peer = %from, error = %e, "cannot keep a reported address");
-            }
-        }
     }
 }
