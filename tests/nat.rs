@@ -319,3 +319,127 @@ fn a_device_on_another_network_pairs_through_the_mirror() {
         sam.has_body("welcome from across the city")
     });
 }
+
+/// A mirror on a server, paired from a device behind NAT: the server
+/// cannot dial the device, so the device dials the server's joiner
+/// (`duet invite --dial`, `duet join --mirror --listen`). Then a partner
+/// paired later, elsewhere, syncs through it.
+#[test]
+fn a_mirror_on_a_server_is_paired_from_behind_nat() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let Some(net) = net(NatKind::Cone, NatKind::Cone) else {
+        return;
+    };
+    let alex = Device::init("Alex");
+    let _a = daemon_in(&net, Node::HostA, &alex, "/ip4/0.0.0.0/tcp/0");
+    let public = format!("/ip4/{MIRROR_ADDR}/tcp/{MIRROR_PORT}");
+    let mut invite = alex
+        .cmd(&[
+            "--json",
+            "invite",
+            "--yes",
+            "--no-qr",
+            "--timeout",
+            "2m",
+            "--dial",
+            &public,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("invite");
+    let stdout = invite.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first: serde_json::Value =
+        serde_json::from_str(&lines.next().expect("a line").expect("read")).expect("json");
+    let code = first["code"].as_str().expect("code").to_string();
+    let mirror = Device::new();
+    let runtime = mirror.dir.path().join("run");
+    std::fs::create_dir_all(&runtime).expect("runtime dir");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &net.ns(Node::Mirror)])
+        .arg(common::duet_bin())
+        .args([
+            "join",
+            "--mirror",
+            "--device",
+            "vps",
+            "--no-mdns",
+            "--listen",
+            &public,
+            "--timeout",
+            "60s",
+        ])
+        .env("DUET_HOME", mirror.home())
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("DUET_CODE", &code)
+        .stdin(Stdio::null())
+        .output()
+        .expect("join");
+    if !out.status.success() {
+        common::show_daemon_logs();
+    }
+    assert!(
+        out.status.success(),
+        "the mirror did not join: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let joined: serde_json::Value =
+        serde_json::from_str(&lines.next().expect("joined").expect("read")).expect("json");
+    assert_eq!(joined["joined"]["mirror"], true, "{joined}");
+    let _ = invite.wait();
+    let _m = daemon_in(
+        &net,
+        Node::Mirror,
+        &mirror,
+        &format!("/ip4/0.0.0.0/tcp/{MIRROR_PORT}"),
+    );
+    let mirror_id = device_id(&mirror);
+    eventually(WAIT, "Alex to reach the mirror on the server", || {
+        alex.json(&["status"])["status"]["peers"]
+            .as_array()
+            .is_some_and(|p| {
+                p.iter()
+                    .any(|p| p["device_id"] == mirror_id.as_str() && p["connected"] == true)
+            })
+    });
+    // Sam, behind the other NAT, pairs through the mirror and syncs.
+    eventually(WAIT, "Alex to hold a reservation on the mirror", || {
+        alex.addrs().iter().any(|a| a.contains("p2p-circuit"))
+    });
+    let invite = Invite::open(&alex, "2m");
+    let sam = Device::new();
+    let runtime = sam.dir.path().join("run");
+    std::fs::create_dir_all(&runtime).expect("runtime dir");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &net.ns(Node::HostB)])
+        .arg(common::duet_bin())
+        .args([
+            "join",
+            "--person",
+            "Sam",
+            "--device",
+            "desktop",
+            "--no-mdns",
+            "--timeout",
+            "60s",
+        ])
+        .env("DUET_HOME", sam.home())
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("DUET_URI", &invite.uri)
+        .stdin(Stdio::null())
+        .output()
+        .expect("join");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    invite.finish().expect("Sam joined");
+    let _s = daemon_in(&net, Node::HostB, &sam, "/ip4/0.0.0.0/tcp/0");
+    alex.add("through a mirror paired from home");
+    eventually(WAIT, "Alex's entry on Sam's device", || {
+        sam.has_body("through a mirror paired from home")
+    });
+}

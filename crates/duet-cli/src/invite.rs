@@ -22,6 +22,10 @@ pub struct Args {
     /// Accept the joining device without asking (for scripts).
     #[arg(long)]
     yes: bool,
+    /// Dial a joining device that listens (`duet join --listen`), such as
+    /// a mirror on a server this device can reach (repeatable).
+    #[arg(long, value_name = "MULTIADDR")]
+    dial: Vec<duet_daemon::Multiaddr>,
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -51,7 +55,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
-    let mut invitation = client.invite(args.timeout)?;
+    let dial: Vec<String> = args.dial.iter().map(|a| a.to_string()).collect();
+    let mut invitation = client.invite(args.timeout, &dial)?;
     loop {
         match invitation.next_event()? {
             InviteEvent::Opened {

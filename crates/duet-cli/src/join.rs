@@ -34,6 +34,11 @@ pub struct Args {
     /// Read the code from this file (else `DUET_CODE`, else a prompt).
     #[arg(long)]
     code_file: Option<PathBuf>,
+    /// Listen here for the inviting device to dial in (repeatable): on a
+    /// server it can reach that cannot reach it, run `duet invite --dial
+    /// <this address>` there.
+    #[arg(long, value_name = "MULTIADDR")]
+    listen: Vec<Multiaddr>,
     /// Do not look for the inviting device with mDNS.
     #[arg(long)]
     no_mdns: bool,
@@ -66,6 +71,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         mdns: !args.no_mdns,
         timeout: args.timeout,
         mirror: args.mirror,
+        listen: args.listen,
     };
     let json = ctx.json;
     let runtime = tokio::runtime::Builder::new_current_thread()

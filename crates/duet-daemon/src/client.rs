@@ -103,10 +103,15 @@ impl Client {
     }
 
     /// Opens an invitation; its events follow on the returned stream.
-    pub fn invite(mut self, timeout: Duration) -> Result<Invitation, ControlError> {
+    pub fn invite(
+        mut self,
+        timeout: Duration,
+        dial: &[String],
+    ) -> Result<Invitation, ControlError> {
         self.set_timeout(None)?;
         self.send(&Request::Invite {
             timeout_secs: timeout.as_secs(),
+            dial: dial.to_vec(),
         })?;
         Ok(Invitation { client: self })
     }

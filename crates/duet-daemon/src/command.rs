@@ -25,6 +25,8 @@ pub enum Command {
     },
     Invite {
         timeout: Duration,
+        /// Addresses to dial while the invitation waits.
+        dial: Vec<libp2p::Multiaddr>,
         events: mpsc::Sender<InviteEvent>,
         opened: oneshot::Sender<Result<u32, InviteError>>,
     },
@@ -98,11 +100,16 @@ impl Handle {
     }
 
     /// Opens an invitation. Its first event says how to join.
-    pub async fn invite(&self, timeout: Duration) -> Result<InviteSession, HandleError> {
+    pub async fn invite(
+        &self,
+        timeout: Duration,
+        dial: Vec<libp2p::Multiaddr>,
+    ) -> Result<InviteSession, HandleError> {
         let (events_tx, events) = mpsc::channel(8);
         let nameplate = self
             .ask(|opened| Command::Invite {
                 timeout,
+                dial,
                 events: events_tx,
                 opened,
             })

@@ -42,6 +42,11 @@ pub enum Request {
     },
     Invite {
         timeout_secs: u64,
+        /// Addresses to dial while the invitation waits: a joiner that
+        /// listens (`duet join --listen`, a mirror on a server this
+        /// device can reach but that cannot reach it).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dial: Vec<String>,
     },
     /// The person's answer to a joining device's request.
     Answer {

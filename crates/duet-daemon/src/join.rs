@@ -44,6 +44,9 @@ pub struct JoinRequest {
     /// Join as a mirror (`docs/mirror.md`): no journal key is sent, and
     /// the home holds the journal sealed.
     pub mirror: bool,
+    /// Listen here for the inviting device to dial in (`duet invite
+    /// --dial`), for a joiner it can reach and that cannot reach it.
+    pub listen: Vec<Multiaddr>,
 }
 
 pub struct Joined {
@@ -58,6 +61,8 @@ pub enum JoinError {
     Home(#[from] HomeError),
     #[error("there is no address to find the inviting device at")]
     NoAddress,
+    #[error("cannot listen on {addr}: is it this machine's address, and the port free?")]
+    Listen { addr: Multiaddr },
     #[error("could not reach an inviting device within {0} s")]
     Timeout(u64),
     #[error("could not connect to the inviting device at {}", list(.addrs))]
@@ -139,8 +144,13 @@ pub async fn join(
     if let Secret::Uri(uri) = &request.secret {
         addrs.extend(uri.addrs.iter().cloned());
     }
-    if addrs.is_empty() && !request.mdns {
+    if addrs.is_empty() && !request.mdns && request.listen.is_empty() {
         return Err(JoinError::NoAddress);
+    }
+    for addr in &request.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|_| JoinError::Listen { addr: addr.clone() })?;
     }
     if request.mdns {
         // mDNS answers only devices that listen.

@@ -92,8 +92,8 @@ async fn serve_client(stream: UnixStream, handle: Handle) -> std::io::Result<()>
             .add(entry, created)
             .await
             .map(|id| Reply::Added { id }),
-        Ok(Request::Invite { timeout_secs }) => {
-            return invite(&mut lines, &handle, timeout_secs).await;
+        Ok(Request::Invite { timeout_secs, dial }) => {
+            return invite(&mut lines, &handle, timeout_secs, dial).await;
         }
         Ok(other) => return lines.error(format!("unexpected request {other:?}")).await,
         Err(e) => return lines.error(format!("malformed request: {e}")).await,
@@ -106,9 +106,27 @@ async fn serve_client(stream: UnixStream, handle: Handle) -> std::io::Result<()>
 
 /// Streams an invitation's events to the client and passes its answer on.
 /// A client that hangs up ends the invitation (the session's drop does).
-async fn invite(lines: &mut Lines, handle: &Handle, timeout_secs: u64) -> std::io::Result<()> {
+async fn invite(
+    lines: &mut Lines,
+    handle: &Handle,
+    timeout_secs: u64,
+    dial: Vec<String>,
+) -> std::io::Result<()> {
     let timeout = Duration::from_secs(timeout_secs.clamp(1, 24 * 3600));
-    let mut session = match handle.invite(timeout).await {
+    let mut dials = Vec::new();
+    for addr in dial.iter().take(8) {
+        match addr.parse::<libp2p::Multiaddr>() {
+            Ok(addr) => dials.push(addr),
+            Err(_) => {
+                return lines
+                    .error(format!(
+                        "`{addr}` is not an address like /ip4/203.0.113.10/tcp/4001"
+                    ))
+                    .await
+            }
+        }
+    }
+    let mut session = match handle.invite(timeout, dials).await {
         Ok(session) => session,
         Err(e) => return lines.error(message(&e)).await,
     };

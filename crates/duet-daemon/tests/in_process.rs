@@ -81,7 +81,7 @@ async fn daemons_started_in_process_pair_and_sync_through_their_handles() {
 
     let mut invitation = alex
         .handle()
-        .invite(Duration::from_secs(120))
+        .invite(Duration::from_secs(120), Vec::new())
         .await
         .expect("invite");
     let Some(InviteEvent::Opened { code, .. }) = invitation.next_event().await else {
@@ -96,6 +96,7 @@ async fn daemons_started_in_process_pair_and_sync_through_their_handles() {
         mdns: false,
         timeout: WAIT,
         mirror: false,
+        listen: Vec::new(),
     };
     let joining = tokio::spawn(duet_daemon::join::join(request, |_| {}));
     let Some(InviteEvent::Joining { person, words, .. }) = invitation.next_event().await else {

@@ -74,6 +74,10 @@ pub struct EventLoop {
     keys_wanted: std::collections::HashSet<u32>,
     /// Connections (direct or relayed) and reservations on mirrors.
     links: relay_io::Links,
+    /// Addresses of joiners that listen, dialled while an invitation
+    /// waits, and when they were last dialled.
+    invite_dials: Vec<Multiaddr>,
+    invite_dialled: Option<Instant>,
 }
 
 impl EventLoop {
@@ -103,6 +107,8 @@ impl EventLoop {
             countered: std::collections::HashSet::new(),
             keys_wanted: std::collections::HashSet::new(),
             links: relay_io::Links::default(),
+            invite_dials: Vec::new(),
+            invite_dialled: None,
         };
         event_loop.update_gate();
         Ok(event_loop)
@@ -140,9 +146,10 @@ impl EventLoop {
             } => self.add(entry, created, reply),
             Command::Invite {
                 timeout,
+                dial,
                 events,
                 opened,
-            } => self.open_invitation(timeout, events, opened),
+            } => self.open_invitation(timeout, dial, events, opened),
             Command::Answer { nameplate, accept } => {
                 let actions = self
                     .invitations
@@ -225,6 +232,7 @@ impl EventLoop {
         let now = Instant::now();
         self.pick_up_local_writes();
         self.keep_reservations();
+        self.dial_joiners(now);
         let actions = self.invitations.expire(now);
         self.carry_out(actions);
         self.redial(false);

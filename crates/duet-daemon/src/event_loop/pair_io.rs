@@ -5,12 +5,13 @@
 use std::time::{Duration, Instant};
 
 use libp2p::request_response::{self, ResponseChannel};
-use libp2p::PeerId;
+use libp2p::{Multiaddr, PeerId};
 use serde_bytes::ByteBuf;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{now_ms, EventLoop};
 use crate::control::InviteEvent;
+use crate::identity;
 use crate::invite::{device_text, Action, InviteError};
 use crate::local::WelcomeError;
 use crate::pairing::Session;
@@ -20,6 +21,7 @@ impl EventLoop {
     pub(super) fn open_invitation(
         &mut self,
         timeout: Duration,
+        dial: Vec<Multiaddr>,
         events: mpsc::Sender<InviteEvent>,
         opened: oneshot::Sender<Result<u32, InviteError>>,
     ) {
@@ -44,7 +46,33 @@ impl EventLoop {
         self.invite_events.insert(nameplate, events);
         self.gate.set_pairing_open(true);
         self.tell_mirrors_pairing(u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX));
+        self.invite_dials = dial;
+        self.invite_dialled = None;
+        self.dial_joiners(Instant::now());
         tracing::info!(nameplate, "invitation open");
+    }
+
+    /// While an invitation waits, dials the joiners that listen (every two
+    /// seconds: the joiner may start after the invitation opens).
+    pub(super) fn dial_joiners(&mut self, now: Instant) {
+        if self.invite_dials.is_empty() || !self.invitations.any_open() {
+            return;
+        }
+        if self
+            .invite_dialled
+            .is_some_and(|at| now.duration_since(at) < Duration::from_secs(2))
+        {
+            return;
+        }
+        self.invite_dialled = Some(now);
+        for addr in self.invite_dials.clone() {
+            let opts = libp2p::swarm::dial_opts::DialOpts::unknown_peer_id()
+                .address(addr)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(error = %e, "cannot dial the joining device");
+            }
+        }
     }
 
     pub(super) fn on_pair_event(
@@ -120,6 +148,14 @@ impl EventLoop {
                 );
                 session.seal(&plain).map_err(WelcomeError::Pairing)
             });
+        // A joiner this device dialled listens where it was dialled: the
+        // daemon calls it there from now on.
+        if sealed.is_ok() && !self.invite_dials.is_empty() {
+            if let Some(device) = identity::device_id(&peer) {
+                let addrs: Vec<String> = self.invite_dials.iter().map(|a| a.to_string()).collect();
+                let _ = self.local.writer.store().remember_addrs(&device, &addrs);
+            }
+        }
         // The device record goes out to the other members at once.
         self.engine.pick_up(&self.local);
         self.drain_engine();
@@ -162,6 +198,7 @@ impl EventLoop {
         if self.gate.pairing_open() {
             self.tell_mirrors_pairing(0);
         }
+        self.invite_dials.clear();
         self.gate.set_pairing_open(false);
         let strangers: Vec<PeerId> = self
             .swarm
