@@ -45,6 +45,70 @@ fn daemon_in(net: &Net, node: Node, device: &Device, listen: &str) -> Daemon {
     )
 }
 
+/// Runs `duet ARGS` for `device`'s home inside `node`'s namespace, with
+/// `env` (the code or link of an invitation).
+fn duet_in(
+    net: &Net,
+    node: Node,
+    device: &Device,
+    args: &[&str],
+    env: (&str, &str),
+) -> std::process::Output {
+    let runtime = device.dir.path().join("run");
+    std::fs::create_dir_all(&runtime).expect("runtime dir");
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &net.ns(node)])
+        .arg(common::duet_bin())
+        .args(args)
+        .env("DUET_HOME", device.home())
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env(env.0, env.1)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run duet");
+    if !out.status.success() {
+        common::show_daemon_logs();
+    }
+    out
+}
+
+/// Sam, at home behind the other NAT, joins Alex's journal with the
+/// invitation's link, which leads through the mirror once Alex holds a
+/// reservation on it.
+fn sam_joins_through_the_mirror(net: &Net, alex: &Device) -> Device {
+    eventually(WAIT, "Alex to hold a reservation on the mirror", || {
+        alex.addrs()
+            .iter()
+            .any(|a| a.contains("p2p-circuit") && a.contains(&MIRROR_ADDR.to_string()))
+    });
+    let invite = Invite::open(alex, "2m");
+    let sam = Device::new();
+    let out = duet_in(
+        net,
+        Node::HostB,
+        &sam,
+        &[
+            "join",
+            "--person",
+            "Sam",
+            "--device",
+            "desktop",
+            "--no-mdns",
+            "--timeout",
+            "60s",
+        ],
+        ("DUET_URI", &invite.uri),
+    );
+    assert!(
+        out.status.success(),
+        "join across networks failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let joined = invite.finish().expect("the invite reports Sam's device");
+    assert_eq!(joined["joined"]["person"], "Sam");
+    sam
+}
+
 fn device_id(device: &Device) -> String {
     let home = duet_core::home::Home::new(device.home());
     duet_core::keys::DeviceKey::read(&home.device_key_path())
@@ -270,49 +334,7 @@ fn a_device_on_another_network_pairs_through_the_mirror() {
         &format!("/ip4/0.0.0.0/tcp/{MIRROR_PORT}"),
     );
     let _a = daemon_in(&net, Node::HostA, &alex, "/ip4/0.0.0.0/tcp/0");
-    eventually(WAIT, "Alex to hold a reservation on the mirror", || {
-        alex.addrs()
-            .iter()
-            .any(|a| a.contains("p2p-circuit") && a.contains(&MIRROR_ADDR.to_string()))
-    });
-    let invite = Invite::open(&alex, "2m");
-    // Sam, at home behind another NAT, joins with the invitation's link.
-    let sam = Device::new();
-    let runtime = sam.dir.path().join("run");
-    std::fs::create_dir_all(&runtime).expect("runtime dir");
-    let out = std::process::Command::new("ip")
-        .args(["netns", "exec", &net.ns(Node::HostB)])
-        .arg(common::duet_bin())
-        .args([
-            "join",
-            "--person",
-            "Sam",
-            "--device",
-            "desktop",
-            "--no-mdns",
-            "--timeout",
-            "60s",
-        ])
-        .env("DUET_HOME", sam.home())
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("DUET_URI", &invite.uri)
-        .env(
-            "RUST_LOG",
-            std::env::var("DUET_NAT_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("join");
-    if !out.status.success() {
-        common::show_daemon_logs();
-    }
-    assert!(
-        out.status.success(),
-        "join across networks failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let joined = invite.finish().expect("the invite reports Sam's device");
-    assert_eq!(joined["joined"]["person"], "Sam");
+    let sam = sam_joins_through_the_mirror(&net, &alex);
     let _s = daemon_in(&net, Node::HostB, &sam, "/ip4/0.0.0.0/tcp/0");
     alex.add("welcome from across the city");
     eventually(WAIT, "Alex's entry on Sam's new device", || {
@@ -327,7 +349,7 @@ fn a_device_on_another_network_pairs_through_the_mirror() {
 #[test]
 fn a_mirror_on_a_server_is_paired_from_behind_nat() {
     use std::io::BufRead;
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let Some(net) = net(NatKind::Cone, NatKind::Cone) else {
         return;
     };
@@ -355,12 +377,11 @@ fn a_mirror_on_a_server_is_paired_from_behind_nat() {
         serde_json::from_str(&lines.next().expect("a line").expect("read")).expect("json");
     let code = first["code"].as_str().expect("code").to_string();
     let mirror = Device::new();
-    let runtime = mirror.dir.path().join("run");
-    std::fs::create_dir_all(&runtime).expect("runtime dir");
-    let out = Command::new("ip")
-        .args(["netns", "exec", &net.ns(Node::Mirror)])
-        .arg(common::duet_bin())
-        .args([
+    let out = duet_in(
+        &net,
+        Node::Mirror,
+        &mirror,
+        &[
             "join",
             "--mirror",
             "--device",
@@ -370,16 +391,9 @@ fn a_mirror_on_a_server_is_paired_from_behind_nat() {
             &public,
             "--timeout",
             "60s",
-        ])
-        .env("DUET_HOME", mirror.home())
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("DUET_CODE", &code)
-        .stdin(Stdio::null())
-        .output()
-        .expect("join");
-    if !out.status.success() {
-        common::show_daemon_logs();
-    }
+        ],
+        ("DUET_CODE", &code),
+    );
     assert!(
         out.status.success(),
         "the mirror did not join: {}",
@@ -405,38 +419,7 @@ fn a_mirror_on_a_server_is_paired_from_behind_nat() {
             })
     });
     // Sam, behind the other NAT, pairs through the mirror and syncs.
-    eventually(WAIT, "Alex to hold a reservation on the mirror", || {
-        alex.addrs().iter().any(|a| a.contains("p2p-circuit"))
-    });
-    let invite = Invite::open(&alex, "2m");
-    let sam = Device::new();
-    let runtime = sam.dir.path().join("run");
-    std::fs::create_dir_all(&runtime).expect("runtime dir");
-    let out = Command::new("ip")
-        .args(["netns", "exec", &net.ns(Node::HostB)])
-        .arg(common::duet_bin())
-        .args([
-            "join",
-            "--person",
-            "Sam",
-            "--device",
-            "desktop",
-            "--no-mdns",
-            "--timeout",
-            "60s",
-        ])
-        .env("DUET_HOME", sam.home())
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("DUET_URI", &invite.uri)
-        .stdin(Stdio::null())
-        .output()
-        .expect("join");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    invite.finish().expect("Sam joined");
+    let sam = sam_joins_through_the_mirror(&net, &alex);
     let _s = daemon_in(&net, Node::HostB, &sam, "/ip4/0.0.0.0/tcp/0");
     alex.add("through a mirror paired from home");
     eventually(WAIT, "Alex's entry on Sam's device", || {
