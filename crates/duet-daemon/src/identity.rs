@@ -33,6 +33,11 @@ pub fn device_id(peer: &PeerId) -> Option<DeviceId> {
     Some(DeviceId(ed.to_bytes()))
 }
 
+/// A peer as its device's short id, as `duet devices` shows it.
+pub fn short(peer: &PeerId) -> String {
+    device_id(peer).map_or_else(|| peer.to_string(), |d| d.short())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

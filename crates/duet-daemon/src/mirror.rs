@@ -27,7 +27,7 @@ use crate::behaviour::{self, Behaviour, BehaviourEvent};
 use crate::command::{Command, Handle};
 use crate::control::{PeerStatus, StatusReport, SyncedPeer};
 use crate::gate::Members;
-use crate::identity;
+use crate::identity::{self, short};
 use crate::protocol::{PairRequest, PairResponse, SyncRequest, SyncResponse};
 use crate::redial::Redial;
 use crate::run::{bind, listen, lock_home, remembered_own_addrs, Control, DaemonError};
@@ -241,16 +241,7 @@ impl Mirror {
 
     /// Strangers may no longer connect; those connected are sent away.
     fn close_pairing(&mut self) {
-        self.gate.set_pairing_open(false);
-        let strangers: Vec<PeerId> = self
-            .swarm
-            .connected_peers()
-            .filter(|p| !self.gate.is_member(p))
-            .copied()
-            .collect();
-        for peer in strangers {
-            let _ = self.swarm.disconnect_peer_id(peer);
-        }
+        crate::peering::close_pairing(&self.gate, &mut self.swarm);
     }
 
     fn on_tick(&mut self) {
@@ -468,9 +459,4 @@ impl Mirror {
             &mut self.gate_size,
         );
     }
-}
-
-/// A peer as its device's short id, as `duet devices` shows it.
-fn short(peer: &PeerId) -> String {
-    identity::device_id(peer).map_or_else(|| peer.to_string(), |d| d.short())
 }

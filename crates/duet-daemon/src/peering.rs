@@ -133,3 +133,17 @@ pub(crate) fn update_gate(
         }
     }
 }
+
+/// Strangers may no longer connect (no invitation is open, or a mirror's
+/// pairing window ended); those connected are sent away.
+pub(crate) fn close_pairing(gate: &Members, swarm: &mut Swarm<Behaviour>) {
+    gate.set_pairing_open(false);
+    let strangers: Vec<PeerId> = swarm
+        .connected_peers()
+        .filter(|p| !gate.is_member(p))
+        .copied()
+        .collect();
+    for peer in strangers {
+        let _ = swarm.disconnect_peer_id(peer);
+    }
+}

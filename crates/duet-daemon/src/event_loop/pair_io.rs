@@ -199,15 +199,6 @@ impl EventLoop {
             self.tell_mirrors_pairing(0);
         }
         self.invite_dials.clear();
-        self.gate.set_pairing_open(false);
-        let strangers: Vec<PeerId> = self
-            .swarm
-            .connected_peers()
-            .filter(|p| !self.gate.is_member(p))
-            .copied()
-            .collect();
-        for peer in strangers {
-            let _ = self.swarm.disconnect_peer_id(peer);
-        }
+        crate::peering::close_pairing(&self.gate, &mut self.swarm);
     }
 }

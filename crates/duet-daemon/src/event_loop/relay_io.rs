@@ -15,7 +15,7 @@ use libp2p::swarm::ConnectionId;
 use libp2p::{Multiaddr, PeerId};
 
 use super::EventLoop;
-use crate::identity;
+use crate::identity::{self, short};
 
 /// How long after a reservation failed or ended a device tries again.
 const RESERVE_AGAIN: Duration = Duration::from_secs(10);
@@ -202,9 +202,4 @@ impl EventLoop {
             }
         }
     }
-}
-
-/// A peer as its device's short id, as `duet devices` shows it.
-pub(super) fn short(peer: &PeerId) -> String {
-    identity::device_id(peer).map_or_else(|| peer.to_string(), |d| d.short())
 }
