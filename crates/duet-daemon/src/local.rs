@@ -171,7 +171,7 @@ impl Local {
         };
         let statements = self
             .writer
-            .store()
+            .ledger()
             .statements()
             .map_err(WelcomeError::Statements)?
             .iter()

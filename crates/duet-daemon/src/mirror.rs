@@ -352,7 +352,6 @@ impl Mirror {
                     envelopes: Vec::new(),
                     statements: self
                         .ledger
-                        .store()
                         .statements()
                         .unwrap_or_default()
                         .into_iter()

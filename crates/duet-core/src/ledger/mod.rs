@@ -223,7 +223,17 @@ impl Ledger {
     /// The digest of the device-list statements kept
     /// (`statements::digest`).
     pub fn statements_digest(&self) -> Result<[u8; 32], StoreError> {
-        Ok(statements::digest(&self.store.statements()?))
+        Ok(statements::digest(&self.statements()?))
+    }
+
+    /// The device-list statements kept that still verify: one damaged on
+    /// disk is left out (a peer sends it again), never handed on.
+    pub fn statements(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut all = self.store.statements()?;
+        all.retain(|s| {
+            statements::Statement::decode(s).is_ok_and(|s| s.journal == self.journal_id)
+        });
+        Ok(all)
     }
 
     /// Takes in device-list statements from a peer: each must verify and

@@ -98,3 +98,47 @@ fn a_ledger_keeps_a_snapshot_only_when_it_covers_the_one_it_holds() {
         .expect("verifies"));
     assert_eq!(mirror.vector().expect("vv"), b.vector().expect("vv"));
 }
+
+#[test]
+fn a_statement_damaged_on_disk_is_neither_counted_nor_handed_on() {
+    let mut a = alex();
+    let b = pair(&mut a, "Sam", "laptop");
+    let all = a.ledger().statements().expect("statements");
+    assert!(all.len() >= 2, "a statement for each device");
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("store.sqlite");
+    let mut ledger = Ledger::create(
+        Store::open(&path).expect("store"),
+        a.journal_id(),
+        DeviceKey::generate().id(),
+        &[a.device_id()],
+    )
+    .expect("ledger");
+    assert_eq!(ledger.take_statements(&all, true).expect("take").1, None);
+    assert!(ledger.members().contains(&b.device_id()));
+    let whole = ledger.statements_digest().expect("digest");
+    // One byte of one stored statement flips.
+    let raw = rusqlite::Connection::open(&path).expect("open");
+    let (rowid, mut bytes): (i64, Vec<u8>) = raw
+        .query_row(
+            "SELECT rowid, bytes FROM statements ORDER BY rowid LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("a statement");
+    bytes[120] ^= 1;
+    raw.execute(
+        "UPDATE statements SET bytes = ?1 WHERE rowid = ?2",
+        rusqlite::params![bytes, rowid],
+    )
+    .expect("damage");
+    assert_eq!(ledger.store().statements().expect("raw").len(), all.len());
+    let kept = ledger.statements().expect("statements");
+    assert_eq!(kept.len(), all.len() - 1, "the damaged one is left out");
+    assert!(kept.iter().all(|s| all.contains(s)));
+    assert_ne!(ledger.statements_digest().expect("digest"), whole);
+    // A peer hands it over again, and the list is whole.
+    ledger.take_statements(&all, true).expect("take again");
+    assert_eq!(ledger.statements().expect("statements").len(), all.len());
+    assert_eq!(ledger.statements_digest().expect("digest"), whole);
+}

@@ -436,7 +436,7 @@ impl Store {
     }
 
     /// Keeps a verified device-list statement (`ledger/statements.rs`).
-    /// True if it was new.
+    /// True if it was new, or replaced other bytes for the same fact.
     pub fn add_statement(
         &self,
         statement: &crate::ledger::statements::Statement,
@@ -448,8 +448,12 @@ impl Store {
             Claim::Remove { cut } => (3, cut as i64),
         };
         let n = self.conn.execute(
-            "INSERT OR IGNORE INTO statements (device, by, kind, value, bytes)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            // A verified statement replaces one of the same fact whose
+            // bytes differ (damaged on disk, or signed again).
+            "INSERT INTO statements (device, by, kind, value, bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (device, by, kind, value)
+             DO UPDATE SET bytes = excluded.bytes WHERE bytes != excluded.bytes",
             params![
                 statement.device.0.as_slice(),
                 statement.by.0.as_slice(),

@@ -409,7 +409,7 @@ impl<P: Clone + Ord + Hash> Engine<P> {
             return;
         }
         self.statements_digest = digest;
-        let all: Vec<ByteBuf> = match ledger.store().statements() {
+        let all: Vec<ByteBuf> = match ledger.statements() {
             Ok(all) => all.into_iter().map(ByteBuf::from).collect(),
             Err(error) => return self.local_error("reading the device-list statements", error),
         };
@@ -435,7 +435,7 @@ impl<P: Clone + Ord + Hash> Engine<P> {
         theirs: Option<&[u8]>,
     ) -> (Option<ByteBuf>, Vec<ByteBuf>) {
         let ledger = holder.ledger();
-        let (digest, all) = match (ledger.statements_digest(), ledger.store().statements()) {
+        let (digest, all) = match (ledger.statements_digest(), ledger.statements()) {
             (Ok(d), Ok(all)) => (d, all),
             (Err(error), _) | (_, Err(error)) => {
                 self.local_error("reading the device-list statements", error);

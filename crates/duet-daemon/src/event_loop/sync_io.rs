@@ -153,7 +153,7 @@ impl EventLoop {
             statements: self
                 .local
                 .writer
-                .store()
+                .ledger()
                 .statements()
                 .unwrap_or_default()
                 .into_iter()
