@@ -118,7 +118,15 @@ fn other_bad_input_is_refused_too() {
         &["export", "--format", "json", "--recipient", "age1nope"],
         "not a valid age recipient",
     );
-    fails_cleanly(&device, &["add", "--kind", "rant", "x"], "rant");
+    // A usage mistake says all clap knows, over a few lines, and exits 2.
+    let out = device.run(&["add", "--kind", "rant", "x"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("duet: ") && stderr.contains("`rant` is not a kind"),
+        "{stderr}"
+    );
+    assert_eq!(device.bodies(), ["mine"]);
     fails_cleanly(&device, &["add"], "no text given and no editor set");
 }
 

@@ -117,6 +117,7 @@ pub fn build_journal(home: &Home, entries: usize, rng: &mut Rng) -> anyhow::Resu
             kind: EntryKind::ALL[i % EntryKind::ALL.len()],
             tags: vec![format!("t{}", i % 17)],
             mood: None,
+            prompt: None,
             body,
         };
         let at = 1_700_000_000_000 + i as i64 * 60_000;

@@ -1,25 +1,33 @@
-//! `duet add`: write an entry.
+//! `duet add`: write an entry, from words on the command line, piped
+//! stdin, or the editor.
 
 use duet_core::journal::{EntryKind, NewEntry};
 use serde::Serialize;
 
-use crate::context::{now_ms, Context};
-use crate::editor;
+use crate::context::{now, now_ms, Context};
 use crate::render::short_id;
+use crate::{dates, editor};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The entry's text; `-` reads stdin; absent opens $VISUAL or $EDITOR.
-    text: Option<String>,
+    /// The entry's words (`duet add We laughed all evening`); `-` reads
+    /// stdin. Without words, piped stdin is read, else $VISUAL or $EDITOR
+    /// opens (which keeps private words out of your shell's history).
+    #[arg(value_name = "TEXT")]
+    text: Vec<String>,
     /// note, feeling, need, gratitude, dream, memory or laugh.
-    #[arg(long, short, default_value = "note")]
-    kind: EntryKind,
+    #[arg(long, short)]
+    kind: Option<EntryKind>,
     /// A tag (repeat for more).
     #[arg(long = "tag", short)]
     tags: Vec<String>,
     /// How you feel, in a word or two.
     #[arg(long)]
     mood: Option<String>,
+    /// When it happened, to write up an earlier day: yesterday, monday,
+    /// 2026-11-01, "2026-11-01 21:30" (default: now).
+    #[arg(long, value_name = "DATE")]
+    date: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -29,19 +37,52 @@ struct Added<'a> {
     created: i64,
 }
 
+impl Args {
+    /// True when words were given on the command line.
+    pub fn has_text(&self) -> bool {
+        !self.text.is_empty()
+    }
+}
+
+/// `duet add`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    write(ctx, args, None)
+}
+
+/// Writes an entry from `args`; `prompt` is the question it answers
+/// (`duet prompt --answer`), whose kind it takes unless `--kind` says.
+pub fn write(
+    ctx: &Context,
+    args: Args,
+    prompt: Option<&crate::prompt::Prompt>,
+) -> anyhow::Result<()> {
     // A home with no journal fails here, before an editor opens.
     if !ctx.home.is_initialised() {
         drop(ctx.open()?);
     }
+    // A date that cannot be read is refused before anything is written.
+    let created = match &args.date {
+        Some(date) => dates::entry_date(date, now())?,
+        None => now_ms(),
+    };
     ctx.check_writable()?;
-    let help = format!(
-        "Write your {} above the line. An empty entry is not saved.",
-        args.kind
-    );
-    let retry = format!("duet add --kind {} -", args.kind);
-    let draft = editor::text_from(args.text, "", &[], &help, &retry)?;
-    let created = now_ms();
+    let kind = args
+        .kind
+        .or_else(|| prompt.and_then(|p| p.kind.parse().ok()))
+        .unwrap_or_default();
+    let help = match prompt {
+        Some(p) => format!(
+            "Today's question: {}\nWrite your answer above the line. An empty entry is not saved.",
+            p.text
+        ),
+        None => format!("Write your {kind} above the line. An empty entry is not saved."),
+    };
+    let retry = match prompt {
+        Some(_) => "duet prompt --answer -".to_string(),
+        None => format!("duet add --kind {kind} -"),
+    };
+    let text = (!args.text.is_empty()).then(|| args.text.join(" "));
+    let draft = editor::text_from(text, "", &[], &help, &retry)?;
     let tags = clean_tags(args.tags);
     let mood = args
         .mood
@@ -49,9 +90,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .filter(|m| !m.is_empty());
     let (id, mut replica) = draft.save(&retry, |body| {
         let new = NewEntry {
-            kind: args.kind,
+            kind,
             tags,
             mood,
+            prompt: prompt.map(|p| p.text.to_string()),
             body: body.trim_end().to_string(),
         };
         Ok(match through_daemon(ctx, &new, created)? {
@@ -67,11 +109,17 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     if ctx.json {
         ctx.print_json(&Added {
             id: &id,
-            kind: args.kind,
+            kind,
             created,
         })?;
+    } else if args.date.is_some() {
+        println!(
+            "Saved {} ({kind}), dated {}.",
+            short_id(&id),
+            crate::render::timestamp(created)
+        );
     } else {
-        println!("Saved {} ({}).", short_id(&id), args.kind);
+        println!("Saved {} ({kind}).", short_id(&id));
     }
     if let Some(replica) = &mut replica {
         ctx.tidy(replica);

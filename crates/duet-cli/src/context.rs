@@ -163,7 +163,19 @@ pub fn ask_yes_no(question: &str) -> anyhow::Result<bool> {
 
 /// Now, in milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    now().timestamp_millis()
+}
+
+/// Now, in local time: the clock, or `DUET_NOW` (an RFC 3339 time) when
+/// set, so that tests and a person reproducing a report can fix what
+/// "today" means. It moves only this command's dates, never another
+/// device's view of them.
+pub fn now() -> chrono::DateTime<chrono::Local> {
+    std::env::var("DUET_NOW")
+        .ok()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&chrono::Local))
+        .unwrap_or_else(chrono::Local::now)
 }
 
 fn default_home() -> PathBuf {

@@ -87,19 +87,35 @@ pub fn text_from(
     retry: &str,
 ) -> anyhow::Result<Draft> {
     match arg.as_deref() {
-        Some("-") => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("cannot read the entry from stdin")?;
-            Ok(Draft { text, buffer: None })
-        }
+        Some("-") => Ok(Draft {
+            text: read_stdin()?,
+            buffer: None,
+        }),
         Some(text) => Ok(Draft {
             text: text.to_string(),
             buffer: None,
         }),
+        // `echo "a good day" | duet add`: text piped in is the text. An
+        // empty stdin that is not a terminal (`< /dev/null`, a service)
+        // still gets the editor, as before.
+        None if !std::io::stdin().is_terminal() => {
+            let text = read_stdin()?;
+            if text.trim().is_empty() {
+                compose(initial, versions, help, retry)
+            } else {
+                Ok(Draft { text, buffer: None })
+            }
+        }
         None => compose(initial, versions, help, retry),
     }
+}
+
+fn read_stdin() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("cannot read the text from stdin")?;
+    Ok(text)
 }
 
 /// The lines duet puts in a buffer, each with this session's token.

@@ -1,7 +1,7 @@
 //! `duet edit`, `rm`, `react`, `reply` and `heard`: changing an entry or
 //! answering one.
 
-use duet_core::journal::{EntryEdit, EntryKind};
+use duet_core::journal::{EntryEdit, EntryKind, Target};
 use duet_core::replica::Replica;
 use serde_json::json;
 
@@ -12,6 +12,7 @@ use crate::render::short_id;
 
 #[derive(clap::Args)]
 pub struct EditArgs {
+    /// The entry's id, or one of your replies' (4 or more characters).
     id: String,
     /// The new text; `-` reads stdin; absent opens your editor, unless
     /// only --kind, --tag or --mood are given.
@@ -25,11 +26,18 @@ pub struct EditArgs {
     mood: Option<String>,
 }
 
-/// Opens the replica and resolves an id prefix to the full id.
+/// Opens the replica and resolves an id prefix to the full id of the
+/// entry it names, or of the entry a reply's id answers.
 fn open_entry(ctx: &Context, id: &str) -> anyhow::Result<(Replica, String)> {
+    let (replica, target) = open_target(ctx, id)?;
+    Ok((replica, target.entry))
+}
+
+/// Opens the replica and resolves an id prefix to an entry or a reply.
+fn open_target(ctx: &Context, id: &str) -> anyhow::Result<(Replica, Target)> {
     let replica = ctx.open()?;
-    let id = replica.journal().resolve_id(id)?;
-    Ok((replica, id))
+    let target = replica.journal().resolve(id)?;
+    Ok((replica, target))
 }
 
 fn report(ctx: &Context, action: &str, id: &str, sentence: String) -> anyhow::Result<()> {
@@ -42,8 +50,12 @@ fn report(ctx: &Context, action: &str, id: &str, sentence: String) -> anyhow::Re
 }
 
 pub fn edit(ctx: &Context, args: EditArgs) -> anyhow::Result<()> {
-    let (mut replica, id) = open_entry(ctx, &args.id)?;
+    let (mut replica, target) = open_target(ctx, &args.id)?;
     ctx.check_writable()?;
+    if let Some(reply) = &target.reply {
+        return edit_reply(ctx, replica, &target.entry, reply, args);
+    }
+    let id = target.entry;
     let metadata_only = args.text.is_none()
         && (args.kind.is_some() || !args.tags.is_empty() || args.mood.is_some());
     let retry = format!("duet edit {} -", short_id(&id));
@@ -106,6 +118,51 @@ pub fn edit(ctx: &Context, args: EditArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `duet edit REPLY-ID`: a reply has only words to change.
+fn edit_reply(
+    ctx: &Context,
+    mut replica: Replica,
+    id: &str,
+    reply: &str,
+    args: EditArgs,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.kind.is_none() && args.tags.is_empty() && args.mood.is_none(),
+        "{} is a reply, which has only words; --kind, --tag and --mood are for entries",
+        short_id(reply)
+    );
+    let body = replica.journal().reply_body(id, reply)?;
+    let retry = format!("duet edit {} -", short_id(reply));
+    let draft = editor::text_from(
+        args.text,
+        &body,
+        &[],
+        "Edit your reply above the line.",
+        &retry,
+    )?;
+    if draft.text.trim_end() == body.trim_end() {
+        return report(
+            ctx,
+            "unchanged",
+            reply,
+            format!("{} is unchanged.", short_id(reply)),
+        );
+    }
+    let now = now_ms();
+    draft.save(&retry, |text| {
+        let text = text.trim_end().to_string();
+        Ok(replica.commit(|j, a| Ok(((), j.edit_reply(a, id, reply, &text, now)?)))?)
+    })?;
+    report(
+        ctx,
+        "edited",
+        reply,
+        format!("Saved your changes to the reply {}.", short_id(reply)),
+    )?;
+    ctx.tidy(&mut replica);
+    Ok(())
+}
+
 pub fn remove(ctx: &Context, id: &str) -> anyhow::Result<()> {
     let (mut replica, id) = open_entry(ctx, id)?;
     let now = now_ms();
@@ -121,9 +178,19 @@ pub fn react(ctx: &Context, id: &str, emoji: &str) -> anyhow::Result<()> {
         !emoji.is_empty() && emoji.chars().count() <= 16,
         "a reaction is an emoji or a short word (up to 16 characters)"
     );
-    let (mut replica, id) = open_entry(ctx, id)?;
+    let (mut replica, target) = open_target(ctx, id)?;
     let now = now_ms();
-    replica.commit(|j, a| Ok(((), j.react(a, &id, emoji, now)?)))?;
+    let id = match &target.reply {
+        Some(reply) => {
+            replica
+                .commit(|j, a| Ok(((), j.react_to_reply(a, &target.entry, reply, emoji, now)?)))?;
+            reply.clone()
+        }
+        None => {
+            replica.commit(|j, a| Ok(((), j.react(a, &target.entry, emoji, now)?)))?;
+            target.entry.clone()
+        }
+    };
     report(
         ctx,
         "reacted",

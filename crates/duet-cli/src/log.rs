@@ -2,8 +2,8 @@
 
 use duet_core::journal::{EntryKind, Filter};
 
-use crate::context::Context;
-use crate::{dates, render};
+use crate::context::{now, Context};
+use crate::{dates, pager, render};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -16,32 +16,54 @@ pub struct Args {
     /// Only entries with this tag.
     #[arg(long, short)]
     tag: Option<String>,
-    /// From this date: 2026-11-01, yesterday, "last week", "3 days ago".
-    #[arg(long)]
+    /// From the start of this day: 2026-11-01, today, yesterday, monday,
+    /// "this week", "last month", "3 days ago".
+    #[arg(long, value_name = "DATE")]
     since: Option<String>,
-    /// Up to this date (a bare day includes the whole day).
-    #[arg(long)]
+    /// Up to the end of this day (or up to a moment: "2026-11-01 14:30").
+    #[arg(long, value_name = "DATE")]
     until: Option<String>,
     /// Only entries containing this text (case-insensitive).
     #[arg(long, short)]
     search: Option<String>,
-    /// At most this many entries.
-    #[arg(short = 'n', long = "limit")]
+    /// At most this many entries (the newest).
+    #[arg(short = 'n', long = "limit", value_name = "N")]
     limit: Option<usize>,
+    /// One line per entry: id, date, person, kind and the first words.
+    #[arg(long)]
+    oneline: bool,
+    /// Oldest first.
+    #[arg(long)]
+    reverse: bool,
+    /// Print straight to the terminal, not through a pager.
+    #[arg(long)]
+    no_pager: bool,
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    let now = now();
     let filter = Filter {
         person: args.by,
         kind: args.kind,
         tag: args.tag.map(|t| t.trim_start_matches('#').to_string()),
-        since: args.since.as_deref().map(dates::since).transpose()?,
-        until: args.until.as_deref().map(dates::until).transpose()?,
+        since: args
+            .since
+            .as_deref()
+            .map(|d| dates::since(d, now))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|d| dates::until(d, now))
+            .transpose()?,
         search: args.search,
         limit: args.limit,
     };
     let replica = ctx.open()?;
-    let entries = replica.journal().query(&filter);
+    let mut entries = replica.journal().query(&filter);
+    if args.reverse {
+        entries.reverse();
+    }
     if ctx.json {
         return ctx.print_json(&entries);
     }
@@ -54,18 +76,34 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let devices = render::Devices(replica.devices());
-    let blocks: Vec<String> = entries
-        .iter()
-        .map(|e| render::summary(e, &devices))
-        .collect();
-    println!("{}", blocks.join("\n\n"));
+    let text = if args.oneline {
+        let lines: Vec<String> = entries.iter().map(render::oneline).collect();
+        lines.join("\n")
+    } else {
+        let blocks: Vec<String> = entries
+            .iter()
+            .map(|e| render::summary(e, &devices))
+            .collect();
+        blocks.join("\n\n")
+    };
+    pager::print(&text, !args.no_pager);
     Ok(())
 }
 
-pub fn show(ctx: &Context, id: &str) -> anyhow::Result<()> {
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    /// The entry's id, or a reply's (any 4 or more of its first characters).
+    id: String,
+    /// Print straight to the terminal, not through a pager.
+    #[arg(long)]
+    no_pager: bool,
+}
+
+pub fn show(ctx: &Context, args: ShowArgs) -> anyhow::Result<()> {
     let replica = ctx.open()?;
     let journal = replica.journal();
-    let id = journal.resolve_id(id)?;
+    // A reply's id shows the entry it answers, with the whole thread.
+    let id = journal.resolve(&args.id)?.entry;
     let entry = journal
         .entry(&id)
         .ok_or_else(|| duet_core::journal::JournalError::NoSuchEntry(id.clone()))?;
@@ -75,9 +113,7 @@ pub fn show(ctx: &Context, id: &str) -> anyhow::Result<()> {
     if ctx.json {
         return ctx.print_json(&entry);
     }
-    print!(
-        "{}",
-        render::full(&entry, &render::Devices(replica.devices()))
-    );
+    let text = render::full(&entry, &render::Devices(replica.devices()));
+    pager::print(text.trim_end_matches('\n'), !args.no_pager);
     Ok(())
 }

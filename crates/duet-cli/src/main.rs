@@ -18,9 +18,11 @@ mod init;
 mod invite;
 mod join;
 mod log;
+mod pager;
 mod prompt;
 mod render;
 mod safe;
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,12 +48,12 @@ struct Cli {
 enum Command {
     /// Start a new journal on this device.
     Init(init::Args),
-    /// Write an entry (TEXT, `-` for stdin, or your editor when absent).
+    /// Write an entry: the words that follow, piped stdin, or your editor.
     Add(add::Args),
     /// List entries, newest first.
     Log(log::Args),
     /// Show one entry whole, with replies, reactions and heard marks.
-    Show { id: String },
+    Show(log::ShowArgs),
     /// Change one of your entries.
     Edit(entry_ops::EditArgs),
     /// Delete one of your entries.
@@ -64,8 +66,9 @@ enum Command {
     Heard { id: String },
     /// Export the journal as JSON or Markdown, optionally age-encrypted.
     Export(export::Args),
-    /// A conversation starter for today.
-    Prompt,
+    /// A conversation starter for today; `--answer` writes your answer
+    /// with it.
+    Prompt(prompt::Args),
     /// Fold the stored history into one sealed snapshot to save space.
     Compact,
     /// Let another device join this journal (needs the daemon).
@@ -110,9 +113,8 @@ impl Command {
         matches!(
             self,
             Command::Log(_)
-                | Command::Show { .. }
+                | Command::Show(_)
                 | Command::Export(_)
-                | Command::Prompt
                 | Command::Devices { action: None }
                 | Command::Status
                 | Command::Doctor(_)
@@ -123,7 +125,7 @@ impl Command {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => return usage_error(err),
+        Err(err) => return usage::error(err, &<Cli as clap::CommandFactory>::command()),
     };
     if cli.command.reads_out() {
         // `duet log | head -1`: when the reader goes away, end quietly, as
@@ -138,14 +140,14 @@ fn main() -> ExitCode {
         Command::Init(args) => init::run(&ctx, args),
         Command::Add(args) => add::run(&ctx, args),
         Command::Log(args) => log::run(&ctx, args),
-        Command::Show { id } => log::show(&ctx, &id),
+        Command::Show(args) => log::show(&ctx, args),
         Command::Edit(args) => entry_ops::edit(&ctx, args),
         Command::Rm { id } => entry_ops::remove(&ctx, &id),
         Command::React { id, emoji } => entry_ops::react(&ctx, &id, &emoji),
         Command::Reply { id, text } => entry_ops::reply(&ctx, &id, text),
         Command::Heard { id } => entry_ops::heard(&ctx, &id),
         Command::Export(args) => export::run(&ctx, args),
-        Command::Prompt => prompt::run(&ctx),
+        Command::Prompt(args) => prompt::run(&ctx, args),
         Command::Compact => compact::run(&ctx),
         Command::Invite(args) => invite::run(&ctx, args),
         Command::Join(args) => join::run(&ctx, args),
@@ -171,29 +173,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Help and version print as clap makes them; a usage mistake becomes one
-/// line, like every other failure.
-fn usage_error(err: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    match err.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            let _ = err.print();
-            return ExitCode::SUCCESS;
-        }
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = err.print();
-            return ExitCode::from(2);
-        }
-        _ => {}
-    }
-    let rendered = err.render().to_string();
-    let first = rendered
-        .lines()
-        .next()
-        .unwrap_or("the command line is not valid")
-        .trim_start_matches("error: ");
-    eprintln!("duet: {} (see `duet --help`)", safe::line(first));
-    ExitCode::from(2)
 }

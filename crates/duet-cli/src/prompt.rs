@@ -169,11 +169,32 @@ pub fn for_day(day: i64) -> &'static Prompt {
     &PROMPTS[index]
 }
 
-/// `duet prompt`: today's conversation starter, and how to answer it.
-pub fn run(ctx: &crate::context::Context) -> anyhow::Result<()> {
-    use chrono::{Datelike, Local};
-    let day = i64::from(Local::now().date_naive().num_days_from_ce()) - 719_163;
-    let prompt = for_day(day);
+#[derive(clap::Args)]
+#[group(skip)]
+pub struct Args {
+    /// Answer today's question: the entry is saved with it, so your
+    /// partner reads both. Takes what `duet add` takes (words, stdin or
+    /// the editor, --tag, --mood, --kind).
+    #[arg(long, short)]
+    answer: bool,
+    #[command(flatten)]
+    entry: crate::add::Args,
+}
+
+/// Today's prompt, by the local calendar.
+pub fn today() -> &'static Prompt {
+    use chrono::Datelike;
+    let day = i64::from(crate::context::now().date_naive().num_days_from_ce()) - 719_163;
+    for_day(day)
+}
+
+/// `duet prompt`: today's conversation starter, and how to answer it;
+/// with `--answer` (or words), the answer.
+pub fn run(ctx: &crate::context::Context, args: Args) -> anyhow::Result<()> {
+    let prompt = today();
+    if args.answer || args.entry.has_text() {
+        return crate::add::write(ctx, args.entry, Some(prompt));
+    }
     if ctx.json {
         return ctx.print_json(&serde_json::json!({
             "habit": prompt.habit,
@@ -183,7 +204,7 @@ pub fn run(ctx: &crate::context::Context) -> anyhow::Result<()> {
     }
     println!("{}", prompt.text);
     println!();
-    println!("Answer it with `duet add --kind {}`.", prompt.kind);
+    println!("Answer it with `duet prompt --answer`: your entry is saved with the question.");
     Ok(())
 }
 

@@ -19,7 +19,7 @@ pub fn when(ms: i64) -> String {
     let Some(t) = Local.timestamp_millis_opt(ms).single() else {
         return "at an unknown time".to_string();
     };
-    let today = Local::now().date_naive();
+    let today = crate::context::now().date_naive();
     let day = t.date_naive();
     if day == today {
         format!("today {}", t.format("%H:%M"))
@@ -126,10 +126,19 @@ fn responses(e: &Entry) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
+/// The question an answer answers, on a line of its own above it.
+fn question(e: &Entry) -> String {
+    match &e.prompt {
+        Some(q) => format!("    Q: {}\n", safe::line(q)),
+        None => String::new(),
+    }
+}
+
 /// An entry as `log` lists it.
 pub fn summary(e: &Entry, devices: &Devices<'_>) -> String {
     let mut out = heading(e, devices);
     out.push('\n');
+    out.push_str(&question(e));
     out.push_str(&indent(&e.body));
     if !e.conflicts.is_empty() {
         out.push_str(&format!(
@@ -142,6 +151,28 @@ pub fn summary(e: &Entry, devices: &Devices<'_>) -> String {
         out.push_str(&format!("\n    — {r}"));
     }
     out
+}
+
+/// Characters of an entry's words `log --oneline` shows.
+const ONELINE_WORDS: usize = 60;
+
+/// An entry on one line, for `log --oneline`: id, date, person, kind and
+/// the start of its first line of words.
+pub fn oneline(e: &Entry) -> String {
+    let mut lines = e.body.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("");
+    let mut words: String = first.chars().take(ONELINE_WORDS).collect();
+    if first.chars().count() > ONELINE_WORDS || lines.next().is_some() {
+        words.push('…');
+    }
+    format!(
+        "{}  {}  {} · {}  {}",
+        short_id(&e.id),
+        timestamp(e.listed_at()),
+        safe::line(&e.person),
+        e.kind,
+        safe::line(&words)
+    )
 }
 
 /// An entry as `show` prints it, everything included.
@@ -158,6 +189,7 @@ pub fn full(e: &Entry, devices: &Devices<'_>) -> String {
     }
 
     out.push_str("\n\n");
+    out.push_str(&question(e));
     out.push_str(&indent(&e.body));
     out.push('\n');
     for (i, other) in e.conflicts.iter().enumerate() {
@@ -176,12 +208,25 @@ pub fn full(e: &Entry, devices: &Devices<'_>) -> String {
         ));
     }
     for reply in &e.replies {
+        let edited = reply
+            .edited
+            .map(|t| format!(" (edited {})", when(t)))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "\n  ↳ {} replied {}:\n{}\n",
+            "\n  ↳ {} replied {}{edited} · {}:\n{}\n",
             safe::line(&reply.person),
             when(reply.created),
+            short_id(&reply.id),
             indent(&reply.body)
         ));
+        let reactions: Vec<String> = reply
+            .reactions
+            .iter()
+            .map(|r| format!("{} {}", safe::line(&r.emoji), safe::line(&r.person)))
+            .collect();
+        if !reactions.is_empty() {
+            out.push_str(&format!("    — {}\n", reactions.join(" · ")));
+        }
     }
     if let Some(r) = responses(e) {
         out.push_str(&format!("\n  — {r}\n"));

@@ -292,6 +292,7 @@ mod tests {
                 kind: duet_core::journal::EntryKind::Feeling,
                 tags: vec!["us".into()],
                 mood: Some("warm".into()),
+                prompt: None,
                 body: "a walk".into(),
             },
             created: 5,

@@ -91,6 +91,10 @@ pub struct Entry {
     pub kind: EntryKind,
     pub tags: Vec<String>,
     pub mood: Option<String>,
+    /// The question the entry answers (a `duet prompt`), when it is an
+    /// answer: shown with it, so the partner reads both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
     pub body: String,
     /// Other versions of the body written concurrently on other devices.
     /// Empty unless two edits crossed; both are kept and shown, never lost.
@@ -127,7 +131,13 @@ pub struct Reply {
     pub person: String,
     pub device: String,
     pub created: i64,
+    /// When its author last changed its words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited: Option<i64>,
     pub body: String,
+    /// Reactions to the reply itself.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
 }
 
 /// A partner's mark that they read an entry and heard it.
@@ -174,6 +184,9 @@ pub struct NewEntry {
     pub tags: Vec<String>,
     #[serde(default)]
     pub mood: Option<String>,
+    /// The question it answers, if any (see [`Entry::prompt`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
     pub body: String,
 }
 

@@ -5,7 +5,7 @@
 //! ├─ "journal": { "id": str, "created": timestamp }
 //! ├─ "devices": { <device id>: { person, name, added_by?, added_at } }
 //! └─ "entries": { <created ms, 13 digits>-<entry id>: { person, device, created, edited?, kind,
-//!                                tags: [str], mood?, body: str,
+//!                                tags: [str], mood?, prompt?, body: str,
 //!                                reactions: { <emoji>: { <person>: timestamp } },
 //!                                replies: { <reply id>: { person, device, created, body } },
 //!                                heard: { <person>: timestamp }, deleted? } }
@@ -23,6 +23,7 @@ mod entry;
 mod frontier;
 mod read;
 mod removal;
+mod replies;
 mod schema;
 mod waiting;
 
@@ -36,6 +37,7 @@ pub use entry::{
 pub use frontier::{rebase, Frontier};
 pub use read::MIN_ID_PREFIX;
 pub use removal::{Removal, RemovalRecord, MAX_REMOVAL_KEYS, REMOVED_PREFIX};
+pub use replies::Target;
 pub use schema::{
     check_packed, Breach, Checked, People, Schema, MAX_AHEAD_MS, MAX_CHANGE_BYTES, MAX_CHANGE_OPS,
     MIN_TIME_MS, RESERVED_NAMES,
@@ -51,6 +53,8 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub enum JournalError {
     #[error("no entry has the id `{0}`")]
     NoSuchEntry(String),
+    #[error("`{0}` is too short to pick an entry: ids need at least {MIN_ID_PREFIX} characters")]
+    ShortId(String),
     #[error("`{0}` matches {1} entries; type more of the id")]
     AmbiguousId(String, usize),
     #[error("the entry is empty; write something first")]
@@ -303,6 +307,9 @@ impl Journal {
         now: i64,
     ) -> Result<(String, Commit), JournalError> {
         check_body(&new.body)?;
+        if let Some(prompt) = &new.prompt {
+            check_body(prompt)?;
+        }
         let id = new_entry_id();
         let mut tx = self.doc.transaction();
         let obj = tx.put_object(&self.entries, entry_key(now, &id), ObjType::Map)?;
@@ -316,6 +323,9 @@ impl Journal {
         }
         if let Some(mood) = &new.mood {
             tx.put(&obj, "mood", mood.as_str())?;
+        }
+        if let Some(prompt) = &new.prompt {
+            tx.put(&obj, "prompt", prompt.as_str())?;
         }
         tx.put(&obj, "body", new.body.as_str())?;
         tx.put_object(&obj, "reactions", ObjType::Map)?;

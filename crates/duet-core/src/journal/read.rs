@@ -48,6 +48,7 @@ impl Journal {
             }
         }
         match matches.len() {
+            0 if prefix.len() < MIN_ID_PREFIX => Err(JournalError::ShortId(prefix)),
             0 => Err(JournalError::NoSuchEntry(prefix)),
             1 => Ok(matches.swap_remove(0)),
             n => Err(JournalError::AmbiguousId(prefix, n)),
@@ -197,6 +198,7 @@ fn read_entry(doc: &Automerge, id: &str, obj: &ObjId) -> Entry {
             .unwrap_or(EntryKind::Note),
         tags: get_list_of_str(doc, obj, "tags"),
         mood: get_str(doc, obj, "mood"),
+        prompt: get_str(doc, obj, "prompt"),
         body,
         conflicts: bodies,
         reactions: read_reactions(doc, obj),
@@ -252,12 +254,16 @@ fn read_replies(doc: &Automerge, obj: &ObjId) -> Vec<Reply> {
         .flat_map(|item| {
             maps_at(doc, &replies, &item)
                 .into_iter()
+                // A deleted reply is gone from what everyone reads.
+                .filter(|r| get_i64(doc, r, "deleted").is_none())
                 .map(move |r| Reply {
                     id: item.key.to_string(),
                     person: get_str(doc, &r, "person").unwrap_or_default(),
                     device: get_str(doc, &r, "device").unwrap_or_default(),
                     created: get_i64(doc, &r, "created").unwrap_or(0),
+                    edited: get_i64(doc, &r, "edited"),
                     body: get_str(doc, &r, "body").unwrap_or_default(),
+                    reactions: super::replies::reply_reactions(doc, &r),
                 })
         })
         .collect();
@@ -301,7 +307,7 @@ pub(super) fn maps_at(
         .collect()
 }
 
-fn scalar_i64(value: &automerge::ValueRef<'_>) -> Option<i64> {
+pub(super) fn scalar_i64(value: &automerge::ValueRef<'_>) -> Option<i64> {
     match value {
         automerge::ValueRef::Scalar(
             automerge::ScalarValueRef::Timestamp(n) | automerge::ScalarValueRef::Int(n),
@@ -310,7 +316,7 @@ fn scalar_i64(value: &automerge::ValueRef<'_>) -> Option<i64> {
     }
 }
 
-fn get_map(doc: &Automerge, obj: &ObjId, key: &str) -> Option<ObjId> {
+pub(super) fn get_map(doc: &Automerge, obj: &ObjId, key: &str) -> Option<ObjId> {
     match doc.get(obj, key).ok()?? {
         (Value::Object(ObjType::Map), child) => Some(child),
         _ => None,

@@ -165,7 +165,7 @@ pub trait People {
 
 /// Keys that only the change making an object writes: who made it, when,
 /// and the maps others write into (so nobody replaces them).
-const MADE_ONCE: [&str; 8] = [
+const MADE_ONCE: [&str; 9] = [
     "person",
     "device",
     "created",
@@ -174,13 +174,14 @@ const MADE_ONCE: [&str; 8] = [
     "heard",
     "added_by",
     "added_at",
+    "prompt",
 ];
 /// Keys whose value the object's own person may replace or delete later:
 /// what editing and removing an entry write.
 const EDITABLE: [&str; 6] = ["body", "kind", "tags", "mood", "edited", "deleted"];
 /// Keys the journal's objects use; no person may be named one of them,
 /// since reactions and heard marks are keyed by person.
-pub const RESERVED_NAMES: [&str; 19] = [
+pub const RESERVED_NAMES: [&str; 20] = [
     "journal",
     "id",
     "created",
@@ -200,6 +201,7 @@ pub const RESERVED_NAMES: [&str; 19] = [
     "replies",
     "heard",
     "deleted",
+    "prompt",
 ];
 
 /// The device that made `obj`, read from its id (see [`actor_for`]).

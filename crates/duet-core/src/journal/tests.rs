@@ -42,6 +42,7 @@ fn an_added_entry_reads_back_whole() {
         kind: EntryKind::Gratitude,
         tags: vec!["home".into(), "sunday".into()],
         mood: Some("warm".into()),
+        prompt: None,
         body: "Thank you for the pancakes.".into(),
     };
     let (id, _) = j.add_entry(&alex, new, 1000).expect("add");
@@ -189,6 +190,7 @@ fn query_filters_and_orders_newest_first() {
             kind,
             tags: vec![tag.into()],
             mood: None,
+            prompt: None,
             body: format!("entry {i} about {tag}"),
         };
         j.add_entry(who, new, 100 + i as i64).expect("add");

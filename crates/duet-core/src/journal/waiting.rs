@@ -61,6 +61,7 @@ fn entries_made(change: &Change, entries: &ObjectId) -> Vec<Entry> {
                         kind: EntryKind::Note,
                         tags: Vec::new(),
                         mood: None,
+                        prompt: None,
                         body: String::new(),
                         conflicts: Vec::new(),
                         reactions: Vec::new(),
@@ -97,6 +98,7 @@ fn entries_made(change: &Change, entries: &ObjectId) -> Vec<Entry> {
                         entry.kind = v.parse().unwrap_or(EntryKind::Note)
                     }
                     ("mood", ScalarValue::Str(v)) => entry.mood = Some(v.to_string()),
+                    ("prompt", ScalarValue::Str(v)) => entry.prompt = Some(v.to_string()),
                     ("body", ScalarValue::Str(v)) => entry.body = v.to_string(),
                     _ => {}
                 }
