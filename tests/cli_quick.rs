@@ -265,6 +265,11 @@ fn a_reply_id_works_wherever_an_entry_id_does() {
     let e = device.json(&["show", &entry]);
     assert_eq!(e["replies"][0]["body"], "tell me everything");
     assert!(e["replies"][0]["edited"].is_i64());
+    // Deleting by a reply's id deletes the reply, not the entry.
+    device.ok(&["rm", "--yes", &reply[..6]]);
+    let e = device.json(&["show", &entry]);
+    assert_eq!(e["body"], "a long day");
+    assert_eq!(e["replies"].as_array().map(Vec::len), Some(0));
 }
 
 #[test]

@@ -164,9 +164,19 @@ fn edit_reply(
 }
 
 pub fn remove(ctx: &Context, id: &str) -> anyhow::Result<()> {
-    let (mut replica, id) = open_entry(ctx, id)?;
+    let (mut replica, target) = open_target(ctx, id)?;
     let now = now_ms();
-    replica.commit(|j, a| Ok(((), j.remove_entry(a, &id, now)?)))?;
+    let id = match &target.reply {
+        // A reply's id deletes that reply, never the entry it answers.
+        Some(reply) => {
+            replica.commit(|j, a| Ok(((), j.remove_reply(a, &target.entry, reply, now)?)))?;
+            reply.clone()
+        }
+        None => {
+            replica.commit(|j, a| Ok(((), j.remove_entry(a, &target.entry, now)?)))?;
+            target.entry.clone()
+        }
+    };
     report(ctx, "removed", &id, format!("Deleted {}.", short_id(&id)))?;
     ctx.tidy(&mut replica);
     Ok(())
