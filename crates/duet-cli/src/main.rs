@@ -3,6 +3,7 @@
 //! and turns errors into one sentence and a non-zero exit.
 
 mod add;
+mod cli;
 mod compact;
 mod context;
 mod daemon_cmd;
@@ -22,103 +23,11 @@ mod prompt;
 mod render;
 mod safe;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
-/// A private journal two people share, merged directly between their
-/// devices, end-to-end encrypted.
-#[derive(Parser)]
-#[command(name = "duet", version, about, max_term_width = 100)]
-struct Cli {
-    /// The device's home directory (default: the platform's data dir).
-    #[arg(long, global = true, env = "DUET_HOME", value_name = "DIR")]
-    home: Option<PathBuf>,
-    /// Print data as JSON (one document per command; see docs/cli.md).
-    #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Start a new journal on this device.
-    Init(init::Args),
-    /// Write an entry (TEXT, `-` for stdin, or your editor when absent).
-    Add(add::Args),
-    /// List entries, newest first.
-    Log(log::Args),
-    /// Show one entry whole, with replies, reactions and heard marks.
-    Show { id: String },
-    /// Change one of your entries.
-    Edit(entry_ops::EditArgs),
-    /// Delete one of your entries.
-    Rm { id: String },
-    /// React to an entry with an emoji.
-    React { id: String, emoji: String },
-    /// Reply to an entry (TEXT, `-` for stdin, or your editor).
-    Reply { id: String, text: Option<String> },
-    /// Mark your partner's entry as read and heard.
-    Heard { id: String },
-    /// Export the journal as JSON or Markdown, optionally age-encrypted.
-    Export(export::Args),
-    /// A conversation starter for today.
-    Prompt,
-    /// Fold the stored history into one sealed snapshot to save space.
-    Compact,
-    /// Let another device join this journal (needs the daemon).
-    Invite(invite::Args),
-    /// Join a partner's journal from this (new) device.
-    Join(join::Args),
-    /// Every device that can read this journal; `devices remove ID` takes
-    /// one out (a lost laptop).
-    Devices {
-        #[command(subcommand)]
-        action: Option<devices::Action>,
-    },
-    /// Take all of your devices out of the shared journal; your partner
-    /// keeps it, and this device keeps a readable copy of what it has.
-    Leave {
-        /// Do not ask for confirmation.
-        #[arg(long)]
-        yes: bool,
-    },
-    /// The daemon, this device and the others: connected, last sync, waiting.
-    Status,
-    /// Sync now and report what moved (needs the daemon).
-    Sync,
-    /// Check this home and say what is wrong and what fixes it.
-    Doctor(doctor::Args),
-    /// The sync daemon, in the foreground.
-    Daemon(daemon_cmd::Args),
-    /// Run this home as a mirror (joined with `duet join --mirror`): it
-    /// stores and serves the journal sealed, with no key, for devices that
-    /// are away (docs/mirror.md).
-    Mirror(daemon_cmd::Args),
-    /// Two devices on this machine pair and sync, end to end.
-    Demo(demo::Args),
-    /// The daemon's work on the whole journal, in a process of its own.
-    #[command(hide = true)]
-    WholeJob { job: String },
-}
-
-impl Command {
-    /// Commands that print what they read and nothing else.
-    fn reads_out(&self) -> bool {
-        matches!(
-            self,
-            Command::Log(_)
-                | Command::Show { .. }
-                | Command::Export(_)
-                | Command::Prompt
-                | Command::Devices { action: None }
-                | Command::Status
-                | Command::Doctor(_)
-        )
-    }
-}
+use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
