@@ -35,8 +35,13 @@ pub enum Command {
     Show { id: String },
     /// Change one of your entries.
     Edit(entry_ops::EditArgs),
-    /// Delete one of your entries.
-    Rm { id: String },
+    /// Delete one of your entries (asks first on a terminal).
+    Rm {
+        id: String,
+        /// Delete without asking (what scripts pass).
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// React to an entry with an emoji.
     React { id: String, emoji: String },
     /// Reply to an entry (TEXT, `-` for stdin, or your editor).
@@ -80,6 +85,14 @@ pub enum Command {
     Mirror(daemon_cmd::Args),
     /// Two devices on this machine pair and sync, end to end.
     Demo(demo::Args),
+    /// Print the completion script for a shell (docs/cli.md says where
+    /// each shell looks for it).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `duet man | man -l -`.
+    Man,
     /// The daemon's work on the whole journal, in a process of its own.
     #[command(hide = true)]
     WholeJob { job: String },
@@ -97,6 +110,8 @@ impl Command {
                 | Command::Devices { action: None }
                 | Command::Status
                 | Command::Doctor(_)
+                | Command::Completions { .. }
+                | Command::Man
         )
     }
 }

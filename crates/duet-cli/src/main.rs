@@ -5,6 +5,7 @@
 mod add;
 mod cli;
 mod compact;
+mod completions;
 mod context;
 mod daemon_cmd;
 mod dates;
@@ -49,7 +50,7 @@ fn main() -> ExitCode {
         Command::Log(args) => log::run(&ctx, args),
         Command::Show { id } => log::show(&ctx, &id),
         Command::Edit(args) => entry_ops::edit(&ctx, args),
-        Command::Rm { id } => entry_ops::remove(&ctx, &id),
+        Command::Rm { id, yes } => entry_ops::remove(&ctx, &id, yes),
         Command::React { id, emoji } => entry_ops::react(&ctx, &id, &emoji),
         Command::Reply { id, text } => entry_ops::reply(&ctx, &id, text),
         Command::Heard { id } => entry_ops::heard(&ctx, &id),
@@ -69,6 +70,8 @@ fn main() -> ExitCode {
         Command::Daemon(args) => daemon_cmd::run(&ctx, args),
         Command::Mirror(args) => daemon_cmd::mirror(&ctx, args),
         Command::Demo(args) => demo::run(args),
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man => completions::man(),
         Command::WholeJob { job } => {
             duet_daemon::whole::serve(&ctx.home, &job).map_err(anyhow::Error::from)
         }
