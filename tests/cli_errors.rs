@@ -174,7 +174,7 @@ fn commands_work_as_a_person_would_use_them() {
         device.json(&["log", "-n", "1"]).as_array().map(Vec::len),
         Some(1)
     );
-    device.ok(&["rm", &a]);
+    device.ok(&["rm", "--yes", &a]);
     assert_eq!(device.bodies(), ["Thanks for the soup."]);
     let prompt = device.json(&["prompt"]);
     assert!(prompt["text"].as_str().is_some_and(|t| t.len() > 10));

@@ -1,14 +1,15 @@
 //! `duet edit`, `rm`, `react`, `reply` and `heard`: changing an entry or
 //! answering one.
 
-use duet_core::journal::{EntryEdit, EntryKind, Target};
+use duet_core::journal::{EntryEdit, EntryKind, JournalError, Target};
 use duet_core::replica::Replica;
 use serde_json::json;
 
 use crate::add::clean_tags;
-use crate::context::{now_ms, Context};
+use crate::context::{ask_yes_no, now_ms, Context};
 use crate::editor;
 use crate::render::short_id;
+use crate::safe;
 
 #[derive(clap::Args)]
 pub struct EditArgs {
@@ -65,7 +66,7 @@ pub fn edit(ctx: &Context, args: EditArgs) -> anyhow::Result<()> {
         let entry = replica
             .journal()
             .entry(&id)
-            .ok_or_else(|| duet_core::journal::JournalError::NoSuchEntry(id.clone()))?;
+            .ok_or_else(|| JournalError::NoSuchEntry(id.clone()))?;
         let draft = editor::text_from(
             args.text,
             &entry.body,
@@ -163,8 +164,43 @@ fn edit_reply(
     Ok(())
 }
 
-pub fn remove(ctx: &Context, id: &str) -> anyhow::Result<()> {
+pub fn remove(ctx: &Context, id: &str, yes: bool) -> anyhow::Result<()> {
     let (mut replica, target) = open_target(ctx, id)?;
+    ctx.check_writable()?;
+    if !yes {
+        let entry = replica
+            .journal()
+            .entry(&target.entry)
+            .ok_or_else(|| JournalError::NoSuchEntry(target.entry.clone()))?;
+        // What is being deleted, and whose it is: someone else's is
+        // refused now, not after the question.
+        let (what, id, person, body) = match &target.reply {
+            Some(reply) => {
+                let r = entry
+                    .replies
+                    .iter()
+                    .find(|r| &r.id == reply)
+                    .ok_or_else(|| JournalError::Deleted(reply.clone()))?;
+                ("reply", reply, r.person.clone(), r.body.clone())
+            }
+            None => (
+                "entry",
+                &target.entry,
+                entry.person.clone(),
+                entry.body.clone(),
+            ),
+        };
+        if person != replica.author()?.person {
+            return Err(JournalError::NotYours {
+                id: id.clone(),
+                owner: person,
+            }
+            .into());
+        }
+        if !confirm_removal(what, id, &body)? {
+            return report(ctx, "kept", id, format!("Kept {}.", short_id(id)));
+        }
+    }
     let now = now_ms();
     let id = match &target.reply {
         // A reply's id deletes that reply, never the entry it answers.
@@ -180,6 +216,50 @@ pub fn remove(ctx: &Context, id: &str) -> anyhow::Result<()> {
     report(ctx, "removed", &id, format!("Deleted {}.", short_id(&id)))?;
     ctx.tidy(&mut replica);
     Ok(())
+}
+
+/// Asks on the terminal whether to delete the entry, naming it by its id
+/// and first words. Without a terminal (a script, a pipe) there is nobody
+/// to ask, and deleting unasked is what `--yes` says.
+fn confirm_removal(what: &str, id: &str, body: &str) -> anyhow::Result<bool> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "`duet rm` asks before it deletes, and there is no terminal to ask on; pass --yes to delete {} without asking",
+            short_id(id)
+        );
+    }
+    ask_yes_no(&format!(
+        "Delete {what} {} \"{}\"?",
+        short_id(id),
+        safe::line(&first_words(body))
+    ))
+}
+
+/// The start of an entry, to recognise it by: its first line, cut at a
+/// word boundary after about 40 characters.
+fn first_words(body: &str) -> String {
+    const ABOUT: usize = 40;
+    let line = body
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    if line.chars().count() <= ABOUT && body.trim().lines().count() <= 1 {
+        return line.to_string();
+    }
+    let mut out = String::new();
+    for word in line.split_whitespace() {
+        if !out.is_empty() && out.chars().count() + 1 + word.chars().count() > ABOUT {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().take(ABOUT));
+    }
+    out.push('…');
+    out
 }
 
 pub fn react(ctx: &Context, id: &str, emoji: &str) -> anyhow::Result<()> {
@@ -242,4 +322,20 @@ pub fn heard(ctx: &Context, id: &str) -> anyhow::Result<()> {
     )?;
     ctx.tidy(&mut replica);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_words;
+
+    #[test]
+    fn an_entry_is_named_by_its_first_words() {
+        assert_eq!(first_words("A walk by the river"), "A walk by the river");
+        assert_eq!(
+            first_words("We walked by the river until the light went and the cold came"),
+            "We walked by the river until the light…"
+        );
+        assert_eq!(first_words("\nTitle\nmore below"), "Title…");
+        assert_eq!(first_words(""), "");
+    }
 }

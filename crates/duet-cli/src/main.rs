@@ -3,7 +3,9 @@
 //! and turns errors into one sentence and a non-zero exit.
 
 mod add;
+mod cli;
 mod compact;
+mod completions;
 mod context;
 mod daemon_cmd;
 mod dates;
@@ -24,103 +26,11 @@ mod render;
 mod safe;
 mod usage;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
-/// A private journal two people share, merged directly between their
-/// devices, end-to-end encrypted.
-#[derive(Parser)]
-#[command(name = "duet", version, about, max_term_width = 100)]
-struct Cli {
-    /// The device's home directory (default: the platform's data dir).
-    #[arg(long, global = true, env = "DUET_HOME", value_name = "DIR")]
-    home: Option<PathBuf>,
-    /// Print data as JSON (one document per command; see docs/cli.md).
-    #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Start a new journal on this device.
-    Init(init::Args),
-    /// Write an entry: the words that follow, piped stdin, or your editor.
-    Add(add::Args),
-    /// List entries, newest first.
-    Log(log::Args),
-    /// Show one entry whole, with replies, reactions and heard marks.
-    Show(log::ShowArgs),
-    /// Change one of your entries.
-    Edit(entry_ops::EditArgs),
-    /// Delete one of your entries.
-    Rm { id: String },
-    /// React to an entry with an emoji.
-    React { id: String, emoji: String },
-    /// Reply to an entry (TEXT, `-` for stdin, or your editor).
-    Reply { id: String, text: Option<String> },
-    /// Mark your partner's entry as read and heard.
-    Heard { id: String },
-    /// Export the journal as JSON or Markdown, optionally age-encrypted.
-    Export(export::Args),
-    /// A conversation starter for today; `--answer` writes your answer
-    /// with it.
-    Prompt(prompt::Args),
-    /// Fold the stored history into one sealed snapshot to save space.
-    Compact,
-    /// Let another device join this journal (needs the daemon).
-    Invite(invite::Args),
-    /// Join a partner's journal from this (new) device.
-    Join(join::Args),
-    /// Every device that can read this journal; `devices remove ID` takes
-    /// one out (a lost laptop).
-    Devices {
-        #[command(subcommand)]
-        action: Option<devices::Action>,
-    },
-    /// Take all of your devices out of the shared journal; your partner
-    /// keeps it, and this device keeps a readable copy of what it has.
-    Leave {
-        /// Do not ask for confirmation.
-        #[arg(long)]
-        yes: bool,
-    },
-    /// The daemon, this device and the others: connected, last sync, waiting.
-    Status,
-    /// Sync now and report what moved (needs the daemon).
-    Sync,
-    /// Check this home and say what is wrong and what fixes it.
-    Doctor(doctor::Args),
-    /// The sync daemon, in the foreground.
-    Daemon(daemon_cmd::Args),
-    /// Run this home as a mirror (joined with `duet join --mirror`): it
-    /// stores and serves the journal sealed, with no key, for devices that
-    /// are away (docs/mirror.md).
-    Mirror(daemon_cmd::Args),
-    /// Two devices on this machine pair and sync, end to end.
-    Demo(demo::Args),
-    /// The daemon's work on the whole journal, in a process of its own.
-    #[command(hide = true)]
-    WholeJob { job: String },
-}
-
-impl Command {
-    /// Commands that print what they read and nothing else.
-    fn reads_out(&self) -> bool {
-        matches!(
-            self,
-            Command::Log(_)
-                | Command::Show(_)
-                | Command::Export(_)
-                | Command::Devices { action: None }
-                | Command::Status
-                | Command::Doctor(_)
-        )
-    }
-}
+use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -142,7 +52,7 @@ fn main() -> ExitCode {
         Command::Log(args) => log::run(&ctx, args),
         Command::Show(args) => log::show(&ctx, args),
         Command::Edit(args) => entry_ops::edit(&ctx, args),
-        Command::Rm { id } => entry_ops::remove(&ctx, &id),
+        Command::Rm { id, yes } => entry_ops::remove(&ctx, &id, yes),
         Command::React { id, emoji } => entry_ops::react(&ctx, &id, &emoji),
         Command::Reply { id, text } => entry_ops::reply(&ctx, &id, text),
         Command::Heard { id } => entry_ops::heard(&ctx, &id),
@@ -162,6 +72,8 @@ fn main() -> ExitCode {
         Command::Daemon(args) => daemon_cmd::run(&ctx, args),
         Command::Mirror(args) => daemon_cmd::mirror(&ctx, args),
         Command::Demo(args) => demo::run(args),
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man => completions::man(),
         Command::WholeJob { job } => {
             duet_daemon::whole::serve(&ctx.home, &job).map_err(anyhow::Error::from)
         }
