@@ -24,6 +24,15 @@ fn offline_devices_merge_and_show_concurrent_edits_as_a_conflict_on_both() {
     eventually(WAIT, "the first entry to reach the desktop", || {
         desktop.has_body("both will edit")
     });
+    // An answer goes through the daemon with its question, and the
+    // partner's device shows both.
+    laptop.ok(&["prompt", "--answer", "the", "sea", "at", "dawn"]);
+    eventually(WAIT, "the answer to reach the desktop", || {
+        desktop.has_body("the sea at dawn")
+    });
+    let question = laptop.json(&["prompt"])["text"].clone();
+    assert_eq!(log_of(&desktop)[0]["prompt"], question);
+    assert!(desktop.ok(&["log"]).contains("Q: "));
     a.stop();
     let stopped_in = d.stop();
     assert!(
