@@ -14,6 +14,7 @@ mod editor;
 mod entry_ops;
 mod export;
 mod hints;
+mod import;
 mod init;
 mod invite;
 mod join;
@@ -72,6 +73,9 @@ enum Command {
     Invite(invite::Args),
     /// Join a partner's journal from this (new) device.
     Join(join::Args),
+    /// Bring the entries of another journal on this machine (its home
+    /// DIR) into this one, with their authors, dates and responses.
+    Import(import::Args),
     /// Every device that can read this journal; `devices remove ID` takes
     /// one out (a lost laptop).
     Devices {
@@ -149,6 +153,7 @@ fn main() -> ExitCode {
         Command::Compact => compact::run(&ctx),
         Command::Invite(args) => invite::run(&ctx, args),
         Command::Join(args) => join::run(&ctx, args),
+        Command::Import(args) => import::run(&ctx, args),
         Command::Devices { action: None } => devices::devices(&ctx),
         Command::Devices {
             action: Some(devices::Action::Remove { id, yes }),

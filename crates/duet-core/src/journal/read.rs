@@ -203,6 +203,7 @@ fn read_entry(doc: &Automerge, id: &str, obj: &ObjId) -> Entry {
         replies: read_replies(doc, obj),
         heard: read_heard(doc, obj),
         deleted: get_i64(doc, obj, "deleted"),
+        imported: super::import::read_imported(doc, obj),
     }
 }
 
@@ -258,6 +259,8 @@ fn read_replies(doc: &Automerge, obj: &ObjId) -> Vec<Reply> {
                     device: get_str(doc, &r, "device").unwrap_or_default(),
                     created: get_i64(doc, &r, "created").unwrap_or(0),
                     body: get_str(doc, &r, "body").unwrap_or_default(),
+                    imported: get_map(doc, &r, super::import::IMPORTED)
+                        .and_then(|m| super::import::read_origin(doc, &m)),
                 })
         })
         .collect();
@@ -310,7 +313,7 @@ fn scalar_i64(value: &automerge::ValueRef<'_>) -> Option<i64> {
     }
 }
 
-fn get_map(doc: &Automerge, obj: &ObjId, key: &str) -> Option<ObjId> {
+pub(super) fn get_map(doc: &Automerge, obj: &ObjId, key: &str) -> Option<ObjId> {
     match doc.get(obj, key).ok()?? {
         (Value::Object(ObjType::Map), child) => Some(child),
         _ => None,
