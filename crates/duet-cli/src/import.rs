@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use duet_core::home::Home;
-use duet_core::journal::{batches, Entry, Source};
+use duet_core::journal::{batches, Entry};
 use serde::Serialize;
 
 use crate::context::Context;
@@ -79,10 +79,8 @@ fn bring(ctx: &Context, dir: &Path) -> anyhow::Result<Brought> {
             dir.display()
         );
     }
-    let source = Source {
-        journal: old.journal_id().to_text(),
-        person: old.author()?.person,
-    };
+    let from = old.journal_id().to_text();
+    let me = replica.author()?.person;
     let here = replica.journal().entry_ids();
     let (mut new, already): (Vec<Entry>, Vec<Entry>) = old
         .journal()
@@ -92,14 +90,13 @@ fn bring(ctx: &Context, dir: &Path) -> anyhow::Result<Brought> {
         .partition(|e| !here.contains(&e.id));
     new.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
     for run in batches(&new) {
-        replica
-            .commit(|journal, author| Ok(((), journal.import_entries(author, &source, run)?)))?;
+        replica.commit(|journal, author| Ok(((), journal.import_entries(author, &from, run)?)))?;
     }
     let by_others = new
         .iter()
         .filter(|e| {
             let first = e.imported.as_ref().and_then(|i| i.author.as_ref());
-            first.map_or(&e.person, |o| &o.person) != &source.person
+            first.map_or(&e.person, |o| &o.person) != &me
         })
         .count();
     if !new.is_empty() {
@@ -107,7 +104,7 @@ fn bring(ctx: &Context, dir: &Path) -> anyhow::Result<Brought> {
     }
     Ok(Brought {
         from: dir.display().to_string(),
-        journal: source.journal,
+        journal: from,
         imported: new.len(),
         by_others,
         already_here: already.len(),
@@ -122,6 +119,19 @@ fn report(ctx: &Context, brought: &Brought) -> anyhow::Result<()> {
         1 => "1 entry".to_string(),
         n => format!("{n} entries"),
     };
+    if brought.imported == 0 {
+        println!(
+            "Nothing to bring: {} of the journal in {} {} here already.",
+            entries(brought.already_here),
+            safe::line(&brought.from),
+            if brought.already_here == 1 {
+                "is"
+            } else {
+                "are"
+            }
+        );
+        return Ok(());
+    }
     let mut line = format!(
         "Brought {} from the journal in {}",
         entries(brought.imported),
@@ -129,13 +139,18 @@ fn report(ctx: &Context, brought: &Brought) -> anyhow::Result<()> {
     );
     if brought.by_others > 0 {
         line.push_str(&format!(
-            " ({} written there by someone else, shown as theirs, imported by you)",
+            " ({} written there by someone else or under another name: shown as theirs, imported by you)",
             brought.by_others
         ));
     }
     if brought.already_here > 0 {
+        let verb = if brought.already_here == 1 {
+            "was"
+        } else {
+            "were"
+        };
         line.push_str(&format!(
-            "; {} were here already",
+            "; {} {verb} here already",
             entries(brought.already_here)
         ));
     }

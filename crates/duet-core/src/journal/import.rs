@@ -20,9 +20,10 @@
 //! journal cannot be written under their name here: that would be a
 //! forgery. What they wrote is kept under the importer's name with the
 //! marker saying who wrote it there (`author`), shown as "Sam (imported by
-//! Alex)"; their reactions and heard marks are kept inside the marker. The
-//! importer's own entries, replies, reactions and heard marks are brought
-//! under their name here, as theirs. The marker is written once, by the
+//! Alex)"; their reactions and heard marks are kept inside the marker.
+//! What was written there under the importer's own name here is brought
+//! as theirs; under any other name (even their own earlier one), it is
+//! marked, since a name is all that ties the two journals' people. The marker is written once, by the
 //! change that makes the entry, and nobody writes into another person's
 //! entry a key the marker uses (both are schema rules).
 //!
@@ -47,16 +48,6 @@ pub(super) const IMPORTED: &str = "imported";
 const BATCH_OPS: usize = MAX_CHANGE_OPS / 2;
 const BATCH_BYTES: usize = MAX_CHANGE_BYTES / 2;
 
-/// The journal entries are brought from.
-#[derive(Clone, Debug)]
-pub struct Source {
-    /// Its journal id.
-    pub journal: String,
-    /// The name the person importing wrote under there: what they wrote
-    /// as that person is brought as theirs.
-    pub person: String,
-}
-
 impl Journal {
     /// The id of every entry here, deleted ones included: an entry whose
     /// old id is among them was imported already (or deleted since), and
@@ -68,13 +59,15 @@ impl Journal {
             .collect()
     }
 
-    /// Writes `entries`, read from the journal `source`, as one change by
-    /// `author`. Entries already here ([`Journal::entry_ids`]) are left
-    /// out by the caller; deleted ones are refused here.
+    /// Writes `entries`, read from the journal whose id is `from`, as one
+    /// change by `author`. What was written there under `author`'s person
+    /// name is brought as theirs; the rest is marked as imported. Entries
+    /// already here ([`Journal::entry_ids`]) are left out by the caller;
+    /// deleted ones are refused here.
     pub fn import_entries(
         &mut self,
         author: &Author,
-        source: &Source,
+        from: &str,
         entries: &[Entry],
     ) -> Result<Commit, JournalError> {
         for entry in entries {
@@ -85,7 +78,7 @@ impl Journal {
         }
         let mut tx = self.doc.transaction();
         for entry in entries {
-            write_entry(&mut tx, &self.entries, author, source, entry)?;
+            write_entry(&mut tx, &self.entries, author, from, entry)?;
         }
         tx.commit();
         self.last_commit()
@@ -146,9 +139,10 @@ fn write_entry(
     tx: &mut Transaction<'_>,
     entries: &ObjId,
     author: &Author,
-    source: &Source,
+    from: &str,
     entry: &Entry,
 ) -> Result<(), JournalError> {
+    let own = |person: &str| person == author.person;
     let obj = tx.put_object(entries, entry_key(entry.created, &entry.id), ObjType::Map)?;
     tx.put(&obj, "person", author.person.as_str())?;
     tx.put(&obj, "device", author.device.to_text())?;
@@ -173,13 +167,13 @@ fn write_entry(
         .iter()
         .chain(imported.into_iter().flat_map(|i| &i.reactions));
     let (own_reactions, their_reactions): (Vec<&Reaction>, Vec<&Reaction>) =
-        all_reactions.partition(|r| r.person == source.person);
+        all_reactions.partition(|r| own(&r.person));
     let all_heard = entry
         .heard
         .iter()
         .chain(imported.into_iter().flat_map(|i| &i.heard));
     let (own_heard, their_heard): (Vec<&Heard>, Vec<&Heard>) =
-        all_heard.partition(|h| h.person == source.person);
+        all_heard.partition(|h| own(&h.person));
 
     let reactions = tx.put_object(&obj, "reactions", ObjType::Map)?;
     for reaction in own_reactions {
@@ -202,7 +196,7 @@ fn write_entry(
             person: reply.person.clone(),
             device: reply.device.clone(),
         });
-        if origin.person != source.person {
+        if !own(&origin.person) {
             let marker = tx.put_object(&map, IMPORTED, ObjType::Map)?;
             write_origin(tx, &marker, &origin)?;
         }
@@ -217,10 +211,10 @@ fn write_entry(
     }
 
     let marker = tx.put_object(&obj, IMPORTED, ObjType::Map)?;
-    let journal = imported.map_or(source.journal.as_str(), |i| i.journal.as_str());
+    let journal = imported.map_or(from, |i| i.journal.as_str());
     tx.put(&marker, "journal", journal)?;
     let origin = first_author(entry);
-    if origin.person != source.person {
+    if !own(&origin.person) {
         write_origin(tx, &marker, &origin)?;
     }
     let list = tx.put_object(&marker, "reactions", ObjType::List)?;

@@ -36,7 +36,7 @@ pub use entry::{
     Reply, UnknownKind, MIRROR_ROLE,
 };
 pub use frontier::{rebase, Frontier};
-pub use import::{batches, Source};
+pub use import::batches;
 pub use read::MIN_ID_PREFIX;
 pub use removal::{Removal, RemovalRecord, MAX_REMOVAL_KEYS, REMOVED_PREFIX};
 pub use schema::{

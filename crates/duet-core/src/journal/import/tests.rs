@@ -103,12 +103,9 @@ fn an_import_keeps_authorship_and_passes_the_partners_checks() {
     let sam = author("Sam");
     let mut new = shared(&alex, &sam);
     new.write_as(&sam.device);
-    let source = Source {
-        journal: old.journal.journal_id().expect("id").to_text(),
-        person: "Sam".into(),
-    };
+    let from = old.journal.journal_id().expect("id").to_text();
     let commit = new
-        .import_entries(&sam, &source, &live(&old.journal))
+        .import_entries(&sam, &from, &live(&old.journal))
         .expect("import");
 
     // Alex's device takes the change as it takes any of Sam's.
@@ -129,7 +126,7 @@ fn an_import_keeps_authorship_and_passes_the_partners_checks() {
     );
     assert_eq!(mine.body, "Sam's words, edited");
     let marker = mine.imported.as_ref().expect("marked as imported");
-    assert_eq!(marker.journal, source.journal);
+    assert_eq!(marker.journal, from);
     assert_eq!(marker.author, None, "Sam's own entry stays Sam's");
     assert_eq!(mine.replies.len(), 1);
     let reply = &mine.replies[0];
@@ -223,13 +220,24 @@ fn a_long_journal_is_brought_in_changes_under_the_limits() {
     assert_eq!(runs.iter().map(|r| r.len()).sum::<usize>(), 30);
     let mut new = shared(&author("Alex"), &sam);
     new.write_as(&sam.device);
-    let source = Source {
-        journal: "old".into(),
-        person: "Sam".into(),
-    };
     for run in runs {
-        let commit = new.import_entries(&sam, &source, run).expect("import");
+        let commit = new.import_entries(&sam, "old", run).expect("import");
         super::super::check_packed(&commit.bytes).expect("within the size limit");
     }
     assert_eq!(new.len(), 30);
+}
+
+#[test]
+fn words_written_under_another_name_stay_that_names() {
+    let sam = author("Sam");
+    let old = old_journal(&sam);
+    let samantha = author("Samantha");
+    let mut new = shared(&author("Alex"), &samantha);
+    new.write_as(&samantha.device);
+    new.import_entries(&samantha, "old", &live(&old.journal))
+        .expect("import");
+    let entry = new.entry(&old.sams).expect("entry");
+    assert_eq!(entry.person, "Samantha");
+    let first = entry.imported.and_then(|i| i.author).expect("marked");
+    assert_eq!(first.person, "Sam", "a name is all that ties the two");
 }
