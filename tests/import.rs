@@ -181,7 +181,31 @@ fn join_bring_moves_the_earlier_journal_aside_and_brings_its_entries() {
     assert!(said.contains("daemon is running"), "{said}");
     running.stop();
 
+    // A join that fails leaves the home as it was.
     let invite = Invite::open(&alex, "2m");
+    let failed = sam
+        .cmd(&[
+            "join",
+            "--bring",
+            "--no-mdns",
+            "--addr",
+            "/ip4/127.0.0.1/tcp/1",
+            "--timeout",
+            "5s",
+        ])
+        .env("DUET_CODE", &invite.code)
+        .output()
+        .expect("join");
+    assert!(!failed.status.success());
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        said.contains("could not"),
+        "it failed reaching, not parsing: {said}"
+    );
+    assert_eq!(sam.json(&["log"]).as_array().expect("log").len(), 2);
+    assert!(!sam.home().join("joining").exists());
+    assert!(!sam.home().join("retired").exists());
+
     let out = join_bring(&invite.code);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
