@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::{
-    add, daemon_cmd, demo, devices, doctor, entry_ops, export, init, invite, join, log, prompt,
+    add, daemon_cmd, demo, devices, doctor, entry_ops, export, import, init, invite, join, log,
+    prompt,
 };
 
 /// A private journal two people share, merged directly between their
@@ -61,6 +62,9 @@ pub enum Command {
     Invite(invite::Args),
     /// Join a partner's journal from this (new) device.
     Join(join::Args),
+    /// Bring the entries of another journal on this machine (its home
+    /// DIR) into this one, with their authors, dates and responses.
+    Import(import::Args),
     /// Every device that can read this journal; `devices remove ID` takes
     /// one out (a lost laptop).
     Devices {

@@ -21,8 +21,9 @@ pub struct Args {
     /// Where the inviting device listens (repeatable).
     #[arg(long, value_name = "MULTIADDR")]
     addr: Vec<Multiaddr>,
-    /// Your name as your partner knows you.
-    #[arg(long, required_unless_present = "mirror")]
+    /// Your name as your partner knows you (with --bring, default: the
+    /// name you wrote under in this home's journal).
+    #[arg(long, required_unless_present_any = ["mirror", "bring"])]
     person: Option<String>,
     /// Join as a mirror (docs/mirror.md): this machine stores and serves
     /// the journal sealed and gets no key; run `duet mirror` on it after.
@@ -42,17 +43,29 @@ pub struct Args {
     /// Do not look for the inviting device with mDNS.
     #[arg(long)]
     no_mdns: bool,
+    /// Bring along the journal this home holds: once joined, it is kept
+    /// aside in `<home>/retired/` and its entries are imported (see
+    /// `duet import`).
+    #[arg(long, conflicts_with = "mirror")]
+    bring: bool,
     /// Give up after this long.
     #[arg(long, default_value = "2m", value_parser = crate::invite::parse_duration)]
     timeout: Duration,
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let person = match &args.person {
-        Some(person) => crate::init::person_name(person)?,
-        None => String::new(),
+    let bring = match args.bring {
+        true => Some(crate::import::Bring::prepare(ctx)?),
+        false => None,
     };
-    ctx.home.prepare_new()?;
+    let person = match (&args.person, &bring) {
+        (Some(person), _) => crate::init::person_name(person)?,
+        (None, Some(bring)) => bring.person.clone(),
+        (None, None) => String::new(),
+    };
+    if bring.is_none() {
+        ctx.home.prepare_new()?;
+    }
     let secret = match &args.uri {
         Some(uri) => Secret::Uri(PairUri::parse(uri)?),
         None => Secret::Code(Code::parse(&read_code(args.code_file.as_deref())?)?),
@@ -61,9 +74,13 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .device
         .map(|d| d.trim().to_string())
         .filter(|d| !d.is_empty())
+        .or_else(|| bring.as_ref().map(|b| b.device.clone()))
         .unwrap_or_else(crate::init::host_name);
     let request = JoinRequest {
-        home: ctx.home.root().to_path_buf(),
+        home: bring
+            .as_ref()
+            .map_or(ctx.home.root(), |b| b.staging())
+            .to_path_buf(),
         person: person.clone(),
         device_name: device_name.clone(),
         secret,
@@ -113,7 +130,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         );
         println!("Start syncing with `duet daemon` (README: running it in the background).");
     }
-    Ok(())
+    match bring {
+        Some(bring) => bring.finish(ctx),
+        None => Ok(()),
+    }
 }
 
 /// The code from `--code-file`, `DUET_CODE` or a prompt; never from the

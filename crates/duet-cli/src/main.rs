@@ -16,6 +16,7 @@ mod editor;
 mod entry_ops;
 mod export;
 mod hints;
+mod import;
 mod init;
 mod invite;
 mod join;
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
         Command::Compact => compact::run(&ctx),
         Command::Invite(args) => invite::run(&ctx, args),
         Command::Join(args) => join::run(&ctx, args),
+        Command::Import(args) => import::run(&ctx, args),
         Command::Devices { action: None } => devices::devices(&ctx),
         Command::Devices {
             action: Some(devices::Action::Remove { id, yes }),

@@ -2,7 +2,7 @@
 //! then the words, then what the partner did with them.
 
 use chrono::{DateTime, Local, TimeZone};
-use duet_core::journal::{DeviceRecord, Entry};
+use duet_core::journal::{DeviceRecord, Entry, Origin};
 
 use crate::safe;
 
@@ -53,13 +53,31 @@ impl Devices<'_> {
     }
 }
 
+/// Who wrote something: the person whose device signed it, or, for what
+/// that person imported from another journal where someone else wrote it,
+/// "Jo (imported by Sam)": the importer's word, never shown as Jo's own.
+pub fn author(person: &str, first: Option<&Origin>) -> String {
+    written_by(person, first.map(|o| o.person.as_str()))
+}
+
+/// [`author`], from the name of who first wrote it.
+fn written_by(person: &str, first: Option<&str>) -> String {
+    match first {
+        Some(first) => format!("{} (imported by {})", safe::line(first), safe::line(person)),
+        None => safe::line(person).into_owned(),
+    }
+}
+
 /// The heading line: id, person, kind, time, tags, mood, and when and
 /// on which device it was last edited.
 pub fn heading(e: &Entry, devices: &Devices<'_>) -> String {
     let mut line = format!(
         "{}  {} · {} · {}",
         short_id(&e.id),
-        safe::line(&e.person),
+        author(
+            &e.person,
+            e.imported.as_ref().and_then(|i| i.author.as_ref())
+        ),
         e.kind,
         when(e.listed_at())
     );
@@ -110,17 +128,26 @@ fn responses(e: &Entry) -> Option<String> {
             safe::line(&r.person)
         ));
     }
+    // What others did in the journal it was imported from, in its words.
+    if let Some(imported) = &e.imported {
+        for r in &imported.reactions {
+            let who = written_by(&e.person, Some(&r.person));
+            parts.push(format!("{} {who}", safe::line(&r.emoji)));
+        }
+    }
     match e.replies.len() {
         0 => {}
         1 => parts.push("1 reply".to_string()),
         n => parts.push(format!("{n} replies")),
     }
-    if !e.heard.is_empty() {
-        let who: Vec<String> = e
+    let imported_heard = e.imported.iter().flat_map(|i| &i.heard);
+    if !e.heard.is_empty() || imported_heard.clone().next().is_some() {
+        let mut who: Vec<String> = e
             .heard
             .iter()
             .map(|h| safe::line(&h.person).into_owned())
             .collect();
+        who.extend(imported_heard.map(|h| written_by(&e.person, Some(&h.person))));
         parts.push(format!("heard by {}", who.join(", ")));
     }
     (!parts.is_empty()).then(|| parts.join(" · "))
@@ -187,6 +214,20 @@ pub fn full(e: &Entry, devices: &Devices<'_>) -> String {
     if let Some(arrived) = e.arrived {
         out.push_str(&format!("  arrived here {}", timestamp(arrived)));
     }
+    if let Some(imported) = &e.imported {
+        out.push_str(&format!(
+            "\nimported by {} from journal {}",
+            safe::line(&e.person),
+            safe::prefix(&imported.journal, 8)
+        ));
+        if let Some(origin) = &imported.author {
+            out.push_str(&format!(
+                ", where {} wrote it on device {}",
+                safe::line(&origin.person),
+                safe::prefix(&origin.device, 8)
+            ));
+        }
+    }
 
     out.push_str("\n\n");
     out.push_str(&question(e));
@@ -214,7 +255,7 @@ pub fn full(e: &Entry, devices: &Devices<'_>) -> String {
             .unwrap_or_default();
         out.push_str(&format!(
             "\n  ↳ {} replied {}{edited} · {}:\n{}\n",
-            safe::line(&reply.person),
+            author(&reply.person, reply.imported.as_ref()),
             when(reply.created),
             short_id(&reply.id),
             indent(&reply.body)

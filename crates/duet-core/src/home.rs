@@ -35,6 +35,12 @@ pub enum HomeError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot move {from} to {to}: {source}")]
+    Move {
+        from: PathBuf,
+        to: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error(transparent)]
@@ -67,6 +73,54 @@ impl Home {
 
     pub fn store_path(&self) -> PathBuf {
         self.root.join("store.sqlite")
+    }
+
+    /// The files that make this home's journal: its keys, its store and
+    /// the files SQLite keeps beside the store.
+    fn journal_files(&self) -> [PathBuf; 5] {
+        [
+            self.device_key_path(),
+            self.journal_key_path(),
+            self.store_path(),
+            self.root.join("store.sqlite-wal"),
+            self.root.join("store.sqlite-shm"),
+        ]
+    }
+
+    /// Where this home keeps a journal it retired (`duet join --bring`):
+    /// `<home>/retired/<label>`, inside the home's own 0700 directory.
+    pub fn retired_dir(&self, label: &str) -> PathBuf {
+        self.root.join("retired").join(label)
+    }
+
+    /// Moves this home's journal, whole and sealed as it is, to `dest`
+    /// (made 0700 if missing), which must hold no journal. Files are
+    /// renamed, never copied or deleted, so `dest` must be on the same
+    /// file system; if one rename fails, those done are undone. No
+    /// process may have the store open (a running daemon). Returns the
+    /// home at `dest`.
+    pub fn move_journal_to(&self, dest: &Path) -> Result<Home, HomeError> {
+        let to = Home::new(dest);
+        to.prepare_new()?;
+        let pairs: Vec<(PathBuf, PathBuf)> = self
+            .journal_files()
+            .into_iter()
+            .zip(to.journal_files())
+            .filter(|(from, _)| from.exists())
+            .collect();
+        for (done, (from, into)) in pairs.iter().enumerate() {
+            if let Err(source) = fs::rename(from, into) {
+                for (back_from, back_into) in &pairs[..done] {
+                    let _ = fs::rename(back_into, back_from);
+                }
+                return Err(HomeError::Move {
+                    from: from.clone(),
+                    to: into.clone(),
+                    source,
+                });
+            }
+        }
+        Ok(to)
     }
 
     /// True when keys and store are all present.
@@ -245,5 +299,28 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn a_journal_moved_aside_opens_there_and_leaves_its_home_empty() {
+        let dir = tempfile::tempdir().expect("dir");
+        let home = Home::new(dir.path().join("sam"));
+        let id = home.init("Sam", "laptop", 1).expect("init").journal_id();
+        let aside = home
+            .move_journal_to(&home.retired_dir("old"))
+            .expect("move");
+        assert!(!home.is_initialised());
+        home.prepare_new().expect("the home takes a new journal");
+        assert_eq!(aside.open().expect("open").journal_id(), id);
+        let taken = Home::new(dir.path().join("other"));
+        taken.init("Jo", "phone", 1).expect("init");
+        assert!(
+            matches!(
+                aside.move_journal_to(taken.root()),
+                Err(HomeError::AlreadyInitialised(_))
+            ),
+            "a journal never replaces another"
+        );
+        assert_eq!(aside.open().expect("still there").journal_id(), id);
     }
 }

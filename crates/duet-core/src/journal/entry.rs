@@ -108,6 +108,11 @@ pub struct Entry {
     /// shown as written, without later edits or responses.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub waiting: bool,
+    /// Set for an entry brought from another journal (`duet import`):
+    /// where it came from, as the person who imported it (`person`, whose
+    /// device signed it) recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imported: Option<Imported>,
 }
 
 impl Entry {
@@ -138,6 +143,36 @@ pub struct Reply {
     /// Reactions to the reply itself.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// Set for a reply brought from another journal that someone else
+    /// wrote there: who, as the person who imported it recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imported: Option<Origin>,
+}
+
+/// Where an imported entry came from. Everything here is the importing
+/// person's word, signed by their device like the entry itself: the
+/// journal's checks prove who imported it, not who first wrote it, so it
+/// is shown as "Sam (imported by Alex)", never as Sam's own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Imported {
+    /// The id of the journal it was brought from.
+    pub journal: String,
+    /// Who wrote it there, when that was not the person who imported it.
+    /// `None`: the importer's own entry, brought under their name.
+    pub author: Option<Origin>,
+    /// Reactions others gave it there (the importer's own are among the
+    /// entry's reactions, under their name).
+    pub reactions: Vec<Reaction>,
+    /// Heard marks others left on it there.
+    pub heard: Vec<Heard>,
+}
+
+/// The person and device that wrote something in the journal it was
+/// imported from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    pub person: String,
+    pub device: String,
 }
 
 /// A partner's mark that they read an entry and heard it.

@@ -8,7 +8,8 @@
 //!                                tags: [str], mood?, prompt?, body: str,
 //!                                reactions: { <emoji>: { <person>: timestamp } },
 //!                                replies: { <reply id>: { person, device, created, body } },
-//!                                heard: { <person>: timestamp }, deleted? } }
+//!                                heard: { <person>: timestamp }, deleted?,
+//!                                imported?: { .. } } }       (see `import.rs`)
 //! ```
 //!
 //! Bodies are scalar strings, not character-level text: an entry has one
@@ -21,6 +22,7 @@
 
 mod entry;
 mod frontier;
+mod import;
 mod read;
 mod removal;
 mod replies;
@@ -31,10 +33,11 @@ use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, Change, ObjId, ObjType, ReadDoc, ScalarValue, ROOT};
 
 pub use entry::{
-    DeviceRecord, Entry, EntryEdit, EntryKind, Filter, Heard, NewEntry, Reaction, Reply,
-    UnknownKind, MIRROR_ROLE,
+    DeviceRecord, Entry, EntryEdit, EntryKind, Filter, Heard, Imported, NewEntry, Origin, Reaction,
+    Reply, UnknownKind, MIRROR_ROLE,
 };
 pub use frontier::{rebase, Frontier};
+pub use import::batches;
 pub use read::MIN_ID_PREFIX;
 pub use removal::{Removal, RemovalRecord, MAX_REMOVAL_KEYS, REMOVED_PREFIX};
 pub use replies::Target;

@@ -205,6 +205,7 @@ fn read_entry(doc: &Automerge, id: &str, obj: &ObjId) -> Entry {
         replies: read_replies(doc, obj),
         heard: read_heard(doc, obj),
         deleted: get_i64(doc, obj, "deleted"),
+        imported: super::import::read_imported(doc, obj),
     }
 }
 
@@ -264,6 +265,8 @@ fn read_replies(doc: &Automerge, obj: &ObjId) -> Vec<Reply> {
                     edited: get_i64(doc, &r, "edited"),
                     body: get_str(doc, &r, "body").unwrap_or_default(),
                     reactions: super::replies::reply_reactions(doc, &r),
+                    imported: get_map(doc, &r, super::import::IMPORTED)
+                        .and_then(|m| super::import::read_origin(doc, &m)),
                 })
         })
         .collect();

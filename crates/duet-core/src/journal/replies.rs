@@ -2,8 +2,9 @@
 //! edited and deleted by their author.
 //!
 //! A reply is a map in its entry's `replies`. A reaction to a reply is a
-//! map under the reply keyed by the emoji, holding a time under each
-//! person who chose it, exactly as an entry's `reactions` map holds them;
+//! map under the reply keyed by the emoji (any key but the journal's
+//! reserved names), holding a time under each person who chose it,
+//! exactly as an entry's `reactions` map holds them;
 //! it needs no new rule, since anyone may add a map to another's object
 //! and write a time under their own name. Editing writes `body` and
 //! `edited`, deleting writes `deleted` and clears `body`: the fields an
@@ -163,6 +164,10 @@ impl Journal {
 pub(super) fn reply_reactions(doc: &automerge::Automerge, reply: &ObjId) -> Vec<Reaction> {
     let mut out: Vec<Reaction> = Vec::new();
     for item in doc.map_range(reply, ..) {
+        // The reply's own maps (an import's marker) are not reactions.
+        if super::RESERVED_NAMES.contains(&item.key.as_ref()) {
+            continue;
+        }
         for by_emoji in maps_at(doc, reply, &item) {
             for who in doc.map_range(&by_emoji, ..) {
                 let Some(at) = read::scalar_i64(&who.value) else {

@@ -22,8 +22,9 @@
 //!   it (`actor_for`), so every object's id names the device that made it;
 //! - an object an earlier change made is changed only by its maker's
 //!   person, and then only in the fields editing and removing write
-//!   ([`EDITABLE`]); who made it, when, and the maps others write into
-//!   ([`MADE_ONCE`]) are written once, by the change that makes it;
+//!   ([`EDITABLE`]); who made it, when, the maps others write into and
+//!   an imported entry's marker ([`MADE_ONCE`]) are written once, by the
+//!   change that makes it;
 //! - the other person may only add a map to it (a reaction's emoji, a
 //!   reply) or write a time under their own name (a reaction, a heard
 //!   mark); nobody writes a key named after another person;
@@ -164,8 +165,9 @@ pub trait People {
 }
 
 /// Keys that only the change making an object writes: who made it, when,
-/// and the maps others write into (so nobody replaces them).
-const MADE_ONCE: [&str; 9] = [
+/// the maps others write into (so nobody replaces them), and where an
+/// imported entry came from (so nobody adds or changes that claim later).
+const MADE_ONCE: [&str; 10] = [
     "person",
     "device",
     "created",
@@ -175,13 +177,16 @@ const MADE_ONCE: [&str; 9] = [
     "added_by",
     "added_at",
     "prompt",
+    "imported",
 ];
 /// Keys whose value the object's own person may replace or delete later:
 /// what editing and removing an entry write.
 const EDITABLE: [&str; 6] = ["body", "kind", "tags", "mood", "edited", "deleted"];
 /// Keys the journal's objects use; no person may be named one of them,
-/// since reactions and heard marks are keyed by person.
-pub const RESERVED_NAMES: [&str; 20] = [
+/// since reactions and heard marks are keyed by person. The last four before `prompt` are
+/// the keys of an imported entry's marker (`import.rs`), which nobody but
+/// its maker may write.
+pub const RESERVED_NAMES: [&str; 24] = [
     "journal",
     "id",
     "created",
@@ -201,6 +206,10 @@ pub const RESERVED_NAMES: [&str; 20] = [
     "replies",
     "heard",
     "deleted",
+    "imported",
+    "author",
+    "author_device",
+    "emoji",
     "prompt",
 ];
 

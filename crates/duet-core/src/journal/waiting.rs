@@ -69,6 +69,7 @@ fn entries_made(change: &Change, entries: &ObjectId) -> Vec<Entry> {
                         heard: Vec::new(),
                         deleted: None,
                         waiting: true,
+                        imported: None,
                     },
                     None,
                 ));
