@@ -81,10 +81,15 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        // Colour codes only for a person at a terminal, never into a log
-        // file or journald.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(colour())
         .try_init();
+}
+
+/// Colour codes only for a person at a terminal who did not ask for none
+/// (`NO_COLOR`, no-color.org): never into a log file or journald.
+fn colour() -> bool {
+    let asked_none = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    std::io::IsTerminal::is_terminal(&std::io::stderr()) && !asked_none
 }
 
 /// SIGINT or SIGTERM.

@@ -24,6 +24,7 @@ mod frontier;
 mod read;
 mod removal;
 mod schema;
+mod tally;
 mod waiting;
 
 use automerge::transaction::Transactable;
@@ -35,6 +36,7 @@ pub use entry::{
 };
 pub use frontier::{rebase, Frontier};
 pub use read::MIN_ID_PREFIX;
+pub use tally::Tally;
 pub use removal::{Removal, RemovalRecord, MAX_REMOVAL_KEYS, REMOVED_PREFIX};
 pub use schema::{
     check_packed, Breach, Checked, People, Schema, MAX_AHEAD_MS, MAX_CHANGE_BYTES, MAX_CHANGE_OPS,

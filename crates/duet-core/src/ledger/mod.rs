@@ -34,6 +34,7 @@ pub mod proofs;
 pub mod records;
 pub mod roster;
 pub mod statements;
+mod tally;
 
 use std::collections::HashSet;
 
@@ -44,6 +45,7 @@ use crate::store::{Store, StoreError, StoredEnvelope};
 use crate::vv::VersionVector;
 
 pub use lacks::Outgoing;
+pub use tally::MAX_TALLIED;
 pub use member::{Incoming, Member, MemberError};
 
 /// Why an envelope or snapshot from a peer was not taken in.
