@@ -76,7 +76,11 @@ pub fn mirror(ctx: &Context, args: Args) -> anyhow::Result<()> {
 /// hold entry text or keys: the daemon only ever sees sealed bytes.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p_mdns=warn"));
+        // libp2p's own info lines name this device by its libp2p id,
+        // which matches nothing `duet devices` shows.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,libp2p_mdns=warn,libp2p_swarm=warn")
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
