@@ -40,8 +40,7 @@ fn peer_status(who: &Device, peer: &str) -> serde_json::Value {
 
 fn nothing_waits(peer: &serde_json::Value) -> bool {
     peer["waiting"] == 0
-        && peer["to_go"]
-            == serde_json::json!({ "entries": 0, "replies": 0, "other": 0 })
+        && peer["to_go"] == serde_json::json!({ "entries": 0, "replies": 0, "other": 0 })
 }
 
 #[test]
@@ -75,7 +74,9 @@ fn right_after_an_entry_arrives_nothing_waits_to_go_back_to_the_partner() {
 
     // A change that has not gone yet is counted as what it is.
     alex.add("one for Sam");
-    eventually(WAIT, "Alex's entry to reach Sam", || sam.has_body("one for Sam"));
+    eventually(WAIT, "Alex's entry to reach Sam", || {
+        sam.has_body("one for Sam")
+    });
     let seen = peer_status(&sam, &alex_id);
     assert!(nothing_waits(&seen), "{seen}");
 }

@@ -53,7 +53,10 @@ pub fn named(peer: &PeerId, devices: &[DeviceRecord]) -> String {
         // may start a new log line or colour the terminal.
         Some(d) => format!(
             "{}/{}",
-            d.person.chars().filter(|c| !c.is_control()).collect::<String>(),
+            d.person
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>(),
             device.short()
         ),
         None => peer.to_string(),

@@ -36,12 +36,12 @@ pub use entry::{
 };
 pub use frontier::{rebase, Frontier};
 pub use read::MIN_ID_PREFIX;
-pub use tally::Tally;
 pub use removal::{Removal, RemovalRecord, MAX_REMOVAL_KEYS, REMOVED_PREFIX};
 pub use schema::{
     check_packed, Breach, Checked, People, Schema, MAX_AHEAD_MS, MAX_CHANGE_BYTES, MAX_CHANGE_OPS,
     MIN_TIME_MS, RESERVED_NAMES,
 };
+pub use tally::Tally;
 
 use crate::ids::{new_entry_id, DeviceId, JournalId};
 

@@ -114,7 +114,10 @@ mod tests {
         assert_eq!(t(0, 0, 0).sentence(), "nothing");
         assert_eq!(t(1, 0, 0).sentence(), "1 entry");
         assert_eq!(t(2, 1, 0).sentence(), "2 entries and 1 reply");
-        assert_eq!(t(2, 1, 3).sentence(), "2 entries, 1 reply and 3 other changes");
+        assert_eq!(
+            t(2, 1, 3).sentence(),
+            "2 entries, 1 reply and 3 other changes"
+        );
         assert_eq!(t(0, 0, 1).sentence(), "1 change");
         assert_eq!(t(0, 2, 1).sentence(), "2 replies and 1 other change");
     }

@@ -45,8 +45,8 @@ use crate::store::{Store, StoreError, StoredEnvelope};
 use crate::vv::VersionVector;
 
 pub use lacks::Outgoing;
-pub use tally::MAX_TALLIED;
 pub use member::{Incoming, Member, MemberError};
+pub use tally::MAX_TALLIED;
 
 /// Why an envelope or snapshot from a peer was not taken in.
 #[derive(Debug, thiserror::Error)]

@@ -249,14 +249,21 @@ fn a_change_a_peer_pushed_is_not_counted_as_waiting_to_go_back_to_it() {
     ea.on_response(2, answer, &mut a);
     record(&mut ea, &a, idb);
     let waiting = |r: &Replica, peer| {
-        let theirs = r.store().peer(&peer).expect("peer").vector.unwrap_or_default();
+        let theirs = r
+            .store()
+            .peer(&peer)
+            .expect("peer")
+            .vector
+            .unwrap_or_default();
         r.waiting_for(&theirs).expect("waiting")
     };
     assert_eq!(waiting(&a, idb), 0, "in step after the hello");
 
     add(&mut b, "from Sam, after the hello");
     eb.pick_up(&b);
-    let (_, push) = record(&mut eb, &b, ida).pop().expect("Sam pushes his entry");
+    let (_, push) = record(&mut eb, &b, ida)
+        .pop()
+        .expect("Sam pushes his entry");
     let ack = ea.on_request(2, push, &mut a).expect("an ack");
     record(&mut ea, &a, idb);
     assert_eq!(
