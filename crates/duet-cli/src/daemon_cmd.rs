@@ -76,15 +76,24 @@ pub fn mirror(ctx: &Context, args: Args) -> anyhow::Result<()> {
 /// hold entry text or keys: the daemon only ever sees sealed bytes.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p_mdns=warn"));
+        // libp2p's own info lines name this device by its libp2p id,
+        // which matches nothing `duet devices` shows.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,libp2p_mdns=warn,libp2p_swarm=warn")
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        // Colour codes only for a person at a terminal, never into a log
-        // file or journald.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(colour())
         .try_init();
+}
+
+/// Colour codes only for a person at a terminal who did not ask for none
+/// (`NO_COLOR`, no-color.org): never into a log file or journald.
+fn colour() -> bool {
+    let asked_none = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    std::io::IsTerminal::is_terminal(&std::io::stderr()) && !asked_none
 }
 
 /// SIGINT or SIGTERM.

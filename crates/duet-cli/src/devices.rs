@@ -41,14 +41,23 @@ pub enum Action {
 /// "Alex's laptop (abcd1234)" for a device id, as far as the list knows it.
 fn describe(devices: &[DeviceRecord], id: &str) -> String {
     match devices.iter().find(|d| d.id == id) {
-        Some(d) => format!(
-            "{}'s {} ({})",
-            safe::line(&d.person),
-            safe::line(&d.name),
-            safe::prefix(&d.id, 8)
-        ),
-        None => format!("device {}", safe::prefix(id, 8)),
+        Some(d) => label(&d.person, &d.name, &d.id),
+        None => label("", "", id),
     }
+}
+
+/// "Alex's laptop (abcd1234)", as `duet devices` names a device; "device
+/// abcd1234" when its person is not known.
+fn label(person: &str, name: &str, id: &str) -> String {
+    if person.is_empty() {
+        return format!("device {}", safe::prefix(id, 8));
+    }
+    format!(
+        "{}'s {} ({})",
+        safe::line(person),
+        safe::line(name),
+        safe::prefix(id, 8)
+    )
 }
 
 pub fn devices(ctx: &Context) -> anyhow::Result<()> {
@@ -269,6 +278,7 @@ pub fn peers_from_store(replica: &duet_core::replica::Replica) -> anyhow::Result
             connected: false,
             last_sync: record.last_sync,
             waiting: replica.waiting_for(&theirs)?,
+            to_go: replica.member().tally_waiting(&theirs)?,
             clock_ahead: record.clock_ahead,
             addrs: record.addrs.clone(),
             via: None,
@@ -306,7 +316,8 @@ pub fn status(ctx: &Context) -> anyhow::Result<()> {
             "not running (start it with `duet daemon`)"
         }
     );
-    println!("device:    {}", safe::prefix(&report.device_id, 8));
+    let devices = ctx.open().map(|r| r.devices().to_vec()).unwrap_or_default();
+    println!("device:    {}", describe(&devices, &report.device_id));
     for addr in &report.addrs {
         println!("listening: {}", safe::line(addr));
     }
@@ -331,7 +342,7 @@ pub fn status(ctx: &Context) -> anyhow::Result<()> {
                 (true, _) => "connected",
                 (false, _) => "not connected",
             },
-            p.waiting
+            p.to_go.sentence()
         );
     }
     if let Some(text) = removed_sentence(ctx) {
@@ -361,7 +372,7 @@ pub fn status(ctx: &Context) -> anyhow::Result<()> {
 }
 
 pub fn sync(ctx: &Context) -> anyhow::Result<()> {
-    drop(ctx.open()?);
+    let devices = ctx.open()?.devices().to_vec();
     let peers = Client::connect(ctx.home.root())?.sync()?;
     if ctx.json {
         return ctx.print_json(&json!({ "peers": peers }));
@@ -370,13 +381,22 @@ pub fn sync(ctx: &Context) -> anyhow::Result<()> {
         println!("No other device is connected; the daemon keeps trying to reach them.");
     }
     for p in peers {
-        println!(
-            "{}: {} received, {} sent{}",
-            safe::prefix(&p.device_id, 8),
-            p.received,
-            p.sent,
-            if p.ok { "" } else { " (no answer)" }
-        );
+        let who = match p.person.as_str() {
+            "" => describe(&devices, &p.device_id),
+            person => label(person, &p.name, &p.device_id),
+        };
+        let (got, gave) = (&p.received_tally, &p.sent_tally);
+        if !p.ok {
+            println!("{who}: no answer yet; the daemon keeps trying.");
+        } else if got.is_empty() && gave.is_empty() {
+            println!("{who}: already in step, nothing to send or receive.");
+        } else {
+            println!(
+                "{who}: received {}, sent {}.",
+                got.sentence(),
+                gave.sentence()
+            );
+        }
     }
     Ok(())
 }
@@ -428,8 +448,9 @@ fn mirror_status(ctx: &Context) -> anyhow::Result<()> {
         let last = p.last_sync.map_or("never synced".to_string(), |t| {
             format!("last sync {}", render::when(t))
         });
+        // It holds no key, so what waits is sealed changes to it.
         println!(
-            "  {}  {:<13} {last}, {} waiting to go",
+            "  {}  {:<13} {last}, {} sealed changes waiting to go",
             safe::prefix(&p.device_id, 8),
             if p.connected {
                 "connected"

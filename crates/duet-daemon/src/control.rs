@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use duet_core::journal::NewEntry;
+use duet_core::journal::{NewEntry, Tally};
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a message changes meaning.
@@ -54,15 +54,19 @@ pub enum Request {
     },
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct PeerStatus {
     pub device_id: String,
     pub person: String,
     pub name: String,
     pub connected: bool,
     pub last_sync: Option<i64>,
-    /// Envelopes this device holds that the peer lacks, as far as known.
+    /// Changes (envelopes) this device holds that the peer lacks, as far
+    /// as known.
     pub waiting: u64,
+    /// The same, as a person counts them: entries, replies, other changes.
+    #[serde(default)]
+    pub to_go: Tally,
     /// How far its clock was ahead of this device's (ms), last it said.
     #[serde(default)]
     pub clock_ahead: Option<i64>,
@@ -85,11 +89,22 @@ pub struct StatusReport {
     pub reachability: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct SyncedPeer {
     pub device_id: String,
+    /// Whose device it is and its name, as `duet devices` shows them.
+    #[serde(default)]
+    pub person: String,
+    #[serde(default)]
+    pub name: String,
+    /// Changes (envelopes, a snapshot as one) received and sent.
     pub received: u64,
     pub sent: u64,
+    /// The same, as a person counts them.
+    #[serde(default)]
+    pub received_tally: Tally,
+    #[serde(default)]
+    pub sent_tally: Tally,
     pub ok: bool,
 }
 

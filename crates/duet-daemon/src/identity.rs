@@ -2,6 +2,7 @@
 //! `PeerId`, so a connection authenticated by Noise proves which member
 //! device is on the other end.
 
+use duet_core::journal::DeviceRecord;
 use duet_core::keys::DeviceKey;
 use duet_core::DeviceId;
 use libp2p::identity::{self, Keypair, PeerId};
@@ -38,6 +39,30 @@ pub fn short(peer: &PeerId) -> String {
     device_id(peer).map_or_else(|| peer.to_string(), |d| d.short())
 }
 
+/// A peer as the daemon's log names it: "Alex/ab12cd34" for a device of
+/// the journal (its person and short id, as `duet devices` shows them);
+/// the libp2p id, which matches nothing a person sees, only for a device
+/// the list does not hold (a stranger, a device joining).
+pub fn named(peer: &PeerId, devices: &[DeviceRecord]) -> String {
+    let Some(device) = device_id(peer) else {
+        return peer.to_string();
+    };
+    let text = device.to_text();
+    match devices.iter().find(|d| d.id == text) {
+        // A person's name is the other device's to choose: nothing in it
+        // may start a new log line or colour the terminal.
+        Some(d) => format!(
+            "{}/{}",
+            d.person
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>(),
+            device.short()
+        ),
+        None => peer.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +74,24 @@ mod tests {
         let peer = pair.public().to_peer_id();
         assert_eq!(peer_id(&device.id()), Some(peer));
         assert_eq!(device_id(&peer), Some(device.id()));
+    }
+
+    #[test]
+    fn a_member_is_named_by_person_and_short_id_and_a_stranger_by_peer_id() {
+        let device = DeviceKey::generate();
+        let peer = keypair(&device).public().to_peer_id();
+        let record = DeviceRecord {
+            id: device.id().to_text(),
+            person: "Al\nex".into(),
+            name: "laptop".into(),
+            added_by: None,
+            added_at: 0,
+            role: None,
+        };
+        assert_eq!(
+            named(&peer, &[record]),
+            format!("Alex/{}", device.id().short())
+        );
+        assert_eq!(named(&peer, &[]), peer.to_string());
     }
 }

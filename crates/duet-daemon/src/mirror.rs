@@ -191,7 +191,8 @@ impl Mirror {
                     waiting: self.ledger.waiting_for(&theirs).unwrap_or(0),
                     clock_ahead: record.clock_ahead,
                     addrs: record.addrs,
-                    via: None,
+                    // A mirror cannot read what waits: it has no key.
+                    ..PeerStatus::default()
                 }
             })
             .collect();
@@ -213,9 +214,8 @@ impl Mirror {
                     device_id: identity::device_id(&peer)
                         .map(|d| d.to_text())
                         .unwrap_or_default(),
-                    received: 0,
-                    sent: 0,
                     ok: true,
+                    ..SyncedPeer::default()
                 });
             }
         }

@@ -69,6 +69,15 @@ pub(crate) fn record(ledger: &Ledger, event: Event<PeerId>, now_ms: i64) -> Opti
                 let _ = store.record_sync(&device, now_ms, &vector);
             }
         }
+        Event::Holds {
+            peer,
+            covers,
+            changes,
+        } => {
+            if let Some(device) = identity::device_id(&peer) {
+                let _ = store.record_holds(&device, now_ms, &covers, &changes);
+            }
+        }
         Event::Clock { peer, ahead_ms } => {
             if let Some(device) = identity::device_id(&peer) {
                 let _ = store.record_clock(&device, ahead_ms);

@@ -4,10 +4,13 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use duet_core::journal::Tally;
 use duet_core::sync::Exchange;
 use libp2p::request_response::OutboundRequestId;
 use libp2p::PeerId;
 use tokio::sync::oneshot;
+
+use duet_core::journal::DeviceRecord;
 
 use crate::control::SyncedPeer;
 use crate::identity;
@@ -30,18 +33,20 @@ impl Waiter {
         }
     }
 
-    /// A hello sent to `peer` as request `id`.
-    pub fn asked(&mut self, id: OutboundRequestId, peer: PeerId) {
+    /// A hello sent to `peer` (a device of `devices`) as request `id`.
+    pub fn asked(&mut self, id: OutboundRequestId, peer: PeerId, devices: &[DeviceRecord]) {
         self.waiting.insert(id, peer);
+        let device_id = identity::device_id(&peer)
+            .map(|d| d.to_text())
+            .unwrap_or_default();
+        let record = devices.iter().find(|d| d.id == device_id);
         self.peers.insert(
             peer,
             SyncedPeer {
-                device_id: identity::device_id(&peer)
-                    .map(|d| d.to_text())
-                    .unwrap_or_default(),
-                received: 0,
-                sent: 0,
-                ok: false,
+                person: record.map(|d| d.person.clone()).unwrap_or_default(),
+                name: record.map(|d| d.name.clone()).unwrap_or_default(),
+                device_id,
+                ..SyncedPeer::default()
             },
         );
     }
@@ -49,6 +54,15 @@ impl Waiter {
     fn answer(self) {
         let _ = self.reply.send(self.peers.into_values().collect());
     }
+}
+
+/// What one answered hello moved: changes, and what they are to a
+/// person (counted only while a `duet sync` waits for it).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Moved {
+    pub exchange: Exchange,
+    pub received: Tally,
+    pub sent: Tally,
 }
 
 #[derive(Default)]
@@ -66,15 +80,22 @@ impl Waiters {
         }
     }
 
+    /// True while a `duet sync` waits for request `id`'s answer.
+    pub fn wants(&self, id: OutboundRequestId) -> bool {
+        self.pending.iter().any(|w| w.waiting.contains_key(&id))
+    }
+
     /// Request `id` ended: with what it moved, or `None` if it failed.
-    pub fn settle(&mut self, id: OutboundRequestId, moved: Option<Exchange>) {
+    pub fn settle(&mut self, id: OutboundRequestId, moved: Option<Moved>) {
         for waiter in &mut self.pending {
             let Some(peer) = waiter.waiting.remove(&id) else {
                 continue;
             };
             if let (Some(report), Some(moved)) = (waiter.peers.get_mut(&peer), moved) {
-                report.received += moved.received;
-                report.sent += moved.sent;
+                report.received += moved.exchange.received;
+                report.sent += moved.exchange.sent;
+                report.received_tally.add(moved.received);
+                report.sent_tally.add(moved.sent);
                 report.ok = true;
             }
         }

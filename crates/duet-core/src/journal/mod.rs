@@ -27,6 +27,7 @@ mod read;
 mod removal;
 mod replies;
 mod schema;
+mod tally;
 mod waiting;
 
 use automerge::transaction::Transactable;
@@ -45,6 +46,7 @@ pub use schema::{
     check_packed, Breach, Checked, People, Schema, MAX_AHEAD_MS, MAX_CHANGE_BYTES, MAX_CHANGE_OPS,
     MIN_TIME_MS, RESERVED_NAMES,
 };
+pub use tally::Tally;
 
 use crate::ids::{new_entry_id, DeviceId, JournalId};
 

@@ -34,6 +34,7 @@ pub mod proofs;
 pub mod records;
 pub mod roster;
 pub mod statements;
+mod tally;
 
 use std::collections::HashSet;
 
@@ -45,6 +46,7 @@ use crate::vv::VersionVector;
 
 pub use lacks::Outgoing;
 pub use member::{Incoming, Member, MemberError};
+pub use tally::MAX_TALLIED;
 
 /// Why an envelope or snapshot from a peer was not taken in.
 #[derive(Debug, thiserror::Error)]

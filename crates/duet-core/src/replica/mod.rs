@@ -260,6 +260,12 @@ impl Replica {
         self.member.ledger()
     }
 
+    /// This device as a member: what it opens and checks with the
+    /// journal key (`Member::tally_waiting`, say).
+    pub fn member(&self) -> &Member {
+        &self.member
+    }
+
     /// The journal's devices, oldest first.
     pub fn devices(&self) -> &[DeviceRecord] {
         self.member.roster().devices()

@@ -81,6 +81,29 @@ impl Store {
         Ok(())
     }
 
+    /// Raises what `device` was last seen holding by what it just sent: a
+    /// snapshot covering `covers`, and `changes` (author, sequence). A
+    /// vector holds contiguous sequences only, so a change raises its
+    /// author only when it follows what is known. Counts as a sync.
+    pub fn record_holds(
+        &self,
+        device: &DeviceId,
+        at: i64,
+        covers: &VersionVector,
+        changes: &[(DeviceId, u64)],
+    ) -> Result<(), StoreError> {
+        let mut vector = self.peer(device)?.vector.unwrap_or_default();
+        vector.merge(covers);
+        let mut changes = changes.to_vec();
+        changes.sort_unstable();
+        for (author, seq) in changes {
+            if vector.get(&author).checked_add(1) == Some(seq) {
+                vector.set(author, seq);
+            }
+        }
+        self.record_sync(device, at, &vector)
+    }
+
     /// What is remembered of `device` (empty if nothing).
     pub fn peer(&self, device: &DeviceId) -> Result<PeerRecord, StoreError> {
         let row = self

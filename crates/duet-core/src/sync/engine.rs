@@ -11,6 +11,7 @@ use super::{
     Config, Event, Exchange, HeldBack, Holder, Intake, Output, SyncRequest, SyncResponse,
     MAX_ADDRS, MAX_ADDR_BYTES,
 };
+use crate::envelope::{self, Body};
 use crate::ids::DeviceId;
 use crate::ledger::member::now_ms;
 use crate::ledger::ReceiveError;
@@ -473,19 +474,46 @@ impl<P: Clone + Ord + Hash> Engine<P> {
         holder: &mut impl Holder,
     ) -> u64 {
         let mut intake = Intake::default();
+        // What the peer showed it holds: what this device took in from it,
+        // or held already.
+        let mut covers = VersionVector::new();
+        let mut changes = Vec::new();
         if let Some(snapshot) = snapshot {
             match holder.receive_snapshot(&snapshot) {
-                Ok(()) => intake.accepted += 1,
+                Ok(()) => {
+                    intake.accepted += 1;
+                    if let Ok(Body::Snapshot { covers: c }) =
+                        envelope::decode(&snapshot).map(|s| s.body)
+                    {
+                        covers = c;
+                    }
+                }
                 Err(e) => refuse(&mut intake, e),
             }
         }
         for envelope in envelopes {
+            let change = change_of(&envelope);
             match self.offer(from.clone(), envelope.into_vec(), holder) {
                 Offered::Accepted => intake.accepted += 1,
-                Offered::Held => intake.held_back += 1,
                 Offered::Replay => intake.replays += 1,
-                Offered::Refused(e) => refuse(&mut intake, e),
+                // Not verified yet: it says nothing sure of the peer.
+                Offered::Held => {
+                    intake.held_back += 1;
+                    continue;
+                }
+                Offered::Refused(e) => {
+                    refuse(&mut intake, e);
+                    continue;
+                }
             }
+            changes.extend(change);
+        }
+        if !covers.is_empty() || !changes.is_empty() {
+            self.outbox.push_back(Output::Event(Event::Holds {
+                peer: from.clone(),
+                covers,
+                changes,
+            }));
         }
         if intake.accepted > 0 {
             intake.accepted += self.release_held(holder);
@@ -705,6 +733,15 @@ fn reach_rank(addr: &str) -> u8 {
         Some(_) => 1,
         None if addr.starts_with("/ip6/::1/") => 3,
         None => 1,
+    }
+}
+
+/// The author and sequence of a change envelope, read from its framing.
+fn change_of(bytes: &[u8]) -> Option<(DeviceId, u64)> {
+    let sealed = envelope::decode(bytes).ok()?;
+    match sealed.body {
+        Body::Change { seq, .. } => Some((sealed.author, seq)),
+        Body::Snapshot { .. } => None,
     }
 }
 

@@ -116,6 +116,16 @@ pub enum Output<P> {
 pub enum Event<P> {
     /// What `peer` holds, as it just said.
     Vector { peer: P, vector: VersionVector },
+    /// `peer` sent these changes (author, sequence) and a snapshot
+    /// covering `covers`, so it holds them: what it was last seen holding
+    /// rises by them (`Store::record_holds`). Without this, a change a
+    /// peer pushed would count as waiting to go back to it until the next
+    /// exchange of vectors.
+    Holds {
+        peer: P,
+        covers: VersionVector,
+        changes: Vec<(DeviceId, u64)>,
+    },
     /// Where `peer` says it listens: unchecked bytes, at most
     /// [`MAX_ADDRS`] of at most [`MAX_ADDR_BYTES`] each.
     Addresses { peer: P, addrs: Vec<Vec<u8>> },

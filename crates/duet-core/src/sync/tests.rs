@@ -208,3 +208,73 @@ fn envelopes_of_an_unknown_author_are_held_until_the_record_adding_it_arrives() 
         "the held entries applied"
     );
 }
+
+/// Keeps what the engine learned of peer `who` (`device`) in `replica`'s
+/// store, as the daemon does, and returns the requests it wants sent.
+fn record(
+    engine: &mut Engine<u8>,
+    replica: &Replica,
+    device: crate::DeviceId,
+) -> Vec<(u8, SyncRequest)> {
+    let store = replica.store();
+    let mut out = Vec::new();
+    while let Some(o) = engine.poll_output() {
+        match o {
+            Output::Send { to, request } => out.push((to, request)),
+            Output::Event(Event::Vector { vector, .. }) => {
+                store.record_sync(&device, 1, &vector).expect("record")
+            }
+            Output::Event(Event::Holds {
+                covers, changes, ..
+            }) => store
+                .record_holds(&device, 2, &covers, &changes)
+                .expect("record"),
+            Output::Event(_) => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn a_change_a_peer_pushed_is_not_counted_as_waiting_to_go_back_to_it() {
+    let mut a = alex();
+    let mut b = pair(&mut a, "Sam", "laptop");
+    let (ida, idb) = (a.device_id(), b.device_id());
+    let (mut ea, mut eb) = (engine(&a), engine(&b));
+    ea.connected(2, true, &a);
+    eb.connected(1, false, &b);
+    let (_, hello) = record(&mut ea, &a, idb).pop().expect("hello");
+    let answer = eb.on_request(1, hello, &mut b).expect("answer");
+    record(&mut eb, &b, ida);
+    ea.on_response(2, answer, &mut a);
+    record(&mut ea, &a, idb);
+    let waiting = |r: &Replica, peer| {
+        let theirs = r
+            .store()
+            .peer(&peer)
+            .expect("peer")
+            .vector
+            .unwrap_or_default();
+        r.waiting_for(&theirs).expect("waiting")
+    };
+    assert_eq!(waiting(&a, idb), 0, "in step after the hello");
+
+    add(&mut b, "from Sam, after the hello");
+    eb.pick_up(&b);
+    let (_, push) = record(&mut eb, &b, ida)
+        .pop()
+        .expect("Sam pushes his entry");
+    let ack = ea.on_request(2, push, &mut a).expect("an ack");
+    record(&mut ea, &a, idb);
+    assert_eq!(
+        waiting(&a, idb),
+        0,
+        "what Sam's device sent is not waiting to go back to it"
+    );
+    eb.on_response(1, ack, &mut b);
+    record(&mut eb, &b, ida);
+    assert_eq!(waiting(&b, ida), 0, "Alex's device said it has it");
+
+    add(&mut a, "from Alex, not pushed yet");
+    assert_eq!(waiting(&a, idb), 1, "a change not yet sent still waits");
+}

@@ -88,6 +88,12 @@ impl Writer {
         self.member.ledger()
     }
 
+    /// This device as a member: what it opens and checks with the
+    /// journal key (`Member::tally_waiting`, say).
+    pub fn member(&self) -> &Member {
+        &self.member
+    }
+
     pub fn store(&self) -> &Store {
         self.member.ledger().store()
     }

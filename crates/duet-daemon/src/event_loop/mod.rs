@@ -213,6 +213,12 @@ impl EventLoop {
                     name: d.name.clone(),
                     last_sync: record.last_sync,
                     waiting: ledger.waiting_for(&theirs).unwrap_or(0),
+                    to_go: self
+                        .local
+                        .writer
+                        .member()
+                        .tally_waiting(&theirs)
+                        .unwrap_or_default(),
                     clock_ahead: record.clock_ahead,
                     addrs: record.addrs,
                 }
@@ -240,7 +246,7 @@ impl EventLoop {
         self.drain_engine();
         self.waiters.expire(now);
         for line in self.refusals.due(now) {
-            let peer = line.source.0;
+            let peer = self.name(&line.source.0);
             tracing::warn!(%peer, refused = line.count, reason = %line.reason, "refused more of what a device sent in the last minute");
         }
         // Compaction loads and saves the whole document (about 0.2 s per
@@ -268,6 +274,11 @@ impl EventLoop {
             self.drain_engine();
             self.update_gate();
         }
+    }
+
+    /// How the log names `peer` (`identity::named`).
+    pub(super) fn name(&self, peer: &PeerId) -> String {
+        identity::named(peer, self.local.writer.devices())
     }
 
     /// Takes in what the CLI wrote to the store and pushes it.
@@ -353,7 +364,7 @@ impl EventLoop {
             } => {
                 self.link_opened(peer_id, connection_id, &endpoint);
                 if self.gate.is_removed(&peer_id) {
-                    tracing::info!(peer = %peer_id, "a removed device connected; it is told, and nothing else");
+                    tracing::info!(peer = %self.name(&peer_id), "a removed device connected; it is told, and nothing else");
                     return;
                 }
                 if !self.gate.is_member(&peer_id) {
@@ -368,7 +379,7 @@ impl EventLoop {
                     }
                 }
                 if !self.engine.is_connected(&peer_id) {
-                    tracing::info!(peer = %peer_id, "member device connected");
+                    tracing::info!(peer = %self.name(&peer_id), "member device connected");
                 }
                 self.engine
                     .connected(peer_id, endpoint.is_dialer(), &self.local);
@@ -383,7 +394,7 @@ impl EventLoop {
                 self.link_closed(&peer_id, connection_id);
                 if num_established == 0 && self.engine.is_connected(&peer_id) {
                     self.engine.disconnected(&peer_id);
-                    tracing::info!(peer = %peer_id, "member device disconnected");
+                    tracing::info!(peer = %self.name(&peer_id), "member device disconnected");
                 }
             }
             SwarmEvent::IncomingConnectionError { error, .. } => {

@@ -15,7 +15,7 @@ use libp2p::swarm::ConnectionId;
 use libp2p::{Multiaddr, PeerId};
 
 use super::EventLoop;
-use crate::identity::{self, short};
+use crate::identity;
 
 /// How long after a reservation failed or ended a device tries again.
 const RESERVE_AGAIN: Duration = Duration::from_secs(10);
@@ -80,7 +80,7 @@ impl EventLoop {
             let relayed_ids: Vec<ConnectionId> =
                 links.iter().filter(|(_, r)| *r).map(|(c, _)| *c).collect();
             for c in relayed_ids {
-                tracing::info!(peer = %short(&peer), "a direct connection replaces the relayed one");
+                tracing::info!(peer = %self.name(&peer), "a direct connection replaces the relayed one");
                 self.swarm.close_connection(c);
             }
         }
@@ -119,7 +119,7 @@ impl EventLoop {
             .map(|(p, _)| *p)
             .collect();
         for peer in gone {
-            tracing::info!(mirror = %short(&peer), "the reservation on a mirror ended; asking again");
+            tracing::info!(mirror = %self.name(&peer), "the reservation on a mirror ended; asking again");
             self.links.reservations.remove(&peer);
         }
     }
@@ -169,7 +169,7 @@ impl EventLoop {
         self.links.asked.insert(mirror, now);
         match self.swarm.listen_on(circuit.clone()) {
             Ok(listener) => {
-                tracing::info!(mirror = %short(&mirror), "asked a mirror for a reservation");
+                tracing::info!(mirror = %self.name(&mirror), "asked a mirror for a reservation");
                 self.links.reservations.insert(mirror, listener);
             }
             Err(e) => tracing::debug!(%circuit, error = %e, "cannot ask for a reservation"),

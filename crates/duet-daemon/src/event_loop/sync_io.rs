@@ -3,8 +3,10 @@
 
 use std::time::Instant;
 
+use duet_core::journal::Tally;
 use duet_core::ledger::ReceiveError;
 use duet_core::sync::{Event, Output};
+use duet_core::VersionVector;
 use libp2p::request_response::{self, Message};
 use libp2p::PeerId;
 use tokio::sync::oneshot;
@@ -13,7 +15,7 @@ use super::{now_ms, EventLoop, KEYS_ASK_EVERY, SYNC_WAIT};
 use crate::control::SyncedPeer;
 use crate::identity;
 use crate::protocol::{SyncRequest, SyncResponse};
-use crate::waiters::Waiter;
+use crate::waiters::{Moved, Waiter};
 use crate::whole::JobRefusal;
 
 impl EventLoop {
@@ -59,7 +61,22 @@ impl EventLoop {
                         request_id,
                         response,
                     } => {
-                        let moved = self.engine.on_response(peer, response, &mut self.local);
+                        // Counted as a person counts only for `duet sync`:
+                        // it opens each change again.
+                        let received = self
+                            .waiters
+                            .wants(request_id)
+                            .then(|| self.tally_answer(&response));
+                        let exchange = self.engine.on_response(peer, response, &mut self.local);
+                        let moved = received.map(|(received, theirs)| Moved {
+                            exchange,
+                            received,
+                            sent: self.tally_sent(theirs.as_ref(), exchange.sent),
+                        });
+                        let moved = moved.unwrap_or(Moved {
+                            exchange,
+                            ..Moved::default()
+                        });
                         self.waiters.settle(request_id, Some(moved));
                     }
                 }
@@ -72,11 +89,11 @@ impl EventLoop {
                 error,
                 ..
             } => {
-                tracing::debug!(%peer, error = %error, "sync request failed");
+                tracing::debug!(peer = %self.name(&peer), error = %error, "sync request failed");
                 self.waiters.settle(request_id, None);
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, error = %error, "sync answer failed");
+                tracing::debug!(peer = %self.name(&peer), error = %error, "sync answer failed");
             }
             // A removed device closes the connection once it has read
             // its answer; one that does not is closed when idle.
@@ -84,12 +101,45 @@ impl EventLoop {
         }
     }
 
+    /// What a hello's answer brings, as a person counts it (a snapshot as
+    /// one other change), and the vector it carries.
+    fn tally_answer(&self, response: &SyncResponse) -> (Tally, Option<VersionVector>) {
+        let SyncResponse::Missing {
+            snapshot,
+            envelopes,
+            vector,
+            ..
+        } = response
+        else {
+            return (Tally::default(), None);
+        };
+        let member = self.local.writer.member();
+        let mut tally = member.tally(envelopes.iter().map(|e| e.as_slice()));
+        tally.other += u64::from(snapshot.is_some());
+        let theirs = VersionVector::decode(vector).map(|(v, _)| v);
+        (tally, theirs)
+    }
+
+    /// What went to a peer whose vector was `theirs` in answer to a hello
+    /// (`sent` changes), as a person counts it.
+    fn tally_sent(&self, theirs: Option<&VersionVector>, sent: u64) -> Tally {
+        if sent == 0 {
+            return Tally::default();
+        }
+        theirs
+            .and_then(|theirs| self.local.writer.member().tally_waiting(theirs).ok())
+            .unwrap_or(Tally {
+                other: sent,
+                ..Tally::default()
+            })
+    }
+
     /// The answer to a member's `Keys`: every epoch, sealed to its device
     /// key; none for a device that is not a current member.
     fn keys_for(&self, peer: PeerId) -> Option<SyncResponse> {
         let sealed =
             identity::device_id(&peer).and_then(|d| self.local.writer.keys_sealed_to(&d))?;
-        tracing::info!(%peer, "sent a device the journal's key epochs it lacked");
+        tracing::info!(peer = %self.name(&peer), "sent a device the journal's key epochs it lacked");
         Some(SyncResponse::Keys {
             sealed: serde_bytes::ByteBuf::from(sealed),
         })
@@ -102,7 +152,7 @@ impl EventLoop {
         match self.local.writer.take_keys(sealed, &wanted) {
             Ok(taken) if taken.is_empty() => {}
             Ok(taken) => {
-                tracing::info!(%peer, "received key epochs this device lacked");
+                tracing::info!(peer = %self.name(&peer), "received key epochs this device lacked");
                 for id in taken {
                     self.keys_wanted.remove(&id);
                 }
@@ -144,7 +194,7 @@ impl EventLoop {
                 .ok()
                 .flatten()
         });
-        tracing::info!(%peer, "a removed device called; told it that it was removed");
+        tracing::info!(peer = %self.name(&peer), "a removed device called; told it that it was removed");
         let response = SyncResponse::Removed {
             envelopes: envelope
                 .into_iter()
@@ -191,7 +241,7 @@ impl EventLoop {
         match event {
             Event::Received { from, intake } => {
                 if intake.accepted > 0 || intake.held_back > 0 {
-                    tracing::debug!(peer = %from, accepted = intake.accepted, held_back = intake.held_back, replays = intake.replays, "took in a sync message");
+                    tracing::debug!(peer = %self.name(&from), accepted = intake.accepted, held_back = intake.held_back, replays = intake.replays, "took in a sync message");
                 }
                 if intake.accepted > 0 {
                     self.follow_removals();
@@ -213,7 +263,7 @@ impl EventLoop {
                         .refusals
                         .note(&key, intake.refused, &reason, Instant::now());
                     if let Some(line) = line {
-                        tracing::warn!(peer = %from, refused = line.count, reason = %line.reason, "refused what a device sent");
+                        tracing::warn!(peer = %self.name(&from), refused = line.count, reason = %line.reason, "refused what a device sent");
                     }
                 }
             }
@@ -223,14 +273,14 @@ impl EventLoop {
                     self.refusals
                         .note(&key, 1, "a malformed version vector", Instant::now());
                 if line.is_some() {
-                    tracing::warn!(peer = %from, "ignored a malformed version vector");
+                    tracing::warn!(peer = %self.name(&from), "ignored a malformed version vector");
                 }
             }
             Event::Healed { peer, heal } => {
                 if heal.copy {
-                    tracing::warn!(%peer, resealed = heal.resealed, "another copy of this device's home is writing at the same time; what this copy wrote was sent again under new numbers, and nothing is lost, but one copy should `duet join` as a new device");
+                    tracing::warn!(peer = %self.name(&peer), resealed = heal.resealed, "another copy of this device's home is writing at the same time; what this copy wrote was sent again under new numbers, and nothing is lost, but one copy should `duet join` as a new device");
                 } else {
-                    tracing::warn!(%peer, resealed = heal.resealed, "this home was restored from a backup or copied: a partner's device held changes of this device that it did not; it takes them back, and what it wrote since was sent again under new numbers");
+                    tracing::warn!(peer = %self.name(&peer), resealed = heal.resealed, "this home was restored from a backup or copied: a partner's device held changes of this device that it did not; it takes them back, and what it wrote since was sent again under new numbers");
                 }
             }
             Event::NeedsKeys { from, id } => {
@@ -242,7 +292,7 @@ impl EventLoop {
                     .is_none_or(|at| now.duration_since(*at) >= KEYS_ASK_EVERY);
                 if due {
                     self.keys_asked.insert(from, now);
-                    tracing::info!(peer = %from, "an envelope is sealed to a key epoch this device lacks; asking for it");
+                    tracing::info!(peer = %self.name(&from), "an envelope is sealed to a key epoch this device lacks; asking for it");
                     self.swarm
                         .behaviour_mut()
                         .sync
@@ -255,7 +305,7 @@ impl EventLoop {
                 if self.countered.insert(by_peer) {
                     match self.local.writer.counter_removals() {
                         Ok(envelopes) if !envelopes.is_empty() => {
-                            tracing::info!(peer = %by_peer, "this device removed a device that removed it; handing that removal to the member");
+                            tracing::info!(peer = %self.name(&by_peer), "this device removed a device that removed it; handing that removal to the member");
                             let push = SyncRequest::Push {
                                 snapshot: None,
                                 envelopes: envelopes
@@ -273,18 +323,19 @@ impl EventLoop {
                         }
                     }
                 }
-                tracing::warn!(peer = %by_peer, "this device was removed from the journal: it keeps what it had and gets nothing new; `duet status` says more");
+                tracing::warn!(peer = %self.name(&by_peer), "this device was removed from the journal: it keeps what it had and gets nothing new; `duet status` says more");
                 self.engine.disconnected(&by_peer);
                 let _ = self.swarm.disconnect_peer_id(by_peer);
             }
             Event::HealFailed { peer, error } => {
-                tracing::warn!(%peer, error = %crate::sentence(&error), "cannot take back this device's own changes from a partner's device; trying again at the next exchange");
+                tracing::warn!(peer = %self.name(&peer), error = %crate::sentence(&error), "cannot take back this device's own changes from a partner's device; trying again at the next exchange");
             }
             Event::Local { doing, error } => {
                 tracing::warn!(error = %crate::sentence(&error), "the store failed while {doing}");
             }
             // Kept by `peering::record`.
             Event::Vector { .. }
+            | Event::Holds { .. }
             | Event::Clock { .. }
             | Event::Addresses { .. }
             | Event::PeerAddresses { .. } => {}
@@ -301,7 +352,7 @@ impl EventLoop {
             match self.engine.hello(&self.local) {
                 Ok(hello) => {
                     let id = self.swarm.behaviour_mut().sync.send_request(&peer, hello);
-                    waiter.asked(id, peer);
+                    waiter.asked(id, peer, self.local.writer.devices());
                 }
                 Err(e) => tracing::warn!(error = %crate::sentence(&e), "cannot read the vector"),
             }
