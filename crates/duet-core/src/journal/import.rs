@@ -158,6 +158,9 @@ fn write_entry(
     if let Some(mood) = &entry.mood {
         tx.put(&obj, "mood", mood.as_str())?;
     }
+    if let Some(prompt) = &entry.prompt {
+        tx.put(&obj, "prompt", prompt.as_str())?;
+    }
     tx.put(&obj, "body", entry.body.as_str())?;
 
     // Responses: the importer's own under their name, others' in the marker.
@@ -191,7 +194,20 @@ fn write_entry(
         tx.put(&map, "person", author.person.as_str())?;
         tx.put(&map, "device", author.device.to_text())?;
         tx.put(&map, "created", ScalarValue::Timestamp(reply.created))?;
+        if let Some(edited) = reply.edited {
+            tx.put(&map, "edited", ScalarValue::Timestamp(edited))?;
+        }
         tx.put(&map, "body", reply.body.as_str())?;
+        // The importer's own reactions to a reply come under their name;
+        // others' are not carried (a reply's marker names only its author).
+        for reaction in reply.reactions.iter().filter(|r| own(&r.person)) {
+            let by_emoji = match tx.get(&map, reaction.emoji.as_str())? {
+                Some((automerge::Value::Object(ObjType::Map), existing)) => existing,
+                _ => tx.put_object(&map, reaction.emoji.as_str(), ObjType::Map)?,
+            };
+            let at = ScalarValue::Timestamp(reaction.at);
+            tx.put(&by_emoji, author.person.as_str(), at)?;
+        }
         let origin = reply.imported.clone().unwrap_or_else(|| Origin {
             person: reply.person.clone(),
             device: reply.device.clone(),

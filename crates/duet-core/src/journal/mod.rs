@@ -60,6 +60,8 @@ pub enum JournalError {
     NoSuchEntry(String),
     #[error("`{0}` is too short to pick an entry: ids need at least {MIN_ID_PREFIX} characters")]
     ShortId(String),
+    #[error("`{0}` is a word the journal keeps for itself; react to a reply with an emoji")]
+    ReservedReaction(String),
     #[error("`{0}` matches {1} entries; type more of the id")]
     AmbiguousId(String, usize),
     #[error("the entry is empty; write something first")]

@@ -73,6 +73,10 @@ impl Journal {
         emoji: &str,
         now: i64,
     ) -> Result<Commit, JournalError> {
+        // A reaction is a key in the reply itself: never one of its fields.
+        if super::RESERVED_NAMES.contains(&emoji) {
+            return Err(JournalError::ReservedReaction(emoji.to_string()));
+        }
         let obj = self.live_reply(id, reply)?;
         let mut tx = self.doc.transaction();
         let by_emoji = match tx.get(&obj, emoji)? {

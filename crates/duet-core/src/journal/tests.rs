@@ -162,10 +162,7 @@ fn ids_resolve_from_unique_prefixes() {
     let mut j = genesis(&alex);
     let (id, _) = j.add_entry(&alex, note("one"), 1).expect("add");
     assert_eq!(j.resolve_id(&id[..6]).expect("prefix"), id);
-    assert!(matches!(
-        j.resolve_id("zz"),
-        Err(JournalError::NoSuchEntry(_))
-    ));
+    assert!(matches!(j.resolve_id("zz"), Err(JournalError::ShortId(_))));
     assert!(matches!(
         j.resolve_id("zzzzzzzzzz"),
         Err(JournalError::NoSuchEntry(_))

@@ -42,6 +42,7 @@ fn note(kind: EntryKind, body: &str) -> NewEntry {
         kind,
         tags: vec!["walks".into()],
         mood: Some("calm".into()),
+        prompt: None,
         body: body.into(),
     }
 }

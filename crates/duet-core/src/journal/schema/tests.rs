@@ -421,3 +421,44 @@ fn a_change_into_an_object_of_an_unknown_device_waits() {
     let change = doc.get_last_local_change().expect("a change").clone();
     assert_eq!(check(&s, &change), Err(Breach::UnknownMaker));
 }
+
+#[test]
+fn the_partner_reacts_to_a_reply_under_their_own_name_and_changes_nothing_else() {
+    let mut s = setup();
+    let alex = Author {
+        person: "Alex".into(),
+        device: s.alex,
+    };
+    let id = s.journal.all_entries()[0].id.clone();
+    let (reply, _) = s.journal.reply(&alex, &id, "mine", NOW).expect("reply");
+    let in_reply = |tx: &automerge::transaction::Transaction<'_>, s: &Setup| {
+        let replies = child(tx, &s.entry, "replies");
+        child(tx, &replies, &reply)
+    };
+    let reacts = by_sam(&s, |tx, s| {
+        let r = in_reply(tx, s);
+        let hug = tx.put_object(&r, "🤗", ObjType::Map).expect("put");
+        tx.put(&hug, "Sam", ScalarValue::Timestamp(NOW))
+            .expect("put");
+    });
+    assert_eq!(check(&s, &reacts), Ok(vec![]));
+    let as_alex = by_sam(&s, |tx, s| {
+        let r = in_reply(tx, s);
+        let hug = tx.put_object(&r, "🤗", ObjType::Map).expect("put");
+        tx.put(&hug, "Alex", ScalarValue::Timestamp(NOW))
+            .expect("put");
+    });
+    assert_eq!(check(&s, &as_alex), Err(Breach::AsOtherPerson));
+    let rewrites = by_sam(&s, |tx, s| {
+        let r = in_reply(tx, s);
+        tx.put(&r, "body", "not yours").expect("put");
+    });
+    assert!(check(&s, &rewrites).is_err());
+    for field in ["body", "imported", "prompt"] {
+        let claims = by_sam(&s, |tx, s| {
+            let r = in_reply(tx, s);
+            tx.put_object(&r, field, ObjType::Map).expect("put");
+        });
+        assert!(check(&s, &claims).is_err(), "{field}");
+    }
+}
