@@ -64,6 +64,9 @@ pub(super) struct Search<'r> {
     /// The URI's device: the only one to talk to.
     expected: Option<PeerId>,
     addrs: Vec<Multiaddr>,
+    /// The relays (mirrors) of relayed addresses in `addrs`: reached on
+    /// the way to the inviting device, never asked to pair.
+    relays: HashSet<PeerId>,
     dial_count: usize,
     dials_failed: usize,
     tried: HashSet<PeerId>,
@@ -89,6 +92,7 @@ impl<'r> Search<'r> {
             Secret::Code(code) => (code.nameplate, false, code.password()),
             Secret::Uri(uri) => (uri.nameplate, true, uri.password()),
         };
+        let relays = addrs.iter().flat_map(relays_of).collect();
         Self {
             swarm,
             request,
@@ -98,6 +102,7 @@ impl<'r> Search<'r> {
             by_uri,
             expected,
             addrs,
+            relays,
             dial_count,
             dials_failed: 0,
             tried: HashSet::new(),
@@ -205,6 +210,9 @@ impl<'r> Search<'r> {
     }
 
     fn on_connected(&mut self, peer: PeerId, endpoint: &ConnectedPoint) {
+        if self.relays.contains(&peer) {
+            return;
+        }
         if !self.candidates.contains_key(&peer) {
             let candidate = self.candidate(&peer, endpoint);
             self.candidates.insert(peer, candidate);
@@ -262,7 +270,11 @@ impl<'r> Search<'r> {
         let next = self
             .swarm
             .connected_peers()
-            .find(|p| !self.tried.contains(p) && self.expected.is_none_or(|e| e == **p))
+            .find(|p| {
+                !self.tried.contains(p)
+                    && !self.relays.contains(p)
+                    && self.expected.is_none_or(|e| e == **p)
+            })
             .copied();
         if let Some(next) = next {
             self.tried.insert(next);
@@ -436,6 +448,19 @@ impl<'r> Search<'r> {
     }
 }
 
+/// The relay of a relayed address (`.../p2p/RELAY/p2p-circuit/...`).
+fn relays_of(addr: &Multiaddr) -> Option<PeerId> {
+    let mut relay = None;
+    for protocol in addr.iter() {
+        match protocol {
+            Protocol::P2p(peer) => relay = Some(peer),
+            Protocol::P2pCircuit => return relay,
+            _ => relay = None,
+        }
+    }
+    None
+}
+
 /// An address without its trailing `/p2p/ID`, as a person typed it.
 fn without_p2p(addr: &Multiaddr) -> Multiaddr {
     let mut addr = addr.clone();
@@ -448,4 +473,28 @@ fn without_p2p(addr: &Multiaddr) -> Multiaddr {
 /// True when two addresses name the same place, `/p2p/ID` aside.
 fn same_place(a: &Multiaddr, b: &Multiaddr) -> bool {
     without_p2p(a) == without_p2p(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_of_a_relayed_address_is_known_and_a_direct_one_has_none() {
+        let relay = PeerId::random();
+        let target = PeerId::random();
+        let relayed: Multiaddr =
+            format!("/ip4/198.51.100.2/tcp/4001/p2p/{relay}/p2p-circuit/p2p/{target}")
+                .parse()
+                .expect("addr");
+        assert_eq!(relays_of(&relayed), Some(relay));
+        let direct: Multiaddr = format!("/ip4/192.0.2.1/tcp/4001/p2p/{target}")
+            .parse()
+            .expect("addr");
+        assert_eq!(relays_of(&direct), None);
+        assert!(same_place(
+            &direct,
+            &"/ip4/192.0.2.1/tcp/4001".parse().expect("addr")
+        ));
+    }
 }
