@@ -24,6 +24,7 @@ use crate::gate::Members;
 use crate::identity;
 use crate::pairing::{in_words, Code, PairUri, PairingError};
 
+mod addrs;
 mod run;
 mod setup;
 

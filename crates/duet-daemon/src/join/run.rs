@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
-use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundFailure};
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::SwarmEvent;
@@ -16,6 +15,7 @@ use serde_bytes::ByteBuf;
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
+use super::addrs::{relays_of, same_place, without_p2p};
 use super::{Inviter, JoinError, JoinProgress, JoinRequest, Secret, SetupError};
 use crate::behaviour::{Behaviour, BehaviourEvent};
 use crate::identity;
@@ -445,56 +445,5 @@ impl<'r> Search<'r> {
         self.progress = Progress::Idle;
         self.next_candidate();
         Ok(())
-    }
-}
-
-/// The relay of a relayed address (`.../p2p/RELAY/p2p-circuit/...`).
-fn relays_of(addr: &Multiaddr) -> Option<PeerId> {
-    let mut relay = None;
-    for protocol in addr.iter() {
-        match protocol {
-            Protocol::P2p(peer) => relay = Some(peer),
-            Protocol::P2pCircuit => return relay,
-            _ => relay = None,
-        }
-    }
-    None
-}
-
-/// An address without its trailing `/p2p/ID`, as a person typed it.
-fn without_p2p(addr: &Multiaddr) -> Multiaddr {
-    let mut addr = addr.clone();
-    if matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
-        addr.pop();
-    }
-    addr
-}
-
-/// True when two addresses name the same place, `/p2p/ID` aside.
-fn same_place(a: &Multiaddr, b: &Multiaddr) -> bool {
-    without_p2p(a) == without_p2p(b)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_relay_of_a_relayed_address_is_known_and_a_direct_one_has_none() {
-        let relay = PeerId::random();
-        let target = PeerId::random();
-        let relayed: Multiaddr =
-            format!("/ip4/198.51.100.2/tcp/4001/p2p/{relay}/p2p-circuit/p2p/{target}")
-                .parse()
-                .expect("addr");
-        assert_eq!(relays_of(&relayed), Some(relay));
-        let direct: Multiaddr = format!("/ip4/192.0.2.1/tcp/4001/p2p/{target}")
-            .parse()
-            .expect("addr");
-        assert_eq!(relays_of(&direct), None);
-        assert!(same_place(
-            &direct,
-            &"/ip4/192.0.2.1/tcp/4001".parse().expect("addr")
-        ));
     }
 }
