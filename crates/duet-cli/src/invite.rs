@@ -6,6 +6,8 @@ use std::time::Duration;
 use anyhow::bail;
 use duet_daemon::client::{Client, ControlError};
 use duet_daemon::control::InviteEvent;
+use duet_daemon::invite::reach::Reach;
+use duet_daemon::pairing::in_words;
 use serde_json::json;
 
 use crate::context::Context;
@@ -63,14 +65,16 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                 code,
                 uri,
                 expires_at,
+                addrs,
             } => {
                 if ctx.json {
+                    let addrs = Reach::sort(&addrs);
                     println!(
                         "{}",
-                        json!({ "code": code, "uri": uri, "expires_at": expires_at })
+                        json!({ "code": code, "uri": uri, "expires_at": expires_at, "addrs": addrs })
                     );
                 } else {
-                    print_invitation(&code, &uri, args.timeout, !args.no_qr);
+                    print_invitation(&code, &uri, &addrs, args.timeout, !args.no_qr);
                 }
                 std::io::stdout().flush()?;
             }
@@ -118,7 +122,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     }
 }
 
-fn print_invitation(code: &str, uri: &str, timeout: Duration, qr: bool) {
+fn print_invitation(code: &str, uri: &str, addrs: &[String], timeout: Duration, qr: bool) {
     println!("To add a device to your journal, run on it:");
     println!();
     println!("    duet join --person NAME");
@@ -138,10 +142,36 @@ fn print_invitation(code: &str, uri: &str, timeout: Duration, qr: bool) {
         }
     }
     println!();
+    print_reach(&Reach::sort(addrs));
+    println!();
     println!(
-        "Waiting up to {} minutes. Share the code only with the person whose device it is.",
-        timeout.as_secs().div_ceil(60)
+        "Waiting up to {}. Share the code only with the person whose device it is.",
+        in_words(timeout)
     );
+}
+
+/// Tells a person how a device on another network joins.
+fn print_reach(reach: &Reach) {
+    if reach.public.is_empty() && reach.relayed.is_empty() {
+        println!("This device has only addresses on this network, so a device elsewhere cannot reach it.");
+        println!("From another network, forward a port of your router to it and join with");
+        println!("`duet join --person NAME --addr /ip4/PUBLIC-IP/tcp/PORT`, or pair through a");
+        println!("mirror both devices reach (docs/mirror.md).");
+        if !reach.local.is_empty() {
+            println!("On this network, without mDNS, it is at:");
+            for addr in &reach.local {
+                println!("    duet join --person NAME --addr {addr}");
+            }
+        }
+        return;
+    }
+    println!("From another network, add one of its addresses:");
+    for addr in &reach.public {
+        println!("    duet join --person NAME --addr {addr}");
+    }
+    for addr in &reach.relayed {
+        println!("    duet join --person NAME --addr {addr}   (through your mirror)");
+    }
 }
 
 fn ask(

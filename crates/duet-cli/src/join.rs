@@ -1,16 +1,20 @@
 //! `duet join`: pair this (fresh) device into a partner's journal.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use duet_daemon::join::{JoinRequest, Secret};
-use duet_daemon::pairing::{Code, PairUri};
+use duet_daemon::behaviour::PAIR_TIMEOUT;
+use duet_daemon::join::{Inviter, JoinProgress, JoinRequest, Secret};
+use duet_daemon::pairing::{in_words, Code, PairUri};
 use duet_daemon::Multiaddr;
 use serde_json::json;
 
 use crate::context::Context;
+use crate::safe;
+
+mod prompt;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -48,9 +52,13 @@ pub struct Args {
     /// `duet import`).
     #[arg(long, conflicts_with = "mirror")]
     bring: bool,
-    /// Give up after this long.
+    /// Give up finding the inviting device after this long.
     #[arg(long, default_value = "2m", value_parser = crate::invite::parse_duration)]
     timeout: Duration,
+    /// Once it is found, how long its person may take to compare the
+    /// words and confirm (at most 10m).
+    #[arg(long, default_value = "10m", value_parser = crate::invite::parse_duration)]
+    confirm_timeout: Duration,
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
@@ -87,6 +95,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         addrs: args.addr,
         mdns: !args.no_mdns,
         timeout: args.timeout,
+        // The inviting side stops holding the question after this anyway.
+        confirm_timeout: args.confirm_timeout.min(PAIR_TIMEOUT),
         mirror: args.mirror,
         listen: args.listen,
     };
@@ -95,15 +105,23 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let mut shown = String::new();
-    let joined = runtime.block_on(duet_daemon::join::join(request, |words| {
-        shown = words.to_string();
-        if json {
-            println!("{}", json!({ "words": words }));
+    let mut asked = String::new();
+    let joined = runtime.block_on(duet_daemon::join::join(request, |progress| {
+        // Progress goes to stderr, so that stdout (and --json) carries
+        // only the words and the result.
+        if let JoinProgress::Confirming { words, inviter } = &progress {
+            shown = words.clone();
+            asked = who(inviter);
+            eprintln!("{}", found(inviter));
+            if json {
+                println!("{}", json!({ "words": words }));
+            } else {
+                println!("Check that the other device shows these words:   {words}");
+            }
+            let _ = std::io::stdout().flush();
         } else {
-            println!("Connected. Check that the other device shows these words:   {words}");
-            println!("Waiting for it to accept...");
+            eprintln!("{}", telling(&progress, &asked));
         }
-        let _ = std::io::stdout().flush();
     }))?;
     if json {
         println!(
@@ -136,6 +154,80 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// A line for each step of the join but the handshake's end.
+fn telling(progress: &JoinProgress, asked: &str) -> String {
+    match progress {
+        JoinProgress::Looking { lan, addrs, listen } => {
+            let mut places = Vec::new();
+            if *lan {
+                places.push("on this network".to_string());
+            }
+            if !addrs.is_empty() {
+                places.push(format!("at {}", some(addrs)));
+            }
+            let mut line = String::new();
+            if !places.is_empty() {
+                line = format!("looking for the inviting device {}…", places.join(" and "));
+            }
+            if !listen.is_empty() {
+                if !line.is_empty() {
+                    line.push('\n');
+                }
+                line.push_str(&format!(
+                    "waiting for the inviting device to dial in at {}…",
+                    some(listen)
+                ));
+            }
+            line
+        }
+        JoinProgress::StillLooking { left } => {
+            format!("still looking (giving up in {})…", in_words(round(*left)))
+        }
+        JoinProgress::StillConfirming { left } => format!(
+            "still waiting for {asked} to confirm (giving up in {})…",
+            in_words(round(*left))
+        ),
+        JoinProgress::Confirming { .. } => String::new(),
+    }
+}
+
+/// "found Alex's laptop (ab12cd34), waiting for Alex to confirm…"
+fn found(inviter: &Inviter) -> String {
+    let device = match (&inviter.person, &inviter.device) {
+        (Some(person), Some(device)) if !person.is_empty() => {
+            format!("{}'s {}", safe::line(person), safe::line(device))
+        }
+        _ => "the inviting device".to_string(),
+    };
+    format!(
+        "found {device} ({}), waiting for {} to confirm…",
+        safe::line(&inviter.short_id),
+        who(inviter)
+    )
+}
+
+/// Whose confirmation the join waits for.
+fn who(inviter: &Inviter) -> String {
+    match &inviter.person {
+        Some(person) if !person.is_empty() => safe::line(person).into_owned(),
+        _ => "its person".to_string(),
+    }
+}
+
+/// The first few addresses, and how many more.
+fn some(addrs: &[Multiaddr]) -> String {
+    let shown: Vec<String> = addrs.iter().take(3).map(|a| a.to_string()).collect();
+    match addrs.len().saturating_sub(3) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
+/// A time left, to the second, for a person to read.
+fn round(left: Duration) -> Duration {
+    Duration::from_secs(left.as_secs_f64().round() as u64)
+}
+
 /// The code from `--code-file`, `DUET_CODE` or a prompt; never from the
 /// command line, where other users could read it.
 fn read_code(file: Option<&std::path::Path>) -> anyhow::Result<String> {
@@ -149,9 +241,5 @@ fn read_code(file: Option<&std::path::Path>) -> anyhow::Result<String> {
     if !std::io::stdin().is_terminal() {
         bail!("no code given; set DUET_CODE, pass --code-file, or run in a terminal to be asked");
     }
-    print!("Code from `duet invite` on the other device: ");
-    std::io::stdout().flush()?;
-    let mut code = String::new();
-    std::io::stdin().lock().read_line(&mut code)?;
-    Ok(code)
+    prompt::ask("Code from `duet invite` on the other device (Tab completes words): ")
 }

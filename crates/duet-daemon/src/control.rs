@@ -116,6 +116,11 @@ pub enum InviteEvent {
         code: String,
         uri: String,
         expires_at: i64,
+        /// Where the daemon can be reached (listen, external and relayed
+        /// addresses, each ending in its `/p2p/` id): what `duet invite`
+        /// shows a joiner on another network.
+        #[serde(default)]
+        addrs: Vec<String>,
     },
     Joining {
         person: String,
@@ -167,6 +172,8 @@ pub enum Reply {
         code: String,
         uri: String,
         expires_at: i64,
+        #[serde(default)]
+        addrs: Vec<String>,
     },
     InviteJoining {
         person: String,
@@ -216,10 +223,12 @@ impl Reply {
                 code,
                 uri,
                 expires_at,
+                addrs,
             } => InviteEvent::Opened {
                 code,
                 uri,
                 expires_at,
+                addrs,
             },
             Reply::InviteJoining {
                 person,
@@ -260,10 +269,12 @@ impl From<InviteEvent> for Reply {
                 code,
                 uri,
                 expires_at,
+                addrs,
             } => Reply::InviteOpened {
                 code,
                 uri,
                 expires_at,
+                addrs,
             },
             InviteEvent::Joining {
                 person,

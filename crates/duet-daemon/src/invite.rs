@@ -47,6 +47,8 @@ pub enum Action<C> {
 }
 
 struct Invitation<C> {
+    /// Who this device is, sent sealed to the joiner with `Started`.
+    own: Intro,
     code: Code,
     uri: PairUri,
     expires: Instant,
@@ -87,11 +89,13 @@ impl<C> Invitations<C> {
         !self.open.is_empty()
     }
 
-    /// Opens an invitation reachable at `addrs` for `timeout`; returns its
-    /// nameplate and the event that tells the person how to join.
+    /// Opens an invitation reachable at `addrs` for `timeout`, on the
+    /// device `own` introduces; returns its nameplate and the event that
+    /// tells the person how to join.
     pub fn open(
         &mut self,
         addrs: Vec<Multiaddr>,
+        own: Intro,
         timeout: Duration,
         now: Instant,
         now_ms: i64,
@@ -105,17 +109,29 @@ impl<C> Invitations<C> {
             nameplate,
             peer: self.me,
             secret: duet_core::ids::random_bytes(),
-            addrs,
+            addrs: addrs.clone(),
         };
         let code = Code::generate(nameplate);
         let opened = InviteEvent::Opened {
             code: code.to_string(),
             uri: uri.to_string(),
             expires_at: now_ms.saturating_add(timeout.as_millis() as i64),
+            // Each with this device's id, so that a joiner can dial it,
+            // through a relay too, with no URI to name the device.
+            addrs: addrs
+                .iter()
+                .map(|a| {
+                    a.clone()
+                        .with_p2p(self.me)
+                        .unwrap_or_else(|a| a)
+                        .to_string()
+                })
+                .collect(),
         };
         self.open.insert(
             nameplate,
             Invitation {
+                own,
                 code,
                 uri,
                 expires: now + timeout,
@@ -176,6 +192,11 @@ impl<C> Invitations<C> {
         match handshake.finish(spake) {
             Ok(session) => {
                 let confirm = session.my_confirmation();
+                // Only a joiner with the right code can open it.
+                let sealed_intro = serde_json::to_vec(&inv.own)
+                    .ok()
+                    .and_then(|intro| session.seal_intro(&intro).ok())
+                    .map(ByteBuf::from);
                 inv.state = State::Started {
                     peer,
                     session,
@@ -186,6 +207,7 @@ impl<C> Invitations<C> {
                     response: PairResponse::Started {
                         spake: ByteBuf::from(mine),
                         confirm: ByteBuf::from(confirm),
+                        sealed_intro,
                     },
                 }]
             }
@@ -376,5 +398,6 @@ pub fn device_text(peer: &PeerId) -> String {
         .unwrap_or_default()
 }
 
+pub mod reach;
 #[cfg(test)]
 mod tests;

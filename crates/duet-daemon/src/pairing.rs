@@ -309,29 +309,62 @@ impl Session {
             .join("-")
     }
 
-    /// Encrypts a message from this side to the other. Each side sends at
-    /// most one sealed message, so the nonce is the sender's side.
+    /// Encrypts a message from this side to the other: the joiner's
+    /// introduction, or the inviter's welcome.
     pub fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>, PairingError> {
-        let cipher =
-            ChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(self.seal_key.as_ref()));
-        cipher
-            .encrypt(&nonce(self.side), plaintext)
+        self.seal_as(Message::Main, plaintext)
+    }
+
+    /// Decrypts the other side's [`seal`](Self::seal)ed message.
+    pub fn open(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, PairingError> {
+        self.open_as(Message::Main, ciphertext)
+    }
+
+    /// Encrypts the inviter's introduction, sent before its welcome.
+    pub fn seal_intro(&self, plaintext: &[u8]) -> Result<Vec<u8>, PairingError> {
+        self.seal_as(Message::Intro, plaintext)
+    }
+
+    /// Decrypts the other side's [`seal_intro`](Self::seal_intro)ed message.
+    pub fn open_intro(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, PairingError> {
+        self.open_as(Message::Intro, ciphertext)
+    }
+
+    fn cipher(&self) -> ChaCha20Poly1305 {
+        ChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(self.seal_key.as_ref()))
+    }
+
+    fn seal_as(&self, message: Message, plaintext: &[u8]) -> Result<Vec<u8>, PairingError> {
+        self.cipher()
+            .encrypt(&nonce(self.side, message), plaintext)
             .map_err(|_| PairingError::Handshake("sealing"))
     }
 
-    /// Decrypts the other side's sealed message.
-    pub fn open(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, PairingError> {
+    fn open_as(
+        &self,
+        message: Message,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, PairingError> {
         let other = match self.side {
             Side::Joiner => Side::Inviter,
             Side::Inviter => Side::Joiner,
         };
-        let cipher =
-            ChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(self.seal_key.as_ref()));
-        cipher
-            .decrypt(&nonce(other), ciphertext)
+        self.cipher()
+            .decrypt(&nonce(other, message), ciphertext)
             .map(Zeroizing::new)
             .map_err(|_| PairingError::Handshake("the sealed message does not open"))
     }
+}
+
+/// Which of a side's sealed messages: each side seals at most one of
+/// each, and each has its own nonce, so no nonce is used twice under the
+/// session's key.
+#[derive(Clone, Copy)]
+enum Message {
+    /// The joiner's introduction; the inviter's welcome.
+    Main,
+    /// The inviter's introduction.
+    Intro,
 }
 
 fn label(side: Side) -> &'static [u8] {
@@ -350,13 +383,39 @@ fn tag(key: &[u8; 32], side: Side) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-fn nonce(side: Side) -> Nonce {
+fn nonce(side: Side, message: Message) -> Nonce {
     let mut n = [0u8; 12];
     n[0] = match side {
         Side::Joiner => 1,
         Side::Inviter => 2,
     };
+    n[1] = match message {
+        Message::Main => 0,
+        Message::Intro => 1,
+    };
     n.into()
+}
+
+/// How long, in words: "1 second", "5 minutes", "1 minute 30 seconds",
+/// "2 hours".
+pub fn in_words(span: std::time::Duration) -> String {
+    let secs = span.as_secs();
+    let parts: Vec<String> = [
+        (secs / 3600, "hour"),
+        (secs % 3600 / 60, "minute"),
+        (secs % 60, "second"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, unit)| match n {
+        1 => format!("1 {unit}"),
+        n => format!("{n} {unit}s"),
+    })
+    .collect();
+    if parts.is_empty() {
+        return "0 seconds".to_string();
+    }
+    parts.join(" ")
 }
 
 /// A uniform index below `n`, from the OS random source.
@@ -409,6 +468,20 @@ mod tests {
             Code::parse("7-acid-acorn-duet"),
             Err(PairingError::UnknownWord { .. })
         ));
+    }
+
+    #[test]
+    fn spans_read_as_words_with_the_right_number() {
+        let words = |s| in_words(std::time::Duration::from_secs(s));
+        assert_eq!(words(1), "1 second");
+        assert_eq!(words(45), "45 seconds");
+        assert_eq!(words(90), "1 minute 30 seconds");
+        assert_eq!(words(60), "1 minute");
+        assert_eq!(words(300), "5 minutes");
+        assert_eq!(words(3600), "1 hour");
+        assert_eq!(words(7200), "2 hours");
+        assert_eq!(words(5400), "1 hour 30 minutes");
+        assert_eq!(words(0), "0 seconds");
     }
 
     #[test]
@@ -465,5 +538,19 @@ mod tests {
             Err(PairingError::WrongCode)
         );
         assert!(j.open(&i.seal(b"secret").expect("seal")).is_err());
+        assert!(j.open_intro(&i.seal_intro(b"Alex").expect("seal")).is_err());
+    }
+
+    #[test]
+    fn the_inviters_introduction_opens_only_as_an_introduction() {
+        let (j, i) = run(b"7-acid-acorn-acre", b"7-acid-acorn-acre");
+        let intro = i.seal_intro(b"Alex's laptop").expect("seal");
+        assert_eq!(
+            j.open_intro(&intro).expect("open").as_slice(),
+            b"Alex's laptop"
+        );
+        // Its own nonce: it is not the welcome, and the welcome is not it.
+        assert!(j.open(&intro).is_err());
+        assert!(j.open_intro(&i.seal(b"welcome").expect("seal")).is_err());
     }
 }

@@ -42,6 +42,12 @@ pub enum PairResponse {
     Started {
         spake: ByteBuf,
         confirm: ByteBuf,
+        /// Who the inviting device is (an [`Intro`]), sealed under the
+        /// pairing key, so the joiner can say whose confirmation it waits
+        /// for; only the holder of the right code can read it. Absent from
+        /// inviters before this field existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sealed_intro: Option<ByteBuf>,
     },
     /// The journal, sealed under the pairing key (see `Welcome`).
     Welcome {
@@ -69,8 +75,9 @@ pub struct Welcome {
     pub statements: Vec<String>,
 }
 
-/// Who the joiner is, sealed under the pairing key.
-#[derive(Serialize, Deserialize)]
+/// Who a side of pairing is, sealed under the pairing key: the joiner
+/// sends it with `Confirm`, the inviter with `Started`.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Intro {
     pub person: String,
     pub device: String,

@@ -22,6 +22,15 @@ pub fn contains(word: &str) -> bool {
     words().binary_search(&word).is_ok()
 }
 
+/// The words that start with `prefix`, in order: what a code prompt
+/// offers on Tab. The list is sorted, so they are one run of it.
+pub fn starting_with(prefix: &str) -> &'static [&'static str] {
+    let w = words();
+    let from = w.partition_point(|word| *word < prefix);
+    let to = from + w[from..].partition_point(|word| word.starts_with(prefix));
+    &w[from..to]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,5 +42,21 @@ mod tests {
         assert!(w.iter().all(|word| !word.contains('-')));
         assert!(w.windows(2).all(|p| p[0] < p[1]));
         assert!(contains("acorn") && !contains("duet"));
+    }
+
+    #[test]
+    fn a_prefix_finds_exactly_the_words_that_start_with_it() {
+        assert_eq!(starting_with("acor"), ["acorn"]);
+        let ac = starting_with("ac");
+        assert!(
+            ac.len() > 3 && ac.iter().all(|w| w.starts_with("ac")),
+            "{ac:?}"
+        );
+        assert_eq!(
+            ac.len(),
+            words().iter().filter(|w| w.starts_with("ac")).count()
+        );
+        assert!(starting_with("duetx").is_empty());
+        assert_eq!(starting_with("").len(), words().len());
     }
 }

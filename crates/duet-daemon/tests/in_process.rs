@@ -95,6 +95,7 @@ async fn daemons_started_in_process_pair_and_sync_through_their_handles() {
         addrs: vec![addr.parse().expect("multiaddr")],
         mdns: false,
         timeout: WAIT,
+        confirm_timeout: WAIT,
         mirror: false,
         listen: Vec::new(),
     };

@@ -25,11 +25,12 @@ impl EventLoop {
         events: mpsc::Sender<InviteEvent>,
         opened: oneshot::Sender<Result<u32, InviteError>>,
     ) {
-        let addrs = self.swarm.listeners().cloned().collect();
+        let addrs = self.reachable_at();
+        let own = self.own_intro();
         let (nameplate, event) =
             match self
                 .invitations
-                .open(addrs, timeout, Instant::now(), now_ms())
+                .open(addrs, own, timeout, Instant::now(), now_ms())
             {
                 Ok(o) => o,
                 Err(e) => {
@@ -50,6 +51,36 @@ impl EventLoop {
         self.invite_dialled = None;
         self.dial_joiners(Instant::now());
         tracing::info!(nameplate, "invitation open");
+    }
+
+    /// Every address a joiner may reach this device at: where it listens
+    /// (relayed addresses on a mirror included, once the mirror granted a
+    /// reservation) and the external addresses a mirror confirmed.
+    fn reachable_at(&self) -> Vec<Multiaddr> {
+        let mut addrs: Vec<Multiaddr> = Vec::new();
+        for addr in self
+            .swarm
+            .listeners()
+            .chain(self.swarm.external_addresses())
+        {
+            if !addrs.contains(addr) {
+                addrs.push(addr.clone());
+            }
+        }
+        addrs
+    }
+
+    /// Who this device is, as its own device record says: the joiner is
+    /// told whose confirmation it waits for.
+    fn own_intro(&self) -> Intro {
+        let me = self.local.device_id().to_text();
+        let devices = self.local.writer.devices();
+        let record = devices.iter().find(|d| d.id == me);
+        Intro {
+            person: record.map(|d| d.person.clone()).unwrap_or_default(),
+            device: record.map(|d| d.name.clone()).unwrap_or_default(),
+            role: None,
+        }
     }
 
     /// While an invitation waits, dials the joiners that listen (every two

@@ -76,7 +76,10 @@ impl EventLoop {
         let links = self.links.connections.entry(peer).or_default();
         links.push((id, relayed));
         let direct = links.iter().any(|(_, r)| !r);
-        if direct {
+        // A device pairing (not a member yet) keeps its relayed
+        // connection: the pairing request waiting on it for the person's
+        // answer would be lost with it.
+        if direct && self.gate.is_member(&peer) {
             let relayed_ids: Vec<ConnectionId> =
                 links.iter().filter(|(_, r)| *r).map(|(c, _)| *c).collect();
             for c in relayed_ids {

@@ -9,12 +9,21 @@ struct Joiner {
 fn opened(invitations: &mut Invitations<u32>, now: Instant) -> (u32, Code) {
     let addr: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().expect("addr");
     let (nameplate, event) = invitations
-        .open(vec![addr], Duration::from_secs(300), now, 0)
+        .open(vec![addr], alex(), Duration::from_secs(300), now, 0)
         .expect("open");
     let InviteEvent::Opened { code, .. } = event else {
         panic!("the first event says how to join");
     };
     (nameplate, Code::parse(&code).expect("a code"))
+}
+
+/// The inviting device's introduction.
+fn alex() -> Intro {
+    Intro {
+        person: "Alex".into(),
+        device: "laptop".into(),
+        role: None,
+    }
 }
 
 fn start(inviter: PeerId, code: &Code) -> (Joiner, PairRequest) {
@@ -32,10 +41,20 @@ fn start(inviter: PeerId, code: &Code) -> (Joiner, PairRequest) {
     (joiner, request)
 }
 
-/// The joiner's confirmation, after the inviter's `Started` answer.
-fn confirm(joiner: &mut Joiner, nameplate: u32, actions: Vec<Action<u32>>) -> PairRequest {
+/// The joiner's confirmation, after the inviter's `Started` answer, and
+/// the inviter's person when its introduction opened.
+fn confirm(
+    joiner: &mut Joiner,
+    nameplate: u32,
+    actions: Vec<Action<u32>>,
+) -> (PairRequest, Option<String>) {
     let Some(Action::Respond {
-        response: PairResponse::Started { spake, .. },
+        response:
+            PairResponse::Started {
+                spake,
+                sealed_intro,
+                ..
+            },
         ..
     }) = actions.into_iter().next()
     else {
@@ -53,11 +72,16 @@ fn confirm(joiner: &mut Joiner, nameplate: u32, actions: Vec<Action<u32>>) -> Pa
         role: None,
     })
     .expect("json");
-    PairRequest::Confirm {
+    let inviter = sealed_intro
+        .and_then(|sealed| session.open_intro(&sealed).ok())
+        .and_then(|plain| serde_json::from_slice::<Intro>(&plain).ok())
+        .map(|intro| intro.person);
+    let request = PairRequest::Confirm {
         nameplate,
         confirm: ByteBuf::from(session.my_confirmation()),
         sealed_intro: ByteBuf::from(session.seal(&intro).expect("seal")),
-    }
+    };
+    (request, inviter)
 }
 
 #[test]
@@ -68,7 +92,12 @@ fn the_right_code_asks_the_person_and_an_accept_welcomes_the_device() {
     let (nameplate, code) = opened(&mut inv, now);
     let (mut joiner, start_request) = start(me, &code);
     let started = inv.on_request(joiner.peer, start_request, 1, now);
-    let confirm_request = confirm(&mut joiner, nameplate, started);
+    let (confirm_request, inviter) = confirm(&mut joiner, nameplate, started);
+    assert_eq!(
+        inviter.as_deref(),
+        Some("Alex"),
+        "the joiner learns whose answer it waits for"
+    );
     let asked = inv.on_request(joiner.peer, confirm_request, 2, now);
     assert!(matches!(
         asked.as_slice(),
@@ -92,7 +121,8 @@ fn a_wrong_code_ends_the_invitation_after_one_guess() {
     assert_ne!(wrong, code);
     let (mut joiner, start_request) = start(me, &wrong);
     let started = inv.on_request(joiner.peer, start_request, 1, now);
-    let confirm_request = confirm(&mut joiner, nameplate, started);
+    let (confirm_request, inviter) = confirm(&mut joiner, nameplate, started);
+    assert_eq!(inviter, None, "a wrong code does not learn who invited");
     let actions = inv.on_request(joiner.peer, confirm_request, 2, now);
     assert!(matches!(
         actions.as_slice(),
@@ -139,7 +169,7 @@ fn one_device_at_a_time_and_only_it_may_confirm() {
     ));
     // The first device's confirmation, sent by the second, is refused and
     // changes nothing.
-    let confirm_request = confirm(&mut first, nameplate, started);
+    let (confirm_request, _) = confirm(&mut first, nameplate, started);
     let PairRequest::Confirm {
         confirm,
         sealed_intro,
