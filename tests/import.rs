@@ -39,7 +39,7 @@ fn sams_earlier_journal() -> (Device, String, String) {
         .to_string();
     old.ok(&["edit", &sams, "--tag", "walks", "--tag", "sunday"]);
     let gone = old.add("taken back");
-    old.ok(&["rm", &gone]);
+    old.ok(&["rm", "--yes", &gone]);
     eventually(WAIT, "Sam's entry to reach Jo", || holds(&jo, &sams));
     let jos = jo.json(&["add", "--kind", "dream", "A house by the sea"])["id"]
         .as_str()
