@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::{duet_bin, Device};
@@ -47,7 +48,7 @@ fn zsh_and_fish_scripts_name_the_commands() {
     let device = Device::new();
     for shell in ["zsh", "fish"] {
         let script = stdout_of(&device, &["completions", shell]);
-        for command in ["add", "log", "rm", "export"] {
+        for command in ["add", "log", "rm", "export", "service"] {
             assert!(
                 script.contains(command),
                 "the {shell} script does not complete `{command}`"
@@ -287,4 +288,108 @@ fn a_read_only_home_still_reads_and_a_write_says_why_it_cannot() {
 
     // Nothing was lost or half-written: the home, writable again, is as it was.
     assert_eq!(device.bodies(), ["A walk by the river"]);
+}
+
+/// `duet service …` for `device`, with its own config dir (where the
+/// systemd unit goes) inside the device's temporary directory.
+fn service(device: &Device, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["service"];
+    all.extend_from_slice(args);
+    device
+        .cmd(&all)
+        .env("XDG_CONFIG_HOME", device.dir.path().join("config"))
+        .output()
+        .expect("run duet service")
+}
+
+#[test]
+fn the_service_unit_runs_this_binary_on_this_home_and_systemd_accepts_it() {
+    let device = Device::init("Alex");
+    let out = service(&device, &["install", "--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unit = String::from_utf8(out.stdout).expect("utf-8 unit");
+    let exe = duet_bin().canonicalize().expect("the binary's path");
+    let home = device.home().canonicalize().expect("the home's path");
+    assert!(
+        unit.contains(&format!(
+            "ExecStart=\"{}\" daemon --home \"{}\"",
+            exe.display(),
+            home.display()
+        )),
+        "the unit does not run this binary on this home: {unit}"
+    );
+    assert!(unit.contains("NoNewPrivileges=yes") && unit.contains("ProtectSystem=strict"));
+    assert!(
+        !device.dir.path().join("config").exists(),
+        "--dry-run wrote something"
+    );
+
+    let Ok(which) = Command::new("systemd-analyze").arg("--version").output() else {
+        eprintln!("skipped the systemd-analyze check: systemd-analyze is not installed");
+        return;
+    };
+    assert!(which.status.success());
+    let dir = device.dir.path().join("unit");
+    std::fs::create_dir_all(&dir).expect("unit dir");
+    std::fs::write(dir.join("duet.service"), &unit).expect("write the unit");
+    // A private runtime dir: `--user` wants one, and there may be no
+    // user session (CI).
+    let runtime = device.dir.path().join("analyze-run");
+    std::fs::create_dir_all(&runtime).expect("runtime dir");
+    let verify = Command::new("systemd-analyze")
+        .args(["verify", "--user"])
+        .arg(dir.join("duet.service"))
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .output()
+        .expect("run systemd-analyze");
+    let said = String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        verify.status.success() && !said.contains("duet.service"),
+        "systemd-analyze verify rejects the unit: {said}\n{unit}"
+    );
+}
+
+#[test]
+fn without_systemd_install_says_so_and_writes_nothing() {
+    if Path::new("/run/systemd/system").exists() {
+        eprintln!("skipped: systemd runs on this machine, so `install` would install");
+        return;
+    }
+    let device = Device::init("Alex");
+    let out = service(&device, &["install"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("systemd is not running") && said.contains("changed nothing"),
+        "install does not say systemd is missing: {said}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("[Service]"),
+        "install does not print what it would install"
+    );
+    assert!(
+        !device.dir.path().join("config").exists(),
+        "install wrote something without systemd"
+    );
+}
+
+#[test]
+fn without_a_daemon_status_and_sync_suggest_the_service() {
+    let device = Device::init("Alex");
+    let status = device.ok(&["status"]);
+    assert!(
+        status.contains("duet service install"),
+        "status does not suggest the service: {status}"
+    );
+    let out = device.run(&["sync"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("no daemon is running") && said.contains("duet service install"),
+        "sync does not suggest the service: {said}"
+    );
 }

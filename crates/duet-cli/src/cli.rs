@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::{add, daemon_cmd, demo, devices, doctor, entry_ops, export, init, invite, join, log};
+use crate::{
+    add, daemon_cmd, demo, devices, doctor, entry_ops, export, init, invite, join, log, service,
+};
 
 /// A private journal two people share, merged directly between their
 /// devices, end-to-end encrypted.
@@ -85,6 +87,12 @@ pub enum Command {
     Mirror(daemon_cmd::Args),
     /// Two devices on this machine pair and sync, end to end.
     Demo(demo::Args),
+    /// The daemon as a background service (systemd on Linux, launchd on
+    /// macOS): `install`, `uninstall`, `status`.
+    Service {
+        #[command(subcommand)]
+        action: service::Action,
+    },
     /// Print the completion script for a shell (docs/cli.md says where
     /// each shell looks for it).
     Completions {

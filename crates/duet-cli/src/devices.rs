@@ -298,14 +298,11 @@ pub fn status(ctx: &Context) -> anyhow::Result<()> {
             &json!({ "daemon_running": running, "status": report, "restores": heals }),
         );
     }
-    println!(
-        "daemon:    {}",
-        if running {
-            "running"
-        } else {
-            "not running (start it with `duet daemon`)"
-        }
-    );
+    if running {
+        println!("daemon:    running");
+    } else {
+        println!("daemon:    not running ({})", crate::hints::START_DAEMON);
+    }
     println!("device:    {}", safe::prefix(&report.device_id, 8));
     for addr in &report.addrs {
         println!("listening: {}", safe::line(addr));

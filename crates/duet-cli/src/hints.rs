@@ -9,6 +9,11 @@ use duet_daemon::client::ControlError;
 use duet_daemon::join::JoinError;
 use duet_daemon::DaemonError;
 
+/// What to do when no daemon runs for this home: start one now, or have
+/// it run in the background from now on.
+pub const START_DAEMON: &str =
+    "start it with `duet daemon`, or keep it running in the background with `duet service install`";
+
 /// The error as one sentence, with what to do when duet knows.
 pub fn sentence(err: &anyhow::Error) -> String {
     let mut text = String::new();
@@ -92,7 +97,7 @@ fn hint(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     }
     if let Some(e) = error.downcast_ref::<ControlError>() {
         return match e {
-            ControlError::NotRunning => Some("start it with `duet daemon`".into()),
+            ControlError::NotRunning => Some(START_DAEMON.into()),
             ControlError::Version { .. } => Some("restart the daemon".into()),
             _ => None,
         };
@@ -132,7 +137,7 @@ mod tests {
         let err = anyhow::Error::from(ControlError::NotRunning);
         assert_eq!(
             sentence(&err),
-            "no daemon is running for this home; start it with `duet daemon`"
+            "no daemon is running for this home; start it with `duet daemon`, or keep it running in the background with `duet service install`"
         );
     }
 
