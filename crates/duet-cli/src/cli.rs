@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     add, daemon_cmd, demo, devices, doctor, entry_ops, export, import, init, invite, join, log,
-    prompt,
+    prompt, service,
 };
 
 /// A private journal two people share, merged directly between their
@@ -92,6 +92,12 @@ pub enum Command {
     Mirror(daemon_cmd::Args),
     /// Two devices on this machine pair and sync, end to end.
     Demo(demo::Args),
+    /// The daemon as a background service (systemd on Linux, launchd on
+    /// macOS): `install`, `uninstall`, `status`.
+    Service {
+        #[command(subcommand)]
+        action: service::Action,
+    },
     /// Print the completion script for a shell (docs/cli.md says where
     /// each shell looks for it).
     Completions {

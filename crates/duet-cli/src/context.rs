@@ -24,7 +24,14 @@ impl Context {
     /// Opens this device's replica, with the compaction threshold from
     /// `DUET_COMPACT_AFTER` when set.
     pub fn open(&self) -> anyhow::Result<Replica> {
-        let mut replica = self.home.open()?;
+        let mut replica = match self.home.open() {
+            Ok(replica) => replica,
+            // A home that cannot be written (a read-only disk, a backup
+            // mounted read-only) still reads: `log`, `show`, `export` and
+            // `status` work, and a write says the home can only be read.
+            Err(_) if self.check_writable().is_err() => self.home.open_read_only()?,
+            Err(e) => return Err(e.into()),
+        };
         if replica.set_aside() > 0 {
             eprintln!(
                 "duet: note: {} damaged item(s) in the store were set aside, and everything else reads; with `duet daemon` running, a partner's device sends good copies",

@@ -308,14 +308,11 @@ pub fn status(ctx: &Context) -> anyhow::Result<()> {
             &json!({ "daemon_running": running, "status": report, "restores": heals }),
         );
     }
-    println!(
-        "daemon:    {}",
-        if running {
-            "running"
-        } else {
-            "not running (start it with `duet daemon`)"
-        }
-    );
+    if running {
+        println!("daemon:    running");
+    } else {
+        println!("daemon:    not running ({})", crate::hints::START_DAEMON);
+    }
     let devices = ctx.open().map(|r| r.devices().to_vec()).unwrap_or_default();
     println!("device:    {}", describe(&devices, &report.device_id));
     for addr in &report.addrs {

@@ -62,12 +62,18 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let mut entries = journal.query(&Filter::default());
     entries.reverse();
     let text = match args.format {
-        Format::Json => serde_json::to_string_pretty(&Export {
-            format: "duet-export-v1",
-            exported_at: now_ms(),
-            devices: journal.devices(),
-            entries: &entries,
-        })?,
+        Format::Json => {
+            let mut json = serde_json::to_string_pretty(&Export {
+                format: "duet-export-v1",
+                exported_at: now_ms(),
+                devices: journal.devices(),
+                entries: &entries,
+            })?;
+            // A text file ends with a newline; tools (and shells' prompts
+            // after `duet export --format json`) expect it.
+            json.push('\n');
+            json
+        }
         Format::Md => markdown(&entries),
     };
     let bytes = match &recipient {

@@ -9,6 +9,11 @@ use duet_daemon::client::ControlError;
 use duet_daemon::join::JoinError;
 use duet_daemon::DaemonError;
 
+/// What to do when no daemon runs for this home: start one now, or have
+/// it run in the background from now on.
+pub const START_DAEMON: &str =
+    "start it with `duet daemon`, or keep it running in the background with `duet service install`";
+
 /// The error as one sentence, with what to do when duet knows.
 pub fn sentence(err: &anyhow::Error) -> String {
     let mut text = String::new();
@@ -22,6 +27,16 @@ pub fn sentence(err: &anyhow::Error) -> String {
         }
         text.push_str(&said);
     }
+    // The operating system's reason, in plain words: "permission
+    // denied", not "Permission denied (os error 13)". Replaced wherever it
+    // shows, which includes the messages that quote their cause.
+    for cause in err.chain() {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if let Some(plain) = plain_os_reason(io) {
+                text = text.replace(&io.to_string(), &plain);
+            }
+        }
+    }
     if let Some(hint) = err.chain().find_map(hint) {
         text.push_str("; ");
         text.push_str(&hint);
@@ -32,6 +47,23 @@ pub fn sentence(err: &anyhow::Error) -> String {
         }
     }
     text
+}
+
+/// An OS error as the words the system has for it, lowercased, without
+/// its number ("read-only file system"); `None` for errors that are not
+/// the operating system's, whose messages are duet's own.
+fn plain_os_reason(io: &std::io::Error) -> Option<String> {
+    let code = io.raw_os_error()?;
+    let said = io.to_string();
+    let words = said.strip_suffix(&format!(" (os error {code})"))?;
+    let mut chars = words.chars();
+    let first = chars.next()?;
+    let acronym = chars.next().is_some_and(char::is_uppercase);
+    Some(if acronym {
+        words.to_string()
+    } else {
+        first.to_lowercase().collect::<String>() + &words[first.len_utf8()..]
+    })
 }
 
 /// What a person can do about `error`, if duet knows.
@@ -65,7 +97,7 @@ fn hint(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     }
     if let Some(e) = error.downcast_ref::<ControlError>() {
         return match e {
-            ControlError::NotRunning => Some("start it with `duet daemon`".into()),
+            ControlError::NotRunning => Some(START_DAEMON.into()),
             ControlError::Version { .. } => Some("restart the daemon".into()),
             _ => None,
         };
@@ -105,7 +137,7 @@ mod tests {
         let err = anyhow::Error::from(ControlError::NotRunning);
         assert_eq!(
             sentence(&err),
-            "no daemon is running for this home; start it with `duet daemon`"
+            "no daemon is running for this home; start it with `duet daemon`, or keep it running in the background with `duet service install`"
         );
     }
 
@@ -117,5 +149,18 @@ mod tests {
         assert_eq!(sentence(&err), "outer: inner");
         let err = anyhow::Error::from(std::io::Error::other("Once"));
         assert_eq!(sentence(&err), "once");
+    }
+
+    #[test]
+    fn the_systems_reason_reads_as_plain_words() {
+        let denied = || std::io::Error::from_raw_os_error(13);
+        let err = anyhow::Error::from(denied()).context("cannot create x.md");
+        assert_eq!(sentence(&err), "cannot create x.md: permission denied");
+        // A message that quotes its cause, as thiserror's do.
+        let err = anyhow::Error::from(HomeError::Create {
+            path: "/h".into(),
+            source: std::io::Error::from_raw_os_error(30),
+        });
+        assert_eq!(sentence(&err), "cannot create /h: read-only file system");
     }
 }

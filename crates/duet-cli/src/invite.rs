@@ -53,7 +53,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let client = match Client::connect(ctx.home.root()) {
         Ok(c) => c,
         Err(ControlError::NotRunning) => {
-            bail!("`duet invite` needs the daemon running on this device; start it with `duet daemon` (or see README for running it in the background)")
+            bail!(
+                "`duet invite` needs the daemon running on this device; {}",
+                crate::hints::START_DAEMON
+            )
         }
         Err(e) => return Err(e.into()),
     };

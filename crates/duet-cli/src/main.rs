@@ -25,6 +25,7 @@ mod pager;
 mod prompt;
 mod render;
 mod safe;
+mod service;
 mod usage;
 
 use std::process::ExitCode;
@@ -74,6 +75,7 @@ fn main() -> ExitCode {
         Command::Daemon(args) => daemon_cmd::run(&ctx, args),
         Command::Mirror(args) => daemon_cmd::mirror(&ctx, args),
         Command::Demo(args) => demo::run(args),
+        Command::Service { action } => service::run_action(&ctx, action),
         Command::Completions { shell } => completions::completions(shell),
         Command::Man => completions::man(),
         Command::WholeJob { job } => {

@@ -210,6 +210,15 @@ impl Home {
         self.partial_if_uninitialised(Replica::open(store, device, key))
     }
 
+    /// Opens the journal held here for reading only, for a home that
+    /// cannot be written (a read-only disk, a backup mounted read-only):
+    /// nothing is created, migrated or written, and a write through the
+    /// replica fails with [`StoreError::ReadOnly`].
+    pub fn open_read_only(&self) -> Result<Replica, HomeError> {
+        let (store, device, key) = self.parts_with(Store::open_read_only)?;
+        self.partial_if_uninitialised(Replica::open(store, device, key))
+    }
+
     /// Opens the journal held here as a writer (see [`Writer`]), starting
     /// at `start`, which a whole replica gives.
     pub fn open_writer(&self, start: Start) -> Result<Writer, HomeError> {
@@ -227,6 +236,14 @@ impl Home {
 
     /// Reads the keys and opens the store.
     fn parts(&self) -> Result<(Store, DeviceKey, JournalKey), HomeError> {
+        self.parts_with(Store::open)
+    }
+
+    /// Reads the keys and opens the store with `open`.
+    fn parts_with(
+        &self,
+        open: impl FnOnce(&Path) -> Result<Store, StoreError>,
+    ) -> Result<(Store, DeviceKey, JournalKey), HomeError> {
         if !self.is_initialised() {
             return Err(self.why_not_initialised());
         }
@@ -235,7 +252,7 @@ impl Home {
         }
         let device = DeviceKey::read(&self.device_key_path())?;
         let key = JournalKey::read(&self.journal_key_path())?;
-        let store = Store::open(&self.store_path())?;
+        let store = open(&self.store_path())?;
         Ok((store, device, key))
     }
 

@@ -24,6 +24,7 @@ mod chain;
 mod envelopes;
 mod peers;
 mod quarantine;
+mod read_only;
 
 pub use chain::{Heal, Tip};
 pub use quarantine::Quarantined;
@@ -125,6 +126,14 @@ const MIGRATIONS: &[&str] = &[
 pub enum StoreError {
     #[error("the store was written by a newer duet (schema {found}, this one knows {known})")]
     TooNew { found: i64, known: i64 },
+    #[error("the store was written by an older duet (schema {found}; this one uses {known}) and cannot be brought up to date here, because this home can only be read")]
+    Outdated { found: i64, known: i64 },
+    #[error("the store has changes not yet folded into it (store.sqlite-wal), which cannot be read while this home can only be read")]
+    Unfolded,
+    #[error("this home can only be read, so nothing can be changed in it (a read-only disk, or files this user may not change)")]
+    /// (SQLite's own message says less than this one: it is kept for
+    /// `Debug`, not told.)
+    ReadOnly(rusqlite::Error),
     #[error("the store is not initialised")]
     NotInitialised,
     #[error("the store's {0} is corrupt")]
@@ -132,7 +141,19 @@ pub enum StoreError {
     #[error("cannot create {0}: {1}")]
     Io(String, std::io::Error),
     #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    /// A write refused because the database can only be read is said as
+    /// such, wherever it happens.
+    fn from(e: rusqlite::Error) -> Self {
+        if read_only::is_read_only(&e) {
+            StoreError::ReadOnly(e)
+        } else {
+            StoreError::Sqlite(e)
+        }
+    }
 }
 
 /// One stored envelope.
