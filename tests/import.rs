@@ -135,6 +135,8 @@ fn import_brings_every_entry_with_its_authorship_to_the_partner_and_twice_adds_n
     assert!(shown.contains("Jo (imported by Sam)"), "{shown}");
     let listed = alex.ok(&["log"]);
     assert!(listed.contains("❤️ Jo (imported by Sam)"), "{listed}");
+    let markdown = alex.ok(&["export", "--format", "md"]);
+    assert!(markdown.contains("Jo (imported by Sam)"), "{markdown}");
 
     let again = sam.json(&["import", from]);
     assert_eq!(again["imported"], 0, "{again}");

@@ -118,15 +118,28 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Who wrote something, as `log` says it: "Jo (imported by Sam)" for
+/// words someone else wrote in a journal that was imported.
+fn by(person: &str, first: Option<&str>) -> String {
+    match first {
+        Some(first) => format!("{first} (imported by {person})"),
+        None => person.to_string(),
+    }
+}
+
 fn markdown(entries: &[Entry]) -> String {
     let mut out = String::from("# Our journal\n");
     for e in entries {
+        let first = e.imported.as_ref().and_then(|i| i.author.as_ref());
         out.push_str(&format!(
             "\n## {} · {} · {}\n\n",
             render::timestamp(e.created),
-            e.person,
+            by(&e.person, first.map(|o| o.person.as_str())),
             e.kind
         ));
+        if let Some(q) = &e.prompt {
+            out.push_str(&format!("*Q: {q}*\n\n"));
+        }
         if !e.tags.is_empty() || e.mood.is_some() {
             let mut meta: Vec<String> = e.tags.iter().map(|t| format!("#{t}")).collect();
             if let Some(m) = &e.mood {
@@ -145,7 +158,7 @@ fn markdown(entries: &[Entry]) -> String {
         for r in &e.replies {
             out.push_str(&format!(
                 "\n**{}** replied ({}):\n\n",
-                r.person,
+                by(&r.person, r.imported.as_ref().map(|o| o.person.as_str())),
                 render::timestamp(r.created)
             ));
             for line in r.body.lines() {
