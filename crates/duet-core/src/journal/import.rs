@@ -37,8 +37,8 @@ use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValue};
 
 use super::read::{get_i64, get_map, get_str};
 use super::{
-    check_body, entry_key, id_of_key, Author, Commit, Entry, Heard, Imported, Journal,
-    JournalError, Origin, Reaction, MAX_CHANGE_BYTES, MAX_CHANGE_OPS,
+    check_body, entry_key, id_of_key, put_reaction, Author, Commit, Entry, Heard, Imported,
+    Journal, JournalError, Origin, Reaction, MAX_CHANGE_BYTES, MAX_CHANGE_OPS,
 };
 
 /// The key of the marker on an imported entry or reply.
@@ -180,12 +180,7 @@ fn write_entry(
 
     let reactions = tx.put_object(&obj, "reactions", ObjType::Map)?;
     for reaction in own_reactions {
-        let by_emoji = match tx.get(&reactions, reaction.emoji.as_str())? {
-            Some((automerge::Value::Object(ObjType::Map), existing)) => existing,
-            _ => tx.put_object(&reactions, reaction.emoji.as_str(), ObjType::Map)?,
-        };
-        let at = ScalarValue::Timestamp(reaction.at);
-        tx.put(&by_emoji, author.person.as_str(), at)?;
+        put_reaction(tx, &reactions, &reaction.emoji, &author.person, reaction.at)?;
     }
     let replies = tx.put_object(&obj, "replies", ObjType::Map)?;
     for reply in &entry.replies {
@@ -201,12 +196,7 @@ fn write_entry(
         // The importer's own reactions to a reply come under their name;
         // others' are not carried (a reply's marker names only its author).
         for reaction in reply.reactions.iter().filter(|r| own(&r.person)) {
-            let by_emoji = match tx.get(&map, reaction.emoji.as_str())? {
-                Some((automerge::Value::Object(ObjType::Map), existing)) => existing,
-                _ => tx.put_object(&map, reaction.emoji.as_str(), ObjType::Map)?,
-            };
-            let at = ScalarValue::Timestamp(reaction.at);
-            tx.put(&by_emoji, author.person.as_str(), at)?;
+            put_reaction(tx, &map, &reaction.emoji, &author.person, reaction.at)?;
         }
         let origin = reply.imported.clone().unwrap_or_else(|| Origin {
             person: reply.person.clone(),

@@ -401,15 +401,7 @@ impl Journal {
         let obj = self.live_entry(id)?;
         let reactions = child_map(&self.doc, &obj, "reactions")?;
         let mut tx = self.doc.transaction();
-        let by_emoji = match tx.get(&reactions, emoji)? {
-            Some((automerge::Value::Object(ObjType::Map), existing)) => existing,
-            _ => tx.put_object(&reactions, emoji, ObjType::Map)?,
-        };
-        tx.put(
-            &by_emoji,
-            author.person.as_str(),
-            ScalarValue::Timestamp(now),
-        )?;
+        put_reaction(&mut tx, &reactions, emoji, &author.person, now)?;
         tx.commit();
         self.last_commit()
     }
@@ -561,6 +553,24 @@ fn load_trusted(bytes: &[u8]) -> Result<Automerge, JournalError> {
         bytes,
         automerge::LoadOptions::new().verification_mode(automerge::VerificationMode::DontCheck),
     )?)
+}
+
+/// Writes `person`'s reaction `emoji` at `at` under `parent` (an entry's
+/// `reactions`, or a reply): a map per emoji, made when absent, holding
+/// a time per person.
+fn put_reaction(
+    tx: &mut automerge::transaction::Transaction<'_>,
+    parent: &ObjId,
+    emoji: &str,
+    person: &str,
+    at: i64,
+) -> Result<(), JournalError> {
+    let by_emoji = match tx.get(parent, emoji)? {
+        Some((automerge::Value::Object(ObjType::Map), existing)) => existing,
+        _ => tx.put_object(parent, emoji, ObjType::Map)?,
+    };
+    tx.put(&by_emoji, person, ScalarValue::Timestamp(at))?;
+    Ok(())
 }
 
 fn check_body(body: &str) -> Result<(), JournalError> {

@@ -79,15 +79,7 @@ impl Journal {
         }
         let obj = self.live_reply(id, reply)?;
         let mut tx = self.doc.transaction();
-        let by_emoji = match tx.get(&obj, emoji)? {
-            Some((automerge::Value::Object(ObjType::Map), existing)) => existing,
-            _ => tx.put_object(&obj, emoji, ObjType::Map)?,
-        };
-        tx.put(
-            &by_emoji,
-            author.person.as_str(),
-            ScalarValue::Timestamp(now),
-        )?;
+        super::put_reaction(&mut tx, &obj, emoji, &author.person, now)?;
         tx.commit();
         self.last_commit()
     }
