@@ -41,8 +41,9 @@ pub fn short(peer: &PeerId) -> String {
 
 /// A peer as the daemon's log names it: "Alex/ab12cd34" for a device of
 /// the journal (its person and short id, as `duet devices` shows them);
-/// the libp2p id, which matches nothing a person sees, only for a device
-/// the list does not hold (a stranger, a device joining).
+/// the short id alone for a device the list does not hold (a stranger, a
+/// device joining, or any device on a mirror, which reads no names); the
+/// libp2p id only for a peer whose key is not a device key.
 pub fn named(peer: &PeerId, devices: &[DeviceRecord]) -> String {
     let Some(device) = device_id(peer) else {
         return peer.to_string();
@@ -59,7 +60,7 @@ pub fn named(peer: &PeerId, devices: &[DeviceRecord]) -> String {
                 .collect::<String>(),
             device.short()
         ),
-        None => peer.to_string(),
+        None => device.short(),
     }
 }
 
@@ -77,7 +78,7 @@ mod tests {
     }
 
     #[test]
-    fn a_member_is_named_by_person_and_short_id_and_a_stranger_by_peer_id() {
+    fn a_member_is_named_by_person_and_short_id_and_a_stranger_by_short_id() {
         let device = DeviceKey::generate();
         let peer = keypair(&device).public().to_peer_id();
         let record = DeviceRecord {
@@ -92,6 +93,6 @@ mod tests {
             named(&peer, &[record]),
             format!("Alex/{}", device.id().short())
         );
-        assert_eq!(named(&peer, &[]), peer.to_string());
+        assert_eq!(named(&peer, &[]), device.id().short());
     }
 }

@@ -259,7 +259,8 @@ impl Mirror {
 
     /// Dials the members it knows an address of and is not connected to.
     fn redial(&mut self, force: bool) {
-        crate::peering::dial_members(&mut self.swarm, &self.ledger, &mut self.redial, force);
+        // A mirror reads no names: its log names devices by short id.
+        crate::peering::dial_members(&mut self.swarm, &self.ledger, &[], &mut self.redial, force);
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -453,6 +454,7 @@ impl Mirror {
         crate::peering::update_gate(
             &self.gate,
             &self.ledger,
+            &[],
             &mut self.engine,
             &mut self.swarm,
             &mut self.gate_size,

@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use duet_core::journal::DeviceRecord;
 use duet_core::ledger::Ledger;
 use duet_core::sync::{Engine, Event};
 use duet_core::DeviceId;
@@ -22,6 +23,7 @@ use crate::redial::Redial;
 pub(crate) fn dial_members(
     swarm: &mut Swarm<Behaviour>,
     ledger: &Ledger,
+    devices: &[DeviceRecord],
     redial: &mut Redial,
     force: bool,
 ) {
@@ -53,6 +55,7 @@ pub(crate) fn dial_members(
         }
         let opts = DialOpts::peer_id(peer).addresses(addrs).build();
         if let Err(e) = swarm.dial(opts) {
+            let peer = identity::named(&peer, devices);
             tracing::debug!(%peer, error = %e, "dial failed");
         }
     }
@@ -114,6 +117,7 @@ pub(crate) fn record(ledger: &Ledger, event: Event<PeerId>, now_ms: i64) -> Opti
 pub(crate) fn update_gate(
     gate: &Members,
     ledger: &Ledger,
+    devices: &[DeviceRecord],
     engine: &mut Engine<PeerId>,
     swarm: &mut Swarm<Behaviour>,
     size: &mut usize,
@@ -136,7 +140,8 @@ pub(crate) fn update_gate(
     gate.set_removed(gone.clone());
     for peer in gone {
         if engine.is_connected(&peer) {
-            tracing::info!(%peer, "a connected device was removed from the journal; closing its connection");
+            let name = identity::named(&peer, devices);
+            tracing::info!(peer = %name, "a connected device was removed from the journal; closing its connection");
             engine.disconnected(&peer);
             let _ = swarm.disconnect_peer_id(peer);
         }

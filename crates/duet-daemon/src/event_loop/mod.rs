@@ -318,6 +318,7 @@ impl EventLoop {
         crate::peering::update_gate(
             &self.gate,
             self.local.writer.ledger(),
+            self.local.writer.devices(),
             &mut self.engine,
             &mut self.swarm,
             &mut self.gate_members,
@@ -329,6 +330,7 @@ impl EventLoop {
         crate::peering::dial_members(
             &mut self.swarm,
             self.local.writer.ledger(),
+            self.local.writer.devices(),
             &mut self.redial,
             force,
         );

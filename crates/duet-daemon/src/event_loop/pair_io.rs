@@ -193,7 +193,16 @@ impl EventLoop {
         self.update_gate();
         let (response, event) = match sealed {
             Ok(sealed) => {
-                tracing::info!(device = %device_text(&peer).get(..8).unwrap_or_default(), "a new device joined");
+                let device = format!(
+                    "{}/{}",
+                    intro
+                        .person
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .collect::<String>(),
+                    device_text(&peer).get(..8).unwrap_or_default()
+                );
+                tracing::info!(%device, "a new device joined");
                 let joined = InviteEvent::Joined {
                     mirror: intro.is_mirror(),
                     person: intro.person,
