@@ -39,6 +39,11 @@ const TICK: Duration = Duration::from_millis(500);
 const SYNC_WAIT: Duration = Duration::from_secs(15);
 /// The longest a member may keep the relay open to a device pairing.
 const PAIRING_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How long the relay stays open to devices pairing after the member's
+/// invitation ended: the welcome the member just sent may still be on its
+/// way through a circuit, and the new device's record may reach the
+/// mirror after the message that closes the window.
+const PAIRING_GRACE: Duration = Duration::from_secs(30);
 
 pub struct MirrorConfig {
     pub home: PathBuf,
@@ -225,12 +230,13 @@ impl Mirror {
 
     /// A member has an invitation open: a device that is not a member yet
     /// may connect and open circuits through the relay to pair, for at
-    /// most [`PAIRING_WINDOW`] (0 closes it). Returns the seconds granted.
+    /// most [`PAIRING_WINDOW`] (0 closes it, after [`PAIRING_GRACE`]).
+    /// Returns the seconds granted.
     fn open_pairing(&mut self, by: PeerId, secs: u32) -> u32 {
         let secs = secs.min(PAIRING_WINDOW.as_secs() as u32);
         if secs == 0 {
-            self.pairing_until = None;
-            self.close_pairing();
+            let grace = Instant::now() + PAIRING_GRACE;
+            self.pairing_until = self.pairing_until.map(|until| until.min(grace));
             return 0;
         }
         tracing::info!(peer = %short(&by), secs, "relaying for a device pairing with a member");

@@ -239,6 +239,7 @@ impl EventLoop {
         self.pick_up_local_writes();
         self.keep_reservations();
         self.dial_joiners(now);
+        self.expire_welcomes(now);
         let actions = self.invitations.expire(now);
         self.carry_out(actions);
         self.redial(false);

@@ -110,19 +110,23 @@ impl EventLoop {
         &mut self,
         event: request_response::Event<PairRequest, PairResponse>,
     ) {
-        if let request_response::Event::Message {
-            peer,
-            message:
-                request_response::Message::Request {
-                    request, channel, ..
-                },
-            ..
-        } = event
-        {
-            let actions = self
-                .invitations
-                .on_request(peer, request, channel, Instant::now());
-            self.carry_out(actions);
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let actions = self
+                    .invitations
+                    .on_request(peer, request, channel, Instant::now());
+                self.carry_out(actions);
+            }
+            request_response::Event::ResponseSent { peer, .. }
+            | request_response::Event::InboundFailure { peer, .. } => self.welcome_done(peer),
+            _ => {}
         }
     }
 
@@ -187,6 +191,9 @@ impl EventLoop {
                 let _ = self.local.writer.store().remember_addrs(&device, &addrs);
             }
         }
+        // Made a member below, the device keeps its relayed connection
+        // until the welcome is sent on it.
+        self.welcome_sending(peer);
         // The device record goes out to the other members at once.
         self.engine.pick_up(&self.local);
         self.drain_engine();

@@ -29,7 +29,14 @@ pub(super) struct Links {
     reservations: HashMap<PeerId, ListenerId>,
     /// When a reservation on a mirror was last asked for.
     asked: HashMap<PeerId, Instant>,
+    /// New devices whose welcome is on its way: their relayed connection
+    /// may be the one carrying it, so it is not closed until it is sent
+    /// (or [`WELCOME_SENDING`] passed).
+    welcoming: HashMap<PeerId, Instant>,
 }
+
+/// The longest a relayed connection is kept for a welcome being sent.
+const WELCOME_SENDING: Duration = Duration::from_secs(120);
 
 impl Links {
     /// "direct" or "relayed" for a connected peer.
@@ -73,20 +80,12 @@ impl EventLoop {
         endpoint: &ConnectedPoint,
     ) {
         let relayed = endpoint.is_relayed();
-        let links = self.links.connections.entry(peer).or_default();
-        links.push((id, relayed));
-        let direct = links.iter().any(|(_, r)| !r);
-        // A device pairing (not a member yet) keeps its relayed
-        // connection: the pairing request waiting on it for the person's
-        // answer would be lost with it.
-        if direct && self.gate.is_member(&peer) {
-            let relayed_ids: Vec<ConnectionId> =
-                links.iter().filter(|(_, r)| *r).map(|(c, _)| *c).collect();
-            for c in relayed_ids {
-                tracing::info!(peer = %self.name(&peer), "a direct connection replaces the relayed one");
-                self.swarm.close_connection(c);
-            }
-        }
+        self.links
+            .connections
+            .entry(peer)
+            .or_default()
+            .push((id, relayed));
+        self.replace_relayed(peer);
         if !relayed && self.mirrors().contains(&peer) {
             let addr = match endpoint {
                 ConnectedPoint::Dialer { address, .. } => Some(address.clone()),
@@ -98,6 +97,56 @@ impl EventLoop {
                 .autonat
                 .add_server(peer, addr.clone().filter(|a| !is_relayed(a)));
             self.reserve(peer, addr);
+        }
+    }
+
+    /// Closes `peer`'s relayed connections once a direct one exists. A
+    /// device pairing (not a member yet) keeps its relayed connection: the
+    /// pairing request waiting on it for the person's answer would be lost
+    /// with it; so does a new member whose welcome is being sent.
+    fn replace_relayed(&mut self, peer: PeerId) {
+        let Some(links) = self.links.connections.get(&peer) else {
+            return;
+        };
+        if !links.iter().any(|(_, r)| !r)
+            || !self.gate.is_member(&peer)
+            || self.links.welcoming.contains_key(&peer)
+        {
+            return;
+        }
+        let relayed_ids: Vec<ConnectionId> =
+            links.iter().filter(|(_, r)| *r).map(|(c, _)| *c).collect();
+        for c in relayed_ids {
+            tracing::info!(peer = %self.name(&peer), "a direct connection replaces the relayed one");
+            self.swarm.close_connection(c);
+        }
+    }
+
+    /// A welcome to `peer` is being sent: its relayed connection stays.
+    pub(super) fn welcome_sending(&mut self, peer: PeerId) {
+        self.links.welcoming.insert(peer, Instant::now());
+    }
+
+    /// The welcome to `peer` was sent, or failed: a relayed connection a
+    /// direct one replaced may close now.
+    pub(super) fn welcome_done(&mut self, peer: PeerId) {
+        if self.links.welcoming.remove(&peer).is_some() {
+            self.replace_relayed(peer);
+        }
+    }
+
+    /// Forgets welcomes that took too long, and closes the relayed
+    /// connections they kept.
+    pub(super) fn expire_welcomes(&mut self, now: Instant) {
+        let late: Vec<PeerId> = self
+            .links
+            .welcoming
+            .iter()
+            .filter(|(_, at)| now.duration_since(**at) >= WELCOME_SENDING)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in late {
+            self.welcome_done(peer);
         }
     }
 
