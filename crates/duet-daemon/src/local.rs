@@ -39,7 +39,15 @@ pub struct Local {
     /// After a compaction that could not fold the envelopes in (a missing
     /// sequence number keeps them out), when to try again.
     retry: Option<Retry>,
+    /// The store position last looked at for the read index, and when
+    /// the index job is due: a burst of envelopes runs one job, half a
+    /// second after the last of them.
+    index_seen: i64,
+    index_due: Option<Instant>,
 }
+
+/// How long the read index waits after the last envelope arrived.
+const INDEX_AFTER: Duration = Duration::from_millis(500);
 
 /// A compaction that did not help waits for something new, and longer
 /// each time, so a gap in someone's sequence costs one job per real event
@@ -67,7 +75,39 @@ impl Local {
             jobs,
             compact_after: DEFAULT_COMPACT_AFTER,
             retry: None,
+            index_seen: 0,
+            index_due: None,
         })
+    }
+
+    /// True when envelopes arrived and the read index should be brought
+    /// current now: the store moved, then stayed still for
+    /// [`INDEX_AFTER`], and the index does not already hold it (entries
+    /// this daemon writes put their own rows in).
+    pub fn wants_index(&mut self, now: Instant) -> bool {
+        let Ok(pos) = self.writer.ledger().last_position() else {
+            return false;
+        };
+        if pos != self.index_seen {
+            self.index_seen = pos;
+            self.index_due = Some(now + INDEX_AFTER);
+            return false;
+        }
+        if self.index_due.is_none_or(|due| now < due) {
+            return false;
+        }
+        self.index_due = None;
+        !self
+            .writer
+            .index()
+            .is_current(self.writer.store())
+            .unwrap_or(false)
+    }
+
+    /// Brings the read index current in a whole-journal job, so that
+    /// `duet log` and the timeline read a page, not the journal.
+    pub fn reindex(&mut self) -> Result<(), WholeError> {
+        self.jobs.run(Job::Index, &[]).map(drop)
     }
 
     pub fn device_id(&self) -> DeviceId {

@@ -260,6 +260,12 @@ impl EventLoop {
             .ledger()
             .envelope_count()
             .is_ok_and(|n| n >= COMPACT_ANYWAY);
+        if self.local.wants_index(now) {
+            match self.local.reindex() {
+                Err(e) => tracing::warn!(error = %crate::sentence(&e), "could not bring the read index current; reads load the whole journal meanwhile"),
+                Ok(()) => tracing::debug!("read index current"),
+            }
+        }
         if (quiet || long_tail) && self.local.wants_compaction(now) {
             match self.local.compact(now) {
                 Err(e) => {
