@@ -170,14 +170,10 @@ impl Index {
         }
         for _ in 0..2 {
             let after = store.index_row_at(lo)?.ok_or(IndexError::Damaged)?;
-            let Some(before) = lo
-                .checked_sub(1)
-                .map(|r| store.index_row_at(r))
-                .transpose()?
-                .flatten()
-            else {
+            if lo == 0 {
                 return Ok(after.ord.saturating_sub(GAP));
-            };
+            }
+            let before = store.index_row_at(lo - 1)?.ok_or(IndexError::Damaged)?;
             if after.ord - before.ord > 1 {
                 return Ok(before.ord + (after.ord - before.ord) / 2);
             }
