@@ -163,7 +163,9 @@ fn through_writer(ctx: &Context, new: &NewEntry, created: i64) -> anyhow::Result
         .unwrap_or(duet_core::replica::DEFAULT_COMPACT_AFTER);
     let store = writer.store();
     let notices = writer.index().notices(store).unwrap_or_default();
-    let busy = store.envelope_count().map_or(true, |n| n + 1 >= compact_after)
+    let busy = store
+        .envelope_count()
+        .map_or(true, |n| n + 1 >= compact_after)
         || crate::context::owes_notice(store, writer.devices(), &notices).unwrap_or(true);
     if busy {
         return Ok(None);

@@ -184,9 +184,9 @@ pub fn owes_notice(
     notices: &[String],
 ) -> Result<bool, duet_core::store::StoreError> {
     let seen = store.seen_devices()?;
-    let unseen = devices.iter().any(|d| {
-        duet_core::DeviceId::from_text(&d.id).is_none_or(|id| !seen.contains(&id))
-    });
+    let unseen = devices
+        .iter()
+        .any(|d| duet_core::DeviceId::from_text(&d.id).is_none_or(|id| !seen.contains(&id)));
     if unseen {
         return Ok(true);
     }

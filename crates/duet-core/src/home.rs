@@ -232,7 +232,8 @@ impl Home {
     /// is read with.
     pub fn open_index(&self) -> Result<(Store, Index), HomeError> {
         let (store, device, _) = self.parts()?;
-        let journal = self.partial_if_uninitialised(store.journal_id().map_err(ReplicaError::from))?;
+        let journal =
+            self.partial_if_uninitialised(store.journal_id().map_err(ReplicaError::from))?;
         Ok((store, Index::new(&device, &journal)))
     }
 
@@ -242,7 +243,8 @@ impl Home {
     /// whole journal must be opened instead.
     pub fn open_writer_if_current(&self) -> Result<Option<Writer>, HomeError> {
         let (store, device, key) = self.parts()?;
-        let journal = self.partial_if_uninitialised(store.journal_id().map_err(ReplicaError::from))?;
+        let journal =
+            self.partial_if_uninitialised(store.journal_id().map_err(ReplicaError::from))?;
         let Some(start) = Index::new(&device, &journal).start(&store)? else {
             return Ok(None);
         };

@@ -246,4 +246,3 @@ impl Index {
         Ok(ok.then_some(state))
     }
 }
-

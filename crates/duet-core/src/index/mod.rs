@@ -190,9 +190,7 @@ impl Index {
                 if filter.since.is_some_and(|s| t < s) {
                     return Ok((out, None));
                 }
-                let skip = before
-                    .filter(|c| c.ord == stored.ord)
-                    .map_or(0, |c| c.skip);
+                let skip = before.filter(|c| c.ord == stored.ord).map_or(0, |c| c.skip);
                 // The document lists a key's entries last first (it
                 // reverses the whole list), and so does a page.
                 let count = row.entries.len();

@@ -40,15 +40,46 @@ fn busy_journal() -> Replica {
     deliver(&laptop, &mut sam);
     deliver(&laptop, &mut desktop);
     let t = now();
-    let first = write(&mut laptop, EntryKind::Note, &["home"], "first words", t + 1_000);
-    let feeling = write(&mut laptop, EntryKind::Feeling, &["work", "home"], "tired but glad", t + 2_000);
-    let gone = write(&mut laptop, EntryKind::Laugh, &[], "a joke that fell flat", t + 3_000);
-    let dream = write(&mut sam, EntryKind::Dream, &["travel"], "Lisbon in spring", t + 4_000);
+    let first = write(
+        &mut laptop,
+        EntryKind::Note,
+        &["home"],
+        "first words",
+        t + 1_000,
+    );
+    let feeling = write(
+        &mut laptop,
+        EntryKind::Feeling,
+        &["work", "home"],
+        "tired but glad",
+        t + 2_000,
+    );
+    let gone = write(
+        &mut laptop,
+        EntryKind::Laugh,
+        &[],
+        "a joke that fell flat",
+        t + 3_000,
+    );
+    let dream = write(
+        &mut sam,
+        EntryKind::Dream,
+        &["travel"],
+        "Lisbon in spring",
+        t + 4_000,
+    );
     // Written up for an earlier day: placed between older rows.
-    write(&mut sam, EntryKind::Memory, &["home"], "the first flat", t + 1_500);
+    write(
+        &mut sam,
+        EntryKind::Memory,
+        &["home"],
+        "the first flat",
+        t + 1_500,
+    );
     deliver(&sam, &mut laptop);
     deliver(&laptop, &mut sam);
-    sam.commit(|j, a| j.reply(a, &first, "me too", t + 5_000)).expect("reply");
+    sam.commit(|j, a| j.reply(a, &first, "me too", t + 5_000))
+        .expect("reply");
     sam.commit(|j, a| Ok(((), j.react(a, &feeling, "❤️", t + 5_100)?)))
         .expect("react");
     sam.commit(|j, a| Ok(((), j.heard(a, &feeling, t + 5_200)?)))
@@ -61,7 +92,12 @@ fn busy_journal() -> Replica {
         ..EntryEdit::default()
     };
     laptop
-        .commit(|j, a| Ok(((), j.edit_entry(a, &feeling, edit("tired, and glad"), t + 6_000)?)))
+        .commit(|j, a| {
+            Ok((
+                (),
+                j.edit_entry(a, &feeling, edit("tired, and glad"), t + 6_000)?,
+            ))
+        })
         .expect("edit");
     laptop
         .commit(|j, a| Ok(((), j.remove_entry(a, &gone, t + 6_100)?)))
@@ -69,10 +105,20 @@ fn busy_journal() -> Replica {
     // Two of Alex's devices edit one entry at once: a conflict.
     deliver(&laptop, &mut desktop);
     desktop
-        .commit(|j, a| Ok(((), j.edit_entry(a, &first, edit("first words, from the desk"), t + 7_000)?)))
+        .commit(|j, a| {
+            Ok((
+                (),
+                j.edit_entry(a, &first, edit("first words, from the desk"), t + 7_000)?,
+            ))
+        })
         .expect("edit");
     laptop
-        .commit(|j, a| Ok(((), j.edit_entry(a, &first, edit("first words, from the laptop"), t + 7_000)?)))
+        .commit(|j, a| {
+            Ok((
+                (),
+                j.edit_entry(a, &first, edit("first words, from the laptop"), t + 7_000)?,
+            ))
+        })
         .expect("edit");
     deliver(&sam, &mut laptop);
     deliver(&desktop, &mut laptop);
@@ -131,8 +177,12 @@ fn a_page_from_the_index_is_what_the_journal_lists() {
     let laptop = busy_journal();
     let all = laptop.journal().query(&Filter::default());
     assert!(all.iter().any(|e| !e.conflicts.is_empty()), "a conflict");
-    assert!(all.iter().any(|e| !e.replies.is_empty() && !e.heard.is_empty() || !e.replies.is_empty()));
-    assert!(all.iter().any(|e| !e.heard.is_empty() && !e.reactions.is_empty()));
+    assert!(all
+        .iter()
+        .any(|e| !e.replies.is_empty() && !e.heard.is_empty() || !e.replies.is_empty()));
+    assert!(all
+        .iter()
+        .any(|e| !e.heard.is_empty() && !e.reactions.is_empty()));
     for filter in filters() {
         let page = page_of(&laptop, &filter).expect("the index is current");
         assert_eq!(page.entries, laptop.journal().query(&filter), "{filter:?}");
@@ -165,7 +215,14 @@ fn nothing_of_an_entry_is_in_the_index_in_the_clear() {
     assert!(rows.len() >= 5);
     let state = store.record(STATE).expect("state").expect("kept");
     for bytes in rows.iter().map(|r| &r.bytes).chain([&state]) {
-        for words in ["first words", "Lisbon", "travel", "me too", "Sam", "feeling"] {
+        for words in [
+            "first words",
+            "Lisbon",
+            "travel",
+            "me too",
+            "Sam",
+            "feeling",
+        ] {
             assert!(
                 !bytes.windows(words.len()).any(|w| w == words.as_bytes()),
                 "{words} in the clear"
@@ -179,25 +236,48 @@ fn an_index_missing_rows_or_with_a_damaged_row_is_built_again() {
     let laptop = busy_journal();
     let expected = laptop.journal().query(&Filter::default());
     // Rows deleted from the disk: noticed, not listed short.
-    let top = laptop.store().index_rows_down(None, 1).expect("rows").remove(0);
+    let top = laptop
+        .store()
+        .index_rows_down(None, 1)
+        .expect("rows")
+        .remove(0);
     laptop.store().index_delete(&top.key).expect("delete");
     assert!(page_of(&laptop, &Filter::default()).is_none());
     let laptop = reopen(laptop);
-    assert_eq!(page_of(&laptop, &Filter::default()).expect("healed").entries, expected);
+    assert_eq!(
+        page_of(&laptop, &Filter::default())
+            .expect("healed")
+            .entries,
+        expected
+    );
     // One row's bytes damaged: the page gives way, the index is rebuilt.
-    let mut row = laptop.store().index_rows_down(None, 3).expect("rows").remove(2);
+    let mut row = laptop
+        .store()
+        .index_rows_down(None, 3)
+        .expect("rows")
+        .remove(2);
     let last = row.bytes.len() - 1;
     row.bytes[last] ^= 1;
     laptop.store().index_put(&row).expect("damage");
     assert!(page_of(&laptop, &Filter::default()).is_none());
     let laptop = reopen(laptop);
-    assert_eq!(page_of(&laptop, &Filter::default()).expect("healed").entries, expected);
+    assert_eq!(
+        page_of(&laptop, &Filter::default())
+            .expect("healed")
+            .entries,
+        expected
+    );
     // Every row gone and the state with them.
     laptop.store().index_clear().expect("clear");
     laptop.index().forget(laptop.store()).expect("forget");
     assert!(page_of(&laptop, &Filter::default()).is_none());
     let laptop = reopen(laptop);
-    assert_eq!(page_of(&laptop, &Filter::default()).expect("healed").entries, expected);
+    assert_eq!(
+        page_of(&laptop, &Filter::default())
+            .expect("healed")
+            .entries,
+        expected
+    );
 }
 
 #[test]
@@ -221,11 +301,17 @@ fn a_stale_index_gives_no_page_until_a_replica_brings_it_current() {
 fn a_writer_puts_the_entries_it_adds_in_the_index_and_keeps_its_start() {
     let laptop = busy_journal();
     let index = Index::new(laptop.device_key(), &laptop.journal_id());
-    let start = index.start(laptop.store()).expect("start").expect("current");
+    let start = index
+        .start(laptop.store())
+        .expect("start")
+        .expect("current");
     assert_eq!(start, laptop.writer_start());
     let (store, device, key) = laptop.into_parts();
     let mut writer = crate::writer::Writer::open(store, device, key, start).expect("writer");
-    for (i, kind) in [EntryKind::Gratitude, EntryKind::Note].into_iter().enumerate() {
+    for (i, kind) in [EntryKind::Gratitude, EntryKind::Note]
+        .into_iter()
+        .enumerate()
+    {
         writer
             .commit(|j, a| {
                 j.add_entry(
@@ -246,7 +332,10 @@ fn a_writer_puts_the_entries_it_adds_in_the_index_and_keeps_its_start() {
         .page(writer.store(), &Filter::default(), None, usize::MAX)
         .expect("page")
         .expect("the writer kept the index current");
-    let start = index.start(writer.store()).expect("start").expect("current");
+    let start = index
+        .start(writer.store())
+        .expect("start")
+        .expect("current");
     let at = writer.start();
     assert_eq!(
         (start.frontier.heads(), start.frontier.max_op(), start.pos),
@@ -255,18 +344,33 @@ fn a_writer_puts_the_entries_it_adds_in_the_index_and_keeps_its_start() {
     let (store, device, key) = writer.into_parts();
     let laptop = Replica::open(store, device, key).expect("open");
     assert_eq!(paged.entries, laptop.journal().query(&Filter::default()));
-    assert_eq!(laptop.writer_start().frontier.heads(), start.frontier.heads());
+    assert_eq!(
+        laptop.writer_start().frontier.heads(),
+        start.frontier.heads()
+    );
 }
 
 #[test]
 fn rows_find_their_place_when_no_gap_is_left() {
     let mut laptop = alex();
     write(&mut laptop, EntryKind::Note, &[], "oldest", now());
-    write(&mut laptop, EntryKind::Note, &[], "newest", now() + 1_000_000);
+    write(
+        &mut laptop,
+        EntryKind::Note,
+        &[],
+        "newest",
+        now() + 1_000_000,
+    );
     // Each entry goes between the last one and the newest, halving the
     // gap there until none is left (2^16 halves to nothing in 17).
     for i in 0..19 {
-        write(&mut laptop, EntryKind::Note, &[], &format!("entry {i}"), now() + 1 + i);
+        write(
+            &mut laptop,
+            EntryKind::Note,
+            &[],
+            &format!("entry {i}"),
+            now() + 1 + i,
+        );
     }
     let page = page_of(&laptop, &Filter::default()).expect("current");
     assert_eq!(page.entries, laptop.journal().query(&Filter::default()));

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 use crate::envelope::{self, Body, Kind, OpenError};
 use crate::ids::{DeviceId, JournalId};
+use crate::index::{Index, Seen};
 use crate::journal::{Author, Commit, DeviceRecord, Frontier, Journal, JournalError};
 use crate::keys::{DeviceKey, JournalKey};
 use crate::ledger::member::open_own;
@@ -26,7 +27,6 @@ use crate::ledger::roster::Roster;
 use crate::ledger::{Ledger, Member, MemberError, Outgoing, ReceiveError};
 use crate::store::{Heal, Store, StoreError, Tip};
 use crate::vv::VersionVector;
-use crate::index::{Index, Seen};
 
 pub use snapshots::Compaction;
 

@@ -60,7 +60,11 @@ impl Store {
 
     /// Up to `n` rows, newest first, from order `from` down (inclusive),
     /// or from the newest.
-    pub fn index_rows_down(&self, from: Option<i64>, n: usize) -> Result<Vec<IndexRow>, StoreError> {
+    pub fn index_rows_down(
+        &self,
+        from: Option<i64>,
+        n: usize,
+    ) -> Result<Vec<IndexRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT key, ord, bytes FROM read_index WHERE ord <= ?1 ORDER BY ord DESC LIMIT ?2",
         )?;

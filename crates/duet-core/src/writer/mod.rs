@@ -14,6 +14,7 @@
 use automerge::ActorId;
 
 use crate::ids::DeviceId;
+use crate::index::Index;
 use crate::journal::{
     actor_for, rebase, Author, Commit, DeviceRecord, Frontier, Journal, JournalError,
 };
@@ -24,7 +25,6 @@ use crate::ledger::roster::Roster;
 use crate::ledger::{Ledger, Member, ReceiveError};
 use crate::replica::ReplicaError;
 pub use crate::replica::Start;
-use crate::index::Index;
 use crate::store::{Heal, Store, Tip};
 
 pub struct Writer {

@@ -262,7 +262,9 @@ impl EventLoop {
             .is_ok_and(|n| n >= COMPACT_ANYWAY);
         if self.local.wants_index(now) {
             match self.local.reindex() {
-                Err(e) => tracing::warn!(error = %crate::sentence(&e), "could not bring the read index current; reads load the whole journal meanwhile"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::sentence(&e), "could not bring the read index current; reads load the whole journal meanwhile")
+                }
                 Ok(()) => tracing::debug!("read index current"),
             }
         }
