@@ -187,3 +187,36 @@ fn a_damaged_or_missing_index_is_rebuilt_and_log_stays_right() {
     assert_eq!(views(&device, true), whole);
     assert_eq!(rows(&device), 6);
 }
+
+#[test]
+fn a_daemon_keeps_the_index_current_as_a_partners_entries_arrive() {
+    use std::time::Duration;
+    let wait = Duration::from_secs(60);
+    let alex = journal();
+    let _a = alex.daemon();
+    let sam = common::pair(&alex, "Sam", "phone");
+    let _s = sam.daemon();
+    let mine = alex.add("written with the daemon running");
+    common::eventually(wait, "Alex's entry to reach Sam", || {
+        sam.has_body("daemon running")
+    });
+    sam.ok(&["heard", &mine]);
+    sam.ok(&[
+        "add",
+        "--kind",
+        "laugh",
+        "--tag",
+        "home",
+        "from Sam's phone",
+    ]);
+    // Alex's daemon stores both and brings the index current in a
+    // whole-journal job: the rows grow without any command on Alex's
+    // side loading the journal.
+    common::eventually(wait, "the index to take in Sam's entry", || {
+        rows(&alex) == 8
+    });
+    common::eventually(wait, "the index to show Sam's heard mark", || {
+        views(&alex, true)[1].contains("\"heard\": [\n      {\n        \"person\": \"Sam\"")
+    });
+    assert_eq!(views(&alex, true), views(&alex, false));
+}
