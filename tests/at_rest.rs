@@ -42,6 +42,13 @@ fn entry_text_never_reaches_any_file_under_the_home_in_the_clear() {
     );
     assert!(bodies.iter().all(|b| b.contains(CANARY)));
 
+    // The sealed read index holds every entry's current state: the scan
+    // below covers its rows too.
+    let indexed: i64 = hold
+        .query_row("SELECT COUNT(*) FROM read_index", [], |r| r.get(0))
+        .expect("read index");
+    assert_eq!(indexed, 3, "one index row per entry");
+
     let scan = |when: &str, expect_wal: bool| {
         let files = files_under(device.dir.path());
         assert!(

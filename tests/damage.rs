@@ -29,7 +29,7 @@ fn a_damaged_envelope_is_set_aside_and_fetched_again() {
     let a = alex.daemon();
     let sam = pair(&alex, "Sam", "laptop");
     let _s = sam.daemon();
-    alex.add("the first evening");
+    let first = alex.add("the first evening");
     alex.add("the second evening, which gets damaged");
     alex.add("the third evening");
     eventually(WAIT, "Sam to hold all three", || {
@@ -65,8 +65,11 @@ fn a_damaged_envelope_is_set_aside_and_fetched_again() {
         "UPDATE envelopes SET bytes = ?1 WHERE pos = ?2",
     );
 
-    // Every command works on the rest, and says what happened once.
-    let out = alex.run(&["log"]);
+    // Every command works on the rest, and says what happened once. (The
+    // first to load the journal finds the damage: `duet log` reads the
+    // sealed read index while it is current, which holds the entry as it
+    // was, and lists from the journal once the damage is set aside.)
+    let out = alex.run(&["show", &first]);
     assert!(
         out.status.success(),
         "{}",

@@ -96,15 +96,16 @@ pub fn write(
             prompt: prompt.map(|p| p.text.to_string()),
             body: body.trim_end().to_string(),
         };
-        Ok(match through_daemon(ctx, &new, created)? {
-            Some(id) => (id, None),
-            None => {
-                let mut replica = ctx.open()?;
-                let id =
-                    replica.commit(|journal, author| journal.add_entry(author, new, created))?;
-                (id, Some(replica))
-            }
-        })
+        if let Some(id) = through_daemon(ctx, &new, created)? {
+            return Ok((id, None));
+        }
+        if let Some(id) = through_writer(ctx, &new, created)? {
+            duet_daemon::client::poke(ctx.home.root());
+            return Ok((id, None));
+        }
+        let mut replica = ctx.open()?;
+        let id = replica.commit(|journal, author| journal.add_entry(author, new, created))?;
+        Ok((id, Some(replica)))
     })?;
     if ctx.json {
         ctx.print_json(&Added {
@@ -142,6 +143,37 @@ fn through_daemon(ctx: &Context, new: &NewEntry, created: i64) -> anyhow::Result
             "the daemon did not confirm the entry; `duet log` shows whether it was saved",
         )),
     }
+}
+
+/// Without a daemon, the same path: a writer that starts from the sealed
+/// frontier the last replica or writer kept (`Index::start`), so nothing
+/// loads the journal. `None` when that frontier is behind the store, a
+/// notice is owed (the whole journal's path tells it), or the tail of
+/// envelopes is long enough that the whole journal's path should compact.
+fn through_writer(ctx: &Context, new: &NewEntry, created: i64) -> anyhow::Result<Option<String>> {
+    if std::env::var_os("DUET_NO_INDEX").is_some() {
+        return Ok(None);
+    }
+    let Ok(Some(mut writer)) = ctx.home.open_writer_if_current() else {
+        return Ok(None);
+    };
+    let compact_after = std::env::var("DUET_COMPACT_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(duet_core::replica::DEFAULT_COMPACT_AFTER);
+    let store = writer.store();
+    let notices = writer.index().notices(store).unwrap_or_default();
+    let busy = store
+        .envelope_count()
+        .map_or(true, |n| n + 1 >= compact_after)
+        || crate::context::owes_notice(store, writer.devices(), &notices).unwrap_or(true);
+    if busy {
+        return Ok(None);
+    }
+    let new = new.clone();
+    Ok(Some(writer.commit(|journal, author| {
+        journal.add_entry(author, new, created)
+    })?))
 }
 
 /// Tags without `#`, blanks or repeats, in the order given.

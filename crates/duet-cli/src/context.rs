@@ -49,6 +49,27 @@ impl Context {
         Ok(replica)
     }
 
+    /// A page of the timeline from the sealed read index, without loading
+    /// the journal, when the index holds everything the store does and no
+    /// notice is owed (a device added, a removal: the whole journal's path
+    /// tells those). `None` sends the caller to [`Context::open`], which
+    /// also brings the index current.
+    pub fn indexed_page(
+        &self,
+        filter: &duet_core::journal::Filter,
+    ) -> Option<duet_core::index::Page> {
+        if std::env::var_os("DUET_NO_INDEX").is_some() {
+            return None;
+        }
+        let (store, index) = self.home.open_index().ok()?;
+        let page = index
+            .page(&store, filter, None, filter.limit.unwrap_or(usize::MAX))
+            .ok()??;
+        owes_notice(&store, &page.devices, &index.notices(&store).ok()?)
+            .is_ok_and(|owed| !owed)
+            .then_some(page)
+    }
+
     /// A device added since this one last looked gets a notice, once:
     /// every device in the list can read the whole journal.
     fn tell_about_new_devices(&self, replica: &mut Replica) {
@@ -153,6 +174,28 @@ impl Context {
         println!("{text}");
         Ok(())
     }
+}
+
+/// True when this device owes its person a notice: a device in `devices`
+/// it has not told of, or one of the removal `notices` not yet told.
+pub fn owes_notice(
+    store: &duet_core::store::Store,
+    devices: &[duet_core::journal::DeviceRecord],
+    notices: &[String],
+) -> Result<bool, duet_core::store::StoreError> {
+    let seen = store.seen_devices()?;
+    let unseen = devices
+        .iter()
+        .any(|d| duet_core::DeviceId::from_text(&d.id).is_none_or(|id| !seen.contains(&id)));
+    if unseen {
+        return Ok(true);
+    }
+    for notice in notices {
+        if !store.was_told(notice)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Asks `question` on the terminal and reads a yes or no (no by default).

@@ -59,8 +59,17 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         search: args.search,
         limit: args.limit,
     };
-    let replica = ctx.open()?;
-    let mut entries = replica.journal().query(&filter);
+    // A page costs a page when the sealed read index is current; the
+    // whole journal is read (and the index brought current) otherwise.
+    let (mut entries, journal_empty, devices) = match ctx.indexed_page(&filter) {
+        Some(page) => (page.entries, page.journal_empty, page.devices),
+        None => {
+            let replica = ctx.open()?;
+            let entries = replica.journal().query(&filter);
+            let empty = replica.journal().is_empty();
+            (entries, empty, replica.devices().to_vec())
+        }
+    };
     if args.reverse {
         entries.reverse();
     }
@@ -68,14 +77,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         return ctx.print_json(&entries);
     }
     if entries.is_empty() {
-        if replica.journal().is_empty() {
+        if journal_empty {
             println!("The journal is empty. Write the first entry with `duet add`, or ask `duet prompt` for a question.");
         } else {
             println!("No entries match.");
         }
         return Ok(());
     }
-    let devices = render::Devices(replica.devices());
+    let devices = render::Devices(&devices);
     let text = if args.oneline {
         let lines: Vec<String> = entries.iter().map(render::oneline).collect();
         lines.join("\n")

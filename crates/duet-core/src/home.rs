@@ -11,6 +11,7 @@ use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::index::Index;
 use crate::keys::{DeviceKey, JournalKey, KeyError};
 use crate::replica::{Replica, ReplicaError};
 use crate::store::{Store, StoreError};
@@ -224,6 +225,31 @@ impl Home {
     pub fn open_writer(&self, start: Start) -> Result<Writer, HomeError> {
         let (store, device, key) = self.parts()?;
         self.partial_if_uninitialised(Writer::open(store, device, key, start))
+    }
+
+    /// Opens the store and the keys of its sealed read index, without
+    /// loading the journal (`crate::index`): what a page of the timeline
+    /// is read with.
+    pub fn open_index(&self) -> Result<(Store, Index), HomeError> {
+        let (store, device, _) = self.parts()?;
+        let journal =
+            self.partial_if_uninitialised(store.journal_id().map_err(ReplicaError::from))?;
+        Ok((store, Index::new(&device, &journal)))
+    }
+
+    /// Opens the journal held here as a writer that starts where the last
+    /// replica or writer left the sealed frontier, when that still holds
+    /// everything in the store (`Index::start`); `None` otherwise, and the
+    /// whole journal must be opened instead.
+    pub fn open_writer_if_current(&self) -> Result<Option<Writer>, HomeError> {
+        let (store, device, key) = self.parts()?;
+        let journal =
+            self.partial_if_uninitialised(store.journal_id().map_err(ReplicaError::from))?;
+        let Some(start) = Index::new(&device, &journal).start(&store)? else {
+            return Ok(None);
+        };
+        self.partial_if_uninitialised(Writer::open(store, device, key, start))
+            .map(Some)
     }
 
     /// Checks that a journal is here and that its keys and store open,

@@ -10,6 +10,7 @@
 pub mod envelope;
 pub mod home;
 pub mod ids;
+pub mod index;
 pub mod journal;
 pub mod keys;
 pub mod ledger;

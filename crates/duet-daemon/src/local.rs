@@ -39,7 +39,18 @@ pub struct Local {
     /// After a compaction that could not fold the envelopes in (a missing
     /// sequence number keeps them out), when to try again.
     retry: Option<Retry>,
+    /// The store position last looked at for the read index, and when
+    /// the index job is due: a burst of envelopes runs one job, half a
+    /// second after the last of them.
+    index_seen: i64,
+    index_due: Option<Instant>,
+    /// The `index` job under way, in a thread that waits for its child,
+    /// so the event loop goes on meanwhile.
+    index_job: Option<std::thread::JoinHandle<Result<(), WholeError>>>,
 }
+
+/// How long the read index waits after the last envelope arrived.
+const INDEX_AFTER: Duration = Duration::from_millis(500);
 
 /// A compaction that did not help waits for something new, and longer
 /// each time, so a gap in someone's sequence costs one job per real event
@@ -67,7 +78,64 @@ impl Local {
             jobs,
             compact_after: DEFAULT_COMPACT_AFTER,
             retry: None,
+            index_seen: 0,
+            index_due: None,
+            index_job: None,
         })
+    }
+
+    /// True when envelopes arrived and the read index should be brought
+    /// current now: the store moved, then stayed still for
+    /// [`INDEX_AFTER`], no index job is under way, and the index does not
+    /// already hold it (entries this daemon writes put their own rows in).
+    pub fn wants_index(&mut self, now: Instant) -> bool {
+        let Ok(pos) = self.writer.ledger().last_position() else {
+            return false;
+        };
+        if pos != self.index_seen {
+            self.index_seen = pos;
+            self.index_due = Some(now + INDEX_AFTER);
+            return false;
+        }
+        if self.index_job.is_some() || self.index_due.is_none_or(|due| now < due) {
+            return false;
+        }
+        self.index_due = None;
+        !self
+            .writer
+            .index()
+            .is_current(self.writer.store())
+            .unwrap_or(false)
+    }
+
+    /// Starts bringing the read index current in an `index` whole-journal
+    /// job, so that `duet log` and the timeline read a page, not the
+    /// journal. The job's child loads the document (and its memory goes
+    /// with it); a thread waits for it, so syncing goes on meanwhile. Its
+    /// rows and the daemon's own are written in transactions, and neither
+    /// moves the index back (`Index::update`).
+    pub fn start_reindex(&mut self) {
+        let jobs = self.jobs.clone();
+        let spawned = std::thread::Builder::new()
+            .name("duet-index".into())
+            .spawn(move || jobs.run(Job::Index, &[]).map(drop));
+        match spawned {
+            Ok(handle) => self.index_job = Some(handle),
+            Err(e) => tracing::warn!(error = %e, "cannot start the read index job"),
+        }
+    }
+
+    /// The outcome of the `index` job, once it has finished.
+    pub fn finished_reindex(&mut self) -> Option<Result<(), WholeError>> {
+        if !self.index_job.as_ref()?.is_finished() {
+            return None;
+        }
+        let handle = self.index_job.take()?;
+        Some(
+            handle
+                .join()
+                .unwrap_or(Err(WholeError::Panicked { job: "index" })),
+        )
     }
 
     pub fn device_id(&self) -> DeviceId {

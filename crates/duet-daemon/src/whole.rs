@@ -1,9 +1,10 @@
 //! Work that needs the whole journal document, done outside the daemon.
 //!
 //! The daemon holds a [`Writer`](duet_core::writer::Writer): it verifies,
-//! stores, relays and adds entries without the document. Four things need
+//! stores, relays and adds entries without the document. Five things need
 //! the document: where its history ends (once, at start), compaction, a
-//! joining device's snapshot and a snapshot from a peer. Loading a
+//! joining device's snapshot, a snapshot from a peer, and bringing the
+//! sealed read index current after envelopes arrive. Loading a
 //! 10,000-entry journal takes a process to about 50 MB resident, and glibc
 //! keeps most of that after the document is dropped. So each of these
 //! runs in a short-lived `duet whole-job` process whose memory goes with
@@ -34,10 +35,19 @@ pub enum Job {
     Seal,
     /// Verify and merge the snapshot given on stdin; report the frontier.
     ReceiveSnapshot,
+    /// Bring the sealed read index current (opening the whole journal
+    /// does it, `duet_core::index`); report the frontier.
+    Index,
 }
 
 impl Job {
-    pub const ALL: [Job; 4] = [Job::Frontier, Job::Compact, Job::Seal, Job::ReceiveSnapshot];
+    pub const ALL: [Job; 5] = [
+        Job::Frontier,
+        Job::Compact,
+        Job::Seal,
+        Job::ReceiveSnapshot,
+        Job::Index,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -45,6 +55,7 @@ impl Job {
             Job::Compact => "compact",
             Job::Seal => "seal",
             Job::ReceiveSnapshot => "receive-snapshot",
+            Job::Index => "index",
         }
     }
 
@@ -157,7 +168,8 @@ impl Outcome {
 pub fn perform(home: &Home, job: Job, input: &[u8]) -> Result<Outcome, WholeError> {
     let mut replica = home.open()?;
     match job {
-        Job::Frontier => Ok(Outcome::start_of(replica.writer_start())),
+        // Opening the whole journal brought the index current.
+        Job::Frontier | Job::Index => Ok(Outcome::start_of(replica.writer_start())),
         Job::Compact => {
             replica.compact()?;
             Ok(Outcome::default())

@@ -70,7 +70,7 @@ impl FromStr for EntryKind {
 }
 
 /// One journal entry as it stands after every merge.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub id: String,
     pub person: String,
@@ -106,7 +106,7 @@ pub struct Entry {
     /// True for an entry read from a change that waits for an earlier one
     /// this device lacks (it was damaged, and a peer will send it again):
     /// shown as written, without later edits or responses.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub waiting: bool,
     /// Set for an entry brought from another journal (`duet import`):
     /// where it came from, as the person who imported it (`person`, whose
@@ -123,14 +123,14 @@ impl Entry {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reaction {
     pub emoji: String,
     pub person: String,
     pub at: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reply {
     pub id: String,
     pub person: String,
@@ -141,7 +141,7 @@ pub struct Reply {
     pub edited: Option<i64>,
     pub body: String,
     /// Reactions to the reply itself.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
     /// Set for a reply brought from another journal that someone else
     /// wrote there: who, as the person who imported it recorded it.
@@ -153,7 +153,7 @@ pub struct Reply {
 /// person's word, signed by their device like the entry itself: the
 /// journal's checks prove who imported it, not who first wrote it, so it
 /// is shown as "Sam (imported by Alex)", never as Sam's own.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Imported {
     /// The id of the journal it was brought from.
     pub journal: String,
@@ -169,14 +169,14 @@ pub struct Imported {
 
 /// The person and device that wrote something in the journal it was
 /// imported from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
     pub person: String,
     pub device: String,
 }
 
 /// A partner's mark that they read an entry and heard it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Heard {
     pub person: String,
     pub at: i64,

@@ -26,6 +26,7 @@ mod import;
 mod read;
 mod removal;
 mod replies;
+mod rows;
 mod schema;
 mod tally;
 mod waiting;
@@ -42,6 +43,7 @@ pub use import::batches;
 pub use read::MIN_ID_PREFIX;
 pub use removal::{Removal, RemovalRecord, MAX_REMOVAL_KEYS, REMOVED_PREFIX};
 pub use replies::Target;
+pub use rows::time_of_entry_key;
 pub use schema::{
     check_packed, Breach, Checked, People, Schema, MAX_AHEAD_MS, MAX_CHANGE_BYTES, MAX_CHANGE_OPS,
     MIN_TIME_MS, RESERVED_NAMES,

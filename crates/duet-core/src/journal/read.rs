@@ -162,6 +162,11 @@ impl Journal {
     }
 }
 
+/// One entry map read whole (for the read index, `rows.rs`).
+pub(super) fn read_entry_at(doc: &Automerge, id: &str, obj: &ObjId) -> Entry {
+    read_entry(doc, id, obj)
+}
+
 fn read_entry(doc: &Automerge, id: &str, obj: &ObjId) -> Entry {
     let mut bodies: Vec<String> = doc
         .get_all(obj, "body")

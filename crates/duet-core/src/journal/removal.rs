@@ -68,6 +68,14 @@ pub struct Removal {
 }
 
 impl Removal {
+    /// The key under which a person is told of this removal once
+    /// (`Store::tell_once`).
+    pub fn notice_key(&self) -> String {
+        format!("removal:{}:{}", self.device, self.by)
+    }
+}
+
+impl Removal {
     /// The devices this record's epoch key is kept from.
     pub fn kept_from(&self) -> Vec<DeviceId> {
         if self.without.is_empty() {

@@ -36,7 +36,7 @@ impl Journal {
 }
 
 /// The entries `change` makes in the entries map `entries`.
-fn entries_made(change: &Change, entries: &ObjectId) -> Vec<Entry> {
+pub(super) fn entries_made(change: &Change, entries: &ObjectId) -> Vec<Entry> {
     let expanded = change.decode();
     let start = expanded.start_op.get();
     let actor = expanded.actor_id.clone();

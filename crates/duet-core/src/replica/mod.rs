@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 use crate::envelope::{self, Body, Kind, OpenError};
 use crate::ids::{DeviceId, JournalId};
+use crate::index::{Index, Seen};
 use crate::journal::{Author, Commit, DeviceRecord, Frontier, Journal, JournalError};
 use crate::keys::{DeviceKey, JournalKey};
 use crate::ledger::member::open_own;
@@ -100,6 +101,8 @@ pub struct Replica {
     compact_after: usize,
     /// Damaged items this replica set aside when it opened.
     set_aside: usize,
+    /// The sealed read index this replica keeps current (`crate::index`).
+    index: Index,
 }
 
 impl Replica {
@@ -125,6 +128,7 @@ impl Replica {
         let ledger = Ledger::create(store, journal_id, device.id(), &[])?;
         let mut replica = Self::assemble(ledger, device, key, journal, 0, 0, Vec::new())?;
         replica.applied_pos = replica.member.commit(&commit, Default::default())?;
+        replica.keep_index();
         Ok(replica)
     }
 
@@ -176,6 +180,7 @@ impl Replica {
             .map_err(ReceiveError::local)?;
         replica.take_extras(&contents.extras)?;
         replica.applied_pos = replica.ledger().last_position()?;
+        replica.keep_index();
         Ok(replica)
     }
 
@@ -202,6 +207,7 @@ impl Replica {
             chains,
         )?;
         replica.set_aside = set_aside;
+        replica.keep_index();
         Ok(replica)
     }
 
@@ -217,6 +223,7 @@ impl Replica {
         journal.write_as(&device.id());
         journal.set_arrivals(ledger.store().arrivals()?);
         let known = Roster::new(journal.devices());
+        let index = Index::new(&device, &ledger.journal_id());
         let mut member = Member::new(ledger, device, key, known, journal.schema())?;
         member.learn_removals(&journal.removals())?;
         // What a writer replica opens from (`writer.rs`).
@@ -234,7 +241,48 @@ impl Replica {
             snapshot_generation,
             compact_after: DEFAULT_COMPACT_AFTER,
             set_aside: 0,
+            index,
         })
+    }
+
+    /// The sealed read index's keys (`crate::index`), to read pages with.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Brings the sealed read index, and the frontier a writer starts
+    /// from, to this replica's document. Never fatal: a failure leaves the
+    /// index stale, and reads load the document until a replica succeeds.
+    pub(crate) fn keep_index(&self) {
+        if let Err(e) = self.try_keep_index() {
+            if !matches!(e, StoreError::ReadOnly(_)) {
+                tracing::warn!(error = %e, "could not update the read index; reads load the whole journal until it is");
+            }
+        }
+    }
+
+    fn try_keep_index(&self) -> Result<(), StoreError> {
+        let notices = self
+            .journal
+            .removals()
+            .iter()
+            .filter(|r| !r.follows)
+            .map(|r| r.notice_key())
+            .collect();
+        self.index.update(
+            self.store(),
+            &self.journal,
+            Seen {
+                pos: self.applied_pos,
+                generation: self.snapshot_generation,
+                devices: self.devices(),
+                notices,
+            },
+        )?;
+        if self.snapshot_generation == self.store().snapshot_generation()? {
+            self.index.keep_start(self.store(), &self.writer_start())?;
+        }
+        Ok(())
     }
 
     /// The store, device key and journal key, to open again.
@@ -345,7 +393,10 @@ impl Replica {
         let author = self.author()?;
         let (value, commit) = write(&mut self.journal, &author)?;
         match self.member.commit(&commit, Default::default()) {
-            Ok(pos) => self.applied(pos),
+            Ok(pos) => {
+                self.applied(pos);
+                self.keep_index();
+            }
             Err(e) => {
                 // The document holds a change the store does not: rebuild
                 // it from the store so later changes never depend on a
@@ -495,6 +546,7 @@ impl Replica {
             self.member.learn(self.journal.devices())?;
             self.member.learn_removals(&self.journal.removals())?;
             self.journal.set_arrivals(self.store().arrivals()?);
+            self.keep_index();
         }
         Ok(applied)
     }

@@ -76,6 +76,7 @@ impl Replica {
                 break;
             }
         }
+        self.keep_index();
         Ok(())
     }
 
@@ -149,6 +150,7 @@ impl Replica {
             self.adopt(chain);
         }
         self.store().reclaim_space()?;
+        self.keep_index();
         Ok(Some(Compaction {
             covers,
             snapshot_bytes: sealed.len(),

@@ -239,6 +239,7 @@ fn a_store_from_before_links_gets_them_filled_in() {
          ALTER TABLE peers DROP COLUMN clock_ahead;
          DROP TABLE removed; DROP TABLE told;
          DROP TABLE removers; DROP TABLE kept_from; DROP TABLE statements;
+         DROP TABLE read_index;
          DELETE FROM meta WHERE key = 'own_confirmed';
          PRAGMA user_version = 4;",
     )

@@ -14,6 +14,7 @@
 use automerge::ActorId;
 
 use crate::ids::DeviceId;
+use crate::index::Index;
 use crate::journal::{
     actor_for, rebase, Author, Commit, DeviceRecord, Frontier, Journal, JournalError,
 };
@@ -37,6 +38,9 @@ pub struct Writer {
     frontier: Frontier,
     /// Highest store position taken into the frontier.
     applied_pos: i64,
+    /// The sealed read index, which gets the row of each entry written
+    /// here (`crate::index`).
+    index: Index,
 }
 
 impl Writer {
@@ -56,6 +60,7 @@ impl Writer {
             .ok_or(ReplicaError::Missing("first change"))?;
         let schema = Journal::writer(&base)?.schema();
         let actor = actor_for(&device.id());
+        let index = Index::new(&device, &ledger.journal_id());
         let member = Member::new(ledger, device, key, Roster::default(), schema)?;
         if member.roster().devices().is_empty() {
             return Err(ReplicaError::Missing("device list"));
@@ -67,6 +72,7 @@ impl Writer {
             seq: 0,
             frontier: Frontier::default(),
             applied_pos: 0,
+            index,
         };
         writer.set_start(start)?;
         Ok(writer)
@@ -113,6 +119,11 @@ impl Writer {
     /// The journal's devices, oldest first.
     pub fn devices(&self) -> &[DeviceRecord] {
         self.member.roster().devices()
+    }
+
+    /// The sealed read index's keys (`crate::index`).
+    pub fn index(&self) -> &Index {
+        &self.index
     }
 
     pub fn frontier(&self) -> &Frontier {
@@ -168,13 +179,39 @@ impl Writer {
             hash: change.hash().0,
             bytes: change.raw_bytes().to_vec(),
         };
+        let before = self.start();
         let pos = self.member.commit(&commit, made)?;
         self.seq += 1;
         self.frontier.observe(&change);
         if pos == self.applied_pos + 1 {
             self.applied_pos = pos;
         }
+        self.keep_index(&scratch, &change, &before);
         Ok(value)
+    }
+
+    /// Where this writer stands: its frontier, as of the store position
+    /// it has taken in.
+    pub fn start(&self) -> Start {
+        Start {
+            frontier: self.frontier.clone(),
+            pos: self.applied_pos,
+        }
+    }
+
+    /// Puts the rows of the entries `change` made into the read index
+    /// (when it was current before), and keeps where a writer starts
+    /// next. Never fatal: the entry is stored; a stale index only means a
+    /// read loads the document, which brings it current.
+    fn keep_index(&self, draft: &Journal, change: &automerge::Change, before: &Start) {
+        let after = self.start();
+        let kept = self
+            .index
+            .add_written(self.store(), draft, change, before, &after)
+            .and_then(|_| self.index.keep_start(self.store(), &after));
+        if let Err(e) = kept {
+            tracing::warn!(error = %e, "could not update the read index; reads load the whole journal until it is");
+        }
     }
 
     /// Verifies and stores one change envelope from a peer, and takes it

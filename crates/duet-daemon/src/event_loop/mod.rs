@@ -260,6 +260,16 @@ impl EventLoop {
             .ledger()
             .envelope_count()
             .is_ok_and(|n| n >= COMPACT_ANYWAY);
+        match self.local.finished_reindex() {
+            Some(Err(e)) => {
+                tracing::warn!(error = %crate::sentence(&e), "could not bring the read index current; reads load the whole journal meanwhile")
+            }
+            Some(Ok(())) => tracing::debug!("read index current"),
+            None => {}
+        }
+        if self.local.wants_index(now) {
+            self.local.start_reindex();
+        }
         if (quiet || long_tail) && self.local.wants_compaction(now) {
             match self.local.compact(now) {
                 Err(e) => {
