@@ -3,6 +3,11 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod camera;
+pub mod ui;
+mod webdriver;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
