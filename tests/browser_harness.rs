@@ -75,9 +75,10 @@ fn the_harness_types_clicks_waits_runs_scripts_and_photographs() {
     assert!(browser.find("#nothing-like-this").is_none());
     let who = browser.wait_for("#who", WAIT);
     browser.type_into(&who, "Sam");
+    assert_eq!(browser.prop(&who, "value").as_deref(), Some("Sam"));
     browser.click(&browser.wait_for("#go", WAIT));
     browser.wait_for_text("#out", "hello Sam", WAIT);
-    let late = browser.wait_for("#later .late", WAIT);
+    let late = browser.wait_visible("#later .late", WAIT);
     assert_eq!(browser.text(&late), "arrived");
     assert_eq!(browser.find_all("#later span").len(), 1);
     let later = browser.wait_for("#later", WAIT);
@@ -137,6 +138,30 @@ fn a_qr_screenshot_becomes_a_centred_camera_frame_with_sharp_modules() {
     let header = b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n";
     assert!(video.starts_with(header));
     assert_eq!(video.len(), header.len() + 3 * (6 + 640 * 480 * 3 / 2));
+}
+
+#[test]
+fn a_real_qr_code_survives_the_trip_into_the_camera_video() {
+    let uri = "duet:pair?v=1&n=42&peer=12D3KooWexample&s=abcdefghijklmnopqrstuvwxyz";
+    let code = qrcode::QrCode::new(uri.as_bytes()).expect("a QR code");
+    // Four pixels a module with a four-module quiet zone, as a page shows it.
+    let (modules, scale, border) = (code.width(), 4, 4);
+    let side = (modules + 2 * border) * scale;
+    let mut picture = Grey::white(side, side);
+    for (i, colour) in code.to_colors().into_iter().enumerate() {
+        if colour == qrcode::Color::Dark {
+            let (mx, my) = (i % modules + border, i / modules + border);
+            for y in 0..scale {
+                for x in 0..scale {
+                    picture.pixels[(my * scale + y) * side + mx * scale + x] = 0;
+                }
+            }
+        }
+    }
+    let frame = camera::frame_of(&Grey::from_png(&camera::png_of(&picture)).expect("decode"))
+        .expect("a frame");
+    assert_eq!(camera::read_qr(&frame).as_deref(), Some(uri));
+    assert_eq!(camera::read_qr(&Grey::white(64, 64)), None);
 }
 
 #[test]

@@ -243,6 +243,15 @@ impl Browser {
             .and_then(|v| v.as_str().map(str::to_string))
     }
 
+    /// The element's DOM property `name` as text (`value` is what a
+    /// field holds now; its attribute is only what the page was served
+    /// with).
+    pub fn prop(&self, el: &Element, name: &str) -> Option<String> {
+        self.cmd("GET", &format!("/element/{}/property/{name}", el.0), None)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+    }
+
     pub fn click(&self, el: &Element) {
         self.must("POST", &format!("/element/{}/click", el.0), None);
     }
@@ -296,6 +305,24 @@ impl Browser {
             }
             self.check_time(start, limit, &format!("an element {css:?}"));
         }
+    }
+
+    /// Waits up to `limit` for an element matching `css` that is shown
+    /// (a page may carry it hidden until it has something to say).
+    pub fn wait_visible(&self, css: &str, limit: Duration) -> Element {
+        let start = Instant::now();
+        loop {
+            if let Some(el) = self.find_all(css).into_iter().find(|el| self.shown(el)) {
+                return el;
+            }
+            self.check_time(start, limit, &format!("{css:?} to be shown"));
+        }
+    }
+
+    /// True when the element is displayed.
+    pub fn shown(&self, el: &Element) -> bool {
+        self.cmd("GET", &format!("/element/{}/displayed", el.0), None)
+            .is_ok_and(|v| v == Value::Bool(true))
     }
 
     /// Waits up to `limit` for an element matching `css` whose text

@@ -148,10 +148,12 @@ pub fn y4m(frame: &Grey, frames: usize) -> Vec<u8> {
     out
 }
 
-/// Writes the fake camera's video of the QR code in `qr_png` to `path`.
-pub fn write_qr_video(qr_png: &[u8], path: &Path) -> Result<(), String> {
+/// Writes the fake camera's video of the QR code in `qr_png` to `path`;
+/// returns what a QR decoder reads in it.
+pub fn write_qr_video(qr_png: &[u8], path: &Path) -> Result<Option<String>, String> {
     let frame = frame_of(&Grey::from_png(qr_png)?)?;
-    std::fs::write(path, y4m(&frame, 5)).map_err(|e| format!("writing {}: {e}", path.display()))
+    std::fs::write(path, y4m(&frame, 5)).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok(read_qr(&frame))
 }
 
 /// Encodes a greyscale picture as PNG (for tests that make their own).
@@ -167,4 +169,17 @@ pub fn png_of(grey: &Grey) -> Vec<u8> {
             .expect("PNG data into memory");
     }
     out
+}
+
+/// What a QR decoder reads in `picture`, if anything: the check that the
+/// camera's video holds a readable code before a browser is shown it.
+pub fn read_qr(picture: &Grey) -> Option<String> {
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(picture.width, picture.height, |x, y| {
+            picture.at(x, y)
+        });
+    prepared
+        .detect_grids()
+        .into_iter()
+        .find_map(|grid| grid.decode().ok().map(|(_, text)| text))
 }
