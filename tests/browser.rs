@@ -67,11 +67,14 @@ fn wait_part(browser: &Browser, id: &str, css: &str, needle: &str) {
     });
 }
 
-/// Fills `css` (inside the page) with `text`.
+/// Fills `css` with `text`.
 fn fill(browser: &Browser, css: &str, text: &str) {
-    let field = browser.wait_for(css, WAIT);
-    browser.clear(&field);
-    browser.type_into(&field, text);
+    browser.fill(css, text, WAIT);
+}
+
+/// Clicks `css`.
+fn click(browser: &Browser, css: &str) {
+    browser.click_on(css, WAIT);
 }
 
 /// Every entry body the timeline shows now.
@@ -109,12 +112,14 @@ fn a_person_who_never_types_a_command_can_write_reply_react_and_search() {
 
     let written = "the sea at dawn, with you";
     fill(&alex_sees, "form#write textarea[name=text]", written);
-    alex_sees
-        .click(&alex_sees.wait_for("form#write select[name=kind] option[value=gratitude]", WAIT));
+    click(
+        &alex_sees,
+        "form#write select[name=kind] option[value=gratitude]",
+    );
     fill(&alex_sees, "form#write input[name=tags]", "sea, us");
     fill(&alex_sees, "form#write input[name=mood]", "calm");
     screenshot(&alex_sees, "write");
-    alex_sees.click(&alex_sees.wait_for("form#write button[type=submit]", WAIT));
+    click(&alex_sees, "form#write button[type=submit]");
     let (_, id) = wait_entry(&alex_sees, written);
     assert!(
         alex_sees
@@ -148,19 +153,19 @@ fn a_person_who_never_types_a_command_can_write_reply_react_and_search() {
         &format!("{entry_css} form.reply textarea[name=text]"),
         "I remember it too",
     );
-    sam_sees.click(&sam_sees.wait_for(&format!("{entry_css} form.reply [type=submit]"), WAIT));
+    click(&sam_sees, &format!("{entry_css} form.reply [type=submit]"));
     wait_part(
         &sam_sees,
         &id,
         ".replies article.reply .body",
         "I remember it too",
     );
-    sam_sees.click(&sam_sees.wait_for(
+    click(
+        &sam_sees,
         &format!("{entry_css} form.react button[name=emoji][value=\"❤️\"]"),
-        WAIT,
-    ));
+    );
     wait_part(&sam_sees, &id, ".reactions", "❤️");
-    sam_sees.click(&sam_sees.wait_for(&format!("{entry_css} form.heard [type=submit]"), WAIT));
+    click(&sam_sees, &format!("{entry_css} form.heard [type=submit]"));
     wait_part(&sam_sees, &id, ".heard", "Sam");
     assert!(
         sam_sees.find(&format!("{entry_css} form.heard")).is_none(),
@@ -182,10 +187,10 @@ fn a_person_who_never_types_a_command_can_write_reply_react_and_search() {
     // Search finds the entry and not another one.
     let other = "a quiet walk in the rain";
     fill(&alex_sees, "form#write textarea[name=text]", other);
-    alex_sees.click(&alex_sees.wait_for("form#write button[type=submit]", WAIT));
+    click(&alex_sees, "form#write button[type=submit]");
     wait_entry(&alex_sees, other);
     fill(&alex_sees, "form#search input[name=search]", "dawn");
-    alex_sees.click(&alex_sees.wait_for("form#search [type=submit]", WAIT));
+    click(&alex_sees, "form#search [type=submit]");
     alex_sees.wait_until("the search results", WAIT, |b| {
         b.url().contains("search=dawn")
     });
@@ -217,7 +222,7 @@ fn pairing_entirely_in_the_browser_with_the_camera() {
     alex_sees.goto(&alex_ui.url);
     alex_sees.wait_for("#timeline", WAIT);
     alex_sees.goto(&alex_ui.page("/invite"));
-    alex_sees.click(&alex_sees.wait_for("#invite-start", WAIT));
+    click(&alex_sees, "#invite-start");
     let qr = alex_sees.wait_visible("#qr", WAIT);
     let code = alex_sees.text(&alex_sees.wait_for("#code", WAIT));
     assert!(code.split('-').count() >= 2, "a code phrase: {code:?}");
@@ -249,7 +254,7 @@ fn pairing_entirely_in_the_browser_with_the_camera() {
     sam_sees.goto(&sam_ui.page("/join"));
     fill(&sam_sees, "form#join-form input[name=person]", "Sam");
     fill(&sam_sees, "form#join-form input[name=device]", "laptop");
-    sam_sees.click(&sam_sees.wait_for("#scan", WAIT));
+    click(&sam_sees, "#scan");
     sam_sees.wait_visible("#scanned", WAIT);
     let scanned = sam_sees
         .find("form#join-form input[name=uri]")
@@ -257,7 +262,7 @@ fn pairing_entirely_in_the_browser_with_the_camera() {
         .unwrap_or_default();
     assert_eq!(scanned, uri, "the camera read the inviter's QR code");
     screenshot(&sam_sees, "join");
-    sam_sees.click(&sam_sees.wait_for("#join-submit", WAIT));
+    click(&sam_sees, "#join-submit");
 
     // Both pages show the same verification words; Alex confirms.
     let words_of = |browser: &Browser| {
@@ -270,7 +275,7 @@ fn pairing_entirely_in_the_browser_with_the_camera() {
     };
     let (alex_words, sam_words) = (words_of(&alex_sees), words_of(&sam_sees));
     assert_eq!(alex_words.trim(), sam_words.trim());
-    alex_sees.click(&alex_sees.wait_for("#confirm", WAIT));
+    click(&alex_sees, "#confirm");
     alex_sees.wait_for_text("#outcome", "joined", WAIT);
     // The joining page says so, or goes on to the timeline by itself.
     sam_sees.wait_until("Sam's page to say it joined", WAIT, |b| {

@@ -307,6 +307,47 @@ impl Browser {
         }
     }
 
+    /// Clicks the element matching `css` once it is there. A live page may
+    /// replace the element between finding and clicking it; then it is
+    /// found again.
+    pub fn click_on(&self, css: &str, limit: Duration) {
+        self.retry_stale(css, limit, |el| {
+            self.cmd("POST", &format!("/element/{}/click", el.0), None)
+        });
+    }
+
+    /// Replaces what the field matching `css` holds with `text`, finding
+    /// it again if the page replaced it meanwhile.
+    pub fn fill(&self, css: &str, text: &str, limit: Duration) {
+        self.retry_stale(css, limit, |el| {
+            self.cmd("POST", &format!("/element/{}/clear", el.0), None)?;
+            self.cmd(
+                "POST",
+                &format!("/element/{}/value", el.0),
+                Some(json!({ "text": text })),
+            )
+        });
+    }
+
+    fn retry_stale(
+        &self,
+        css: &str,
+        limit: Duration,
+        mut act: impl FnMut(&Element) -> Result<Value, WireError>,
+    ) {
+        let start = Instant::now();
+        loop {
+            if let Some(el) = self.find(css) {
+                match act(&el) {
+                    Ok(_) => return,
+                    Err(e) if e.is_stale() => {}
+                    Err(e) => panic!("acting on {css:?}: {e} (page {})", self.url()),
+                }
+            }
+            self.check_time(start, limit, &format!("{css:?} to act on"));
+        }
+    }
+
     /// Waits up to `limit` for an element matching `css` that is shown
     /// (a page may carry it hidden until it has something to say).
     pub fn wait_visible(&self, css: &str, limit: Duration) -> Element {
