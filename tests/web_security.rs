@@ -64,7 +64,10 @@ fn without_the_secret_or_the_cookie_every_route_is_refused() {
                 headers.push(("Cookie", c));
             }
             let r = ui.request(method, path, &headers, body.as_bytes());
-            assert_eq!(r.status, 403, "{method} {path} with cookie {cookie:?}: {r:?}");
+            assert_eq!(
+                r.status, 403,
+                "{method} {path} with cookie {cookie:?}: {r:?}"
+            );
             assert_eq!(r.body, "open duet ui again\n");
         }
     }
@@ -79,16 +82,32 @@ fn a_wrong_host_or_a_foreign_origin_is_refused() {
     let session = ui.session();
     let other_port = format!("127.0.0.1:{}", ui.port.wrapping_add(1));
     let rebound = format!("evil.example:{}", ui.port);
-    let hosts = [rebound.as_str(), other_port.as_str(), "127.0.0.1", "localhost", ""];
+    let hosts = [
+        rebound.as_str(),
+        other_port.as_str(),
+        "127.0.0.1",
+        "localhost",
+        "",
+    ];
     for host in hosts {
-        let r = ui.request("GET", "/timeline", &[("Host", host), ("Cookie", &session.cookie)], b"");
+        let r = ui.request(
+            "GET",
+            "/timeline",
+            &[("Host", host), ("Cookie", &session.cookie)],
+            b"",
+        );
         assert_eq!(r.status, 403, "Host {host:?}: {r:?}");
         let r = ui.request("GET", &format!("/?t={}", ui.secret), &[("Host", host)], b"");
         assert_eq!(r.status, 403, "the secret with Host {host:?}: {r:?}");
     }
     // localhost at the right port is this app, as 127.0.0.1 is.
     let localhost = format!("localhost:{}", ui.port);
-    let r = ui.request("GET", "/timeline", &[("Host", &localhost), ("Cookie", &session.cookie)], b"");
+    let r = ui.request(
+        "GET",
+        "/timeline",
+        &[("Host", &localhost), ("Cookie", &session.cookie)],
+        b"",
+    );
     assert_eq!(r.status, 200, "{r:?}");
 
     let foreign = [
@@ -99,7 +118,12 @@ fn a_wrong_host_or_a_foreign_origin_is_refused() {
     ];
     let body = form(&[("csrf", &session.csrf), ("text", "from a foreign origin")]);
     for origin in &foreign {
-        let r = ui.request("GET", "/timeline", &[("Origin", origin), ("Cookie", &session.cookie)], b"");
+        let r = ui.request(
+            "GET",
+            "/timeline",
+            &[("Origin", origin), ("Cookie", &session.cookie)],
+            b"",
+        );
         assert_eq!(r.status, 403, "GET with Origin {origin}: {r:?}");
         let r = ui.request(
             "POST",
@@ -119,7 +143,11 @@ fn a_wrong_host_or_a_foreign_origin_is_refused() {
     let r = ui.request(
         "POST",
         "/entries",
-        &[("Origin", &own), ("Cookie", &session.cookie), ("Content-Type", "application/x-www-form-urlencoded")],
+        &[
+            ("Origin", &own),
+            ("Cookie", &session.cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
         form(&[("csrf", &session.csrf), ("text", "from this app")]).as_bytes(),
     );
     assert_eq!(r.status, 303, "{r:?}");
@@ -148,12 +176,20 @@ fn a_post_without_the_csrf_token_is_refused_and_nothing_is_written() {
     let r = ui.request(
         "POST",
         "/entries",
-        &[("Cookie", &session.cookie), ("x-duet-csrf", "wrong"), ("Content-Type", "application/x-www-form-urlencoded")],
+        &[
+            ("Cookie", &session.cookie),
+            ("x-duet-csrf", "wrong"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
         form(&[("text", "no token")]).as_bytes(),
     );
     assert_eq!(r.status, 403, "{r:?}");
     // A token in the query string is not a token.
-    let r = ui.post_raw(&session, &format!("/entries?csrf={}", session.csrf), &[("text", "no token")]);
+    let r = ui.post_raw(
+        &session,
+        &format!("/entries?csrf={}", session.csrf),
+        &[("text", "no token")],
+    );
     assert_eq!(r.status, 403, "{r:?}");
     std::thread::sleep(Duration::from_millis(300));
     assert!(!alex.has_body("no token"), "a refused POST wrote an entry");
@@ -187,7 +223,10 @@ fn every_response_carries_the_security_headers() {
     }
     // No inline script or style: the CSP would block them.
     let page = ui.get(&session, "/timeline").body;
-    assert!(!page.contains("<script>") && !page.contains("style="), "{page}");
+    assert!(
+        !page.contains("<script>") && !page.contains("style="),
+        "{page}"
+    );
     ui.stop();
 }
 
@@ -201,14 +240,22 @@ fn request_bodies_and_camera_frames_are_bounded() {
     let r = ui.request(
         "POST",
         "/join/scan",
-        &[("Cookie", &session.cookie), ("x-duet-csrf", &csrf), ("Content-Type", "image/png")],
+        &[
+            ("Cookie", &session.cookie),
+            ("x-duet-csrf", &csrf),
+            ("Content-Type", "image/png"),
+        ],
         &huge,
     );
     assert!(r.status == 413 || r.status == 0, "a 5 MB frame: {r:?}");
     let r = ui.request(
         "POST",
         "/join/scan",
-        &[("Cookie", &session.cookie), ("x-duet-csrf", &csrf), ("Content-Type", "image/png")],
+        &[
+            ("Cookie", &session.cookie),
+            ("x-duet-csrf", &csrf),
+            ("Content-Type", "image/png"),
+        ],
         b"\x89PNG\r\n\x1a\nnot really",
     );
     assert_eq!(r.status, 400, "{r:?}");
@@ -229,7 +276,10 @@ fn outside_address() -> Option<IpAddr> {
         .map(|a| a.ip())
         .filter(|ip| !ip.is_loopback() && !ip.is_unspecified());
     routed.or_else(|| {
-        let out = std::process::Command::new("ip").args(["-4", "-o", "addr"]).output().ok()?;
+        let out = std::process::Command::new("ip")
+            .args(["-4", "-o", "addr"])
+            .output()
+            .ok()?;
         String::from_utf8_lossy(&out.stdout)
             .split_whitespace()
             .filter_map(|w| w.split('/').next()?.parse::<IpAddr>().ok())

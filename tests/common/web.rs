@@ -43,10 +43,14 @@ impl Ui {
         }
         let child = cmd.spawn().expect("spawn duet ui");
         let mut line = String::new();
-        eventually(Duration::from_secs(30), "duet ui to print its address", || {
-            line = std::fs::read_to_string(&stdout).unwrap_or_default();
-            line.ends_with('\n')
-        });
+        eventually(
+            Duration::from_secs(30),
+            "duet ui to print its address",
+            || {
+                line = std::fs::read_to_string(&stdout).unwrap_or_default();
+                line.ends_with('\n')
+            },
+        );
         let url = line
             .trim()
             .strip_prefix("duet ui: http://127.0.0.1:")
@@ -70,7 +74,13 @@ impl Ui {
     }
 
     /// A request with the right Host and `headers`.
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         let host = self.host();
         let mut all: Vec<(&str, &str)> = Vec::new();
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
@@ -86,9 +96,15 @@ impl Ui {
         let opened = self.request("GET", &format!("/?t={}", self.secret), &[], b"");
         assert_eq!(opened.status, 303, "{opened:?}");
         let cookie = opened.header("set-cookie").expect("a cookie").to_string();
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
         let cookie = cookie.split(';').next().expect("name=value").to_string();
-        let mut session = Session { cookie, csrf: String::new() };
+        let mut session = Session {
+            cookie,
+            csrf: String::new(),
+        };
         let page = self.get(&session, "/timeline");
         assert_eq!(page.status, 200, "{page:?}");
         session.csrf = between(&page.body, "<meta name=\"csrf\" content=\"", "\"").to_string();
@@ -136,7 +152,11 @@ impl Ui {
         let start = std::time::Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
             if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "duet ui should exit 0 on SIGTERM: {status:?}\n{}", self.output());
+                assert!(
+                    status.success(),
+                    "duet ui should exit 0 on SIGTERM: {status:?}\n{}",
+                    self.output()
+                );
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -188,7 +208,9 @@ pub fn encode(text: &str) -> String {
     let mut out = String::new();
     for b in text.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -197,20 +219,34 @@ pub fn encode(text: &str) -> String {
 
 /// The text between `start` and the next `end` in `haystack`.
 pub fn between<'a>(haystack: &'a str, start: &str, end: &str) -> &'a str {
-    let from = haystack.find(start).map(|i| i + start.len()).unwrap_or(haystack.len());
+    let from = haystack
+        .find(start)
+        .map(|i| i + start.len())
+        .unwrap_or(haystack.len());
     let rest = &haystack[from..];
     &rest[..rest.find(end).unwrap_or(rest.len())]
 }
 
 /// One HTTP/1.1 request with exactly `headers`; reads the whole answer.
-pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
     let mut head = format!("{method} {path} HTTP/1.1\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
     stream.write_all(head.as_bytes()).expect("send head");
     // A server may refuse before reading a large body; what it answered
     // still counts.
@@ -236,14 +272,24 @@ fn parse(raw: &[u8]) -> Response {
     let chunked = headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { unchunk(body) } else { body.to_string() };
-    Response { status, headers, body }
+    let body = if chunked {
+        unchunk(body)
+    } else {
+        body.to_string()
+    };
+    Response {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn unchunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         if n == 0 || rest.len() < n {
             break;
         }
@@ -267,7 +313,9 @@ impl Events {
             session.cookie
         );
         stream.write_all(head.as_bytes()).expect("send");
-        stream.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .expect("timeout");
         let mut reader = BufReader::new(stream);
         let mut status = String::new();
         reader.read_line(&mut status).expect("status line");

@@ -40,4 +40,3 @@ pub fn run(ctx: &crate::context::Context, args: Args) -> anyhow::Result<()> {
     println!("Answer it with `duet prompt --answer`: your entry is saved with the question.");
     Ok(())
 }
-

@@ -60,7 +60,11 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
 /// Opens `url` in the person's browser; failing to is only a note, since
 /// the address is printed.
 fn open_browser(url: &str) {
-    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
     let spawned = std::process::Command::new(opener)
         .arg(url)
         .stdin(std::process::Stdio::null())

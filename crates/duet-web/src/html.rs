@@ -49,16 +49,15 @@ pub fn page(title: &str, csrf: &str, body: &str) -> Response {
 
 /// An HTML response.
 pub fn html(text: String) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        text,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], text).into_response()
 }
 
 /// The hidden CSRF field every form carries.
 pub fn csrf_field(csrf: &str) -> String {
-    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(csrf))
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(csrf)
+    )
 }
 
 /// A page that says what went wrong, in one sentence.

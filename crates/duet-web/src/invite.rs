@@ -53,12 +53,17 @@ impl Slot {
 }
 
 /// `GET /invite`.
-pub async fn get(AxState(state): AxState<Arc<State>>, Extension(session): Extension<Session>) -> Response {
+pub async fn get(
+    AxState(state): AxState<Arc<State>>,
+    Extension(session): Extension<Session>,
+) -> Response {
     let slot = lock(&state.invite);
     let csrf = csrf_field(&session.csrf);
     let mut body = String::from("<h1>Invite a device</h1>");
     match (&slot.code, &slot.uri) {
-        (Some(code), Some(uri)) if slot.open() || slot.progress.state == "done" || slot.progress.state == "failed" => {
+        (Some(code), Some(uri))
+            if slot.open() || slot.progress.state == "done" || slot.progress.state == "failed" =>
+        {
             body.push_str(&format!(
                 "<section id=\"invitation\"><p>On the other device, open duet and choose “join”, then scan this code with its camera, or type the code phrase.</p>\
 <p>Code: <strong id=\"code\">{}</strong></p><p><img id=\"qr\" alt=\"QR code of the invitation\" src=\"{}\"></p>\
@@ -99,7 +104,10 @@ fn qr_data_uri(uri: &str) -> String {
                 .min_dimensions(256, 256)
                 .quiet_zone(true)
                 .build();
-            format!("data:image/svg+xml;base64,{}", data_encoding::BASE64.encode(svg.as_bytes()))
+            format!(
+                "data:image/svg+xml;base64,{}",
+                data_encoding::BASE64.encode(svg.as_bytes())
+            )
         }
         Err(_) => String::new(),
     }
@@ -117,7 +125,10 @@ pub async fn progress(AxState(state): AxState<Arc<State>>) -> Json<Progress> {
 
 /// `POST /invite`: opens an invitation through the daemon and waits until
 /// it has its code.
-pub async fn start(AxState(state): AxState<Arc<State>>, Extension(session): Extension<Session>) -> Response {
+pub async fn start(
+    AxState(state): AxState<Arc<State>>,
+    Extension(session): Extension<Session>,
+) -> Response {
     {
         let slot = lock(&state.invite);
         if slot.open() {
@@ -129,7 +140,10 @@ pub async fn start(AxState(state): AxState<Arc<State>>, Extension(session): Exte
     {
         let mut slot = lock(&state.invite);
         *slot = Slot {
-            progress: Progress { state: "waiting", ..Progress::default() },
+            progress: Progress {
+                state: "waiting",
+                ..Progress::default()
+            },
             code: None,
             uri: None,
             answer: Some(answer_tx),
@@ -140,24 +154,41 @@ pub async fn start(AxState(state): AxState<Arc<State>>, Extension(session): Exte
         .name("duet-ui-invite".into())
         .spawn(move || follow(&thread_state, opened_tx, answer_rx));
     if spawned.is_err() {
-        return error_page(StatusCode::INTERNAL_SERVER_ERROR, &session.csrf, "cannot start the invitation");
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &session.csrf,
+            "cannot start the invitation",
+        );
     }
-    let opened = tokio::task::spawn_blocking(move || opened_rx.recv_timeout(Duration::from_secs(30))).await;
+    let opened =
+        tokio::task::spawn_blocking(move || opened_rx.recv_timeout(Duration::from_secs(30))).await;
     match opened {
         Ok(Ok(Ok(()))) => see_other("/invite"),
         Ok(Ok(Err(reason))) => error_page(StatusCode::SERVICE_UNAVAILABLE, &session.csrf, &reason),
-        _ => error_page(StatusCode::SERVICE_UNAVAILABLE, &session.csrf, "the daemon did not open the invitation"),
+        _ => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &session.csrf,
+            "the daemon did not open the invitation",
+        ),
     }
 }
 
 /// Follows one invitation to its end, keeping the slot up to date.
-fn follow(state: &State, opened: mpsc::SyncSender<Result<(), String>>, answers: mpsc::Receiver<bool>) {
+fn follow(
+    state: &State,
+    opened: mpsc::SyncSender<Result<(), String>>,
+    answers: mpsc::Receiver<bool>,
+) {
     let set = |progress: Progress| {
         let mut slot = lock(&state.invite);
         slot.progress = progress;
     };
     let fail = |reason: String| {
-        set(Progress { state: "failed", outcome: Some(reason), ..Progress::default() });
+        set(Progress {
+            state: "failed",
+            outcome: Some(reason),
+            ..Progress::default()
+        });
     };
     let client = match Client::connect(state.root()) {
         Ok(c) => c,
@@ -195,7 +226,13 @@ fn follow(state: &State, opened: mpsc::SyncSender<Result<(), String>>, answers: 
                 }
                 let _ = opened.try_send(Ok(()));
             }
-            InviteEvent::Joining { person, device, words, mirror, .. } => {
+            InviteEvent::Joining {
+                person,
+                device,
+                words,
+                mirror,
+                ..
+            } => {
                 let who = if mirror {
                     format!("A mirror “{device}” (it gets no key)")
                 } else {
@@ -216,10 +253,19 @@ fn follow(state: &State, opened: mpsc::SyncSender<Result<(), String>>, answers: 
                     return fail("the daemon closed the invitation".to_string());
                 }
                 if !accept {
-                    set(Progress { state: "waiting", ..Progress::default() });
+                    set(Progress {
+                        state: "waiting",
+                        ..Progress::default()
+                    });
                 }
             }
-            InviteEvent::Joined { person, device, words, mirror, .. } => {
+            InviteEvent::Joined {
+                person,
+                device,
+                words,
+                mirror,
+                ..
+            } => {
                 let outcome = if mirror {
                     format!("The mirror “{device}” joined. It holds no key.")
                 } else {

@@ -31,7 +31,10 @@ pub struct Slot {
 }
 
 /// `GET /join`.
-pub async fn get(AxState(state): AxState<Arc<State>>, Extension(session): Extension<Session>) -> Response {
+pub async fn get(
+    AxState(state): AxState<Arc<State>>,
+    Extension(session): Extension<Session>,
+) -> Response {
     if state.home().is_initialised() && lock(&state.join).progress.state != "done" {
         return error_page(
             StatusCode::CONFLICT,
@@ -90,7 +93,11 @@ pub async fn start(
     Form(form): Form<JoinForm>,
 ) -> Response {
     if state.home().is_initialised() {
-        return error_page(StatusCode::CONFLICT, &session.csrf, "this device already holds a journal");
+        return error_page(
+            StatusCode::CONFLICT,
+            &session.csrf,
+            "this device already holds a journal",
+        );
     }
     let request = match request(&state, form) {
         Ok(r) => r,
@@ -101,7 +108,10 @@ pub async fn start(
         if matches!(slot.progress.state, "waiting" | "confirm") {
             return see_other("/join");
         }
-        slot.progress = Progress { state: "waiting", ..Progress::default() };
+        slot.progress = Progress {
+            state: "waiting",
+            ..Progress::default()
+        };
     }
     let runtime = tokio::runtime::Handle::current();
     let thread_state = state.clone();
@@ -109,7 +119,11 @@ pub async fn start(
         .name("duet-ui-join".into())
         .spawn(move || run(thread_state, request, runtime));
     if spawned.is_err() {
-        return error_page(StatusCode::INTERNAL_SERVER_ERROR, &session.csrf, "cannot start joining");
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &session.csrf,
+            "cannot start joining",
+        );
     }
     see_other("/join")
 }
@@ -125,7 +139,9 @@ fn request(state: &State, form: JoinForm) -> Result<JoinRequest, String> {
     };
     let addrs = match form.addr.trim() {
         "" => Vec::new(),
-        a => vec![a.parse().map_err(|_| format!("`{a}` is not an address like /ip4/192.168.1.20/tcp/4001"))?],
+        a => vec![a
+            .parse()
+            .map_err(|_| format!("`{a}` is not an address like /ip4/192.168.1.20/tcp/4001"))?],
     };
     let device_name = Some(form.device.trim().to_string())
         .filter(|d| !d.is_empty())
@@ -148,10 +164,17 @@ fn request(state: &State, form: JoinForm) -> Result<JoinRequest, String> {
 fn run(state: Arc<State>, request: JoinRequest, main: tokio::runtime::Handle) {
     let set = |progress: Progress| lock(&state.join).progress = progress;
     let who = format!("{}'s {}", request.person, request.device_name);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
-            return set(Progress { state: "failed", outcome: Some(format!("cannot start joining: {e}")), ..Progress::default() })
+            return set(Progress {
+                state: "failed",
+                outcome: Some(format!("cannot start joining: {e}")),
+                ..Progress::default()
+            })
         }
     };
     let joined = runtime.block_on(duet_daemon::join::join(request, |progress| {
@@ -176,9 +199,16 @@ fn run(state: Arc<State>, request: JoinRequest, main: tokio::runtime::Handle) {
             let started = main.block_on(crate::engine::start_if_needed(&state));
             let outcome = match started {
                 Ok(()) => format!("Joined. This device ({who}) now holds the journal."),
-                Err(e) => format!("Joined. This device ({who}) holds the journal, but sync did not start: {e}"),
+                Err(e) => format!(
+                    "Joined. This device ({who}) holds the journal, but sync did not start: {e}"
+                ),
             };
-            set(Progress { state: "done", words, device: None, outcome: Some(outcome) });
+            set(Progress {
+                state: "done",
+                words,
+                device: None,
+                outcome: Some(outcome),
+            });
         }
         Err(e) => set(Progress {
             state: "failed",
@@ -204,8 +234,14 @@ pub async fn scan(body: Bytes) -> Result<Json<Scan>, (StatusCode, &'static str)>
         .await
         .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "decoding stopped"))?;
     match decoded {
-        Ok(uri) => Ok(Json(Scan { found: uri.is_some(), uri })),
-        Err(()) => Err((StatusCode::BAD_REQUEST, "not a PNG or JPEG image of a sensible size")),
+        Ok(uri) => Ok(Json(Scan {
+            found: uri.is_some(),
+            uri,
+        })),
+        Err(()) => Err((
+            StatusCode::BAD_REQUEST,
+            "not a PNG or JPEG image of a sensible size",
+        )),
     }
 }
 
@@ -214,7 +250,10 @@ fn decode(bytes: &[u8]) -> Result<Option<String>, ()> {
     let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(drop)?;
-    if !matches!(reader.format(), Some(image::ImageFormat::Png | image::ImageFormat::Jpeg)) {
+    if !matches!(
+        reader.format(),
+        Some(image::ImageFormat::Png | image::ImageFormat::Jpeg)
+    ) {
         return Err(());
     }
     let mut limits = image::Limits::default();
@@ -224,11 +263,10 @@ fn decode(bytes: &[u8]) -> Result<Option<String>, ()> {
     reader.limits(limits);
     let image = reader.decode().map_err(drop)?.to_luma8();
     let (width, height) = image.dimensions();
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
-        width as usize,
-        height as usize,
-        |x, y| image.get_pixel(x as u32, y as u32)[0],
-    );
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(width as usize, height as usize, |x, y| {
+            image.get_pixel(x as u32, y as u32)[0]
+        });
     for grid in prepared.detect_grids() {
         if let Ok((_, content)) = grid.decode() {
             if PairUri::parse(&content).is_ok() {

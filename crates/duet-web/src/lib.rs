@@ -127,7 +127,10 @@ impl Server {
 
     /// Serves until `shutdown` completes, then stops the in-process
     /// daemon, if it started one.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), WebError> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), WebError> {
         let app = routes::router(self.state.clone());
         let state = self.state.clone();
         let shutdown = async move {

@@ -45,7 +45,11 @@ pub async fn devices(
     match read {
         Ok(Ok(body)) => page("Devices", &session.csrf, &body),
         Ok(Err(e)) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &session.csrf, &e),
-        Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &session.csrf, "reading the devices stopped unexpectedly"),
+        Err(_) => error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &session.csrf,
+            "reading the devices stopped unexpectedly",
+        ),
     }
 }
 
@@ -123,7 +127,9 @@ pub async fn status(
     Extension(session): Extension<Session>,
 ) -> Response {
     let root = state.root().to_path_buf();
-    let report = tokio::task::spawn_blocking(move || Client::connect(&root).and_then(|mut c| c.status())).await;
+    let report =
+        tokio::task::spawn_blocking(move || Client::connect(&root).and_then(|mut c| c.status()))
+            .await;
     let mut out = String::from("<h1>Status</h1><section id=\"status\">");
     match report {
         Ok(Ok(report)) => {
@@ -139,9 +145,9 @@ pub async fn status(
                     (true, _) => "connected",
                     (false, _) => "not connected",
                 };
-                let last = p
-                    .last_sync
-                    .map_or("never synced".to_string(), |t| format!("last sync {}", when(t)));
+                let last = p.last_sync.map_or("never synced".to_string(), |t| {
+                    format!("last sync {}", when(t))
+                });
                 let _ = write!(
                     out,
                     "<tr class=\"peer\" data-id=\"{}\"><td>{}'s {}</td><td class=\"connection\">{how}</td>\
@@ -157,8 +163,10 @@ pub async fn status(
         }
         _ => out.push_str("<p class=\"daemon\">Sync is not running for this device.</p>"),
     }
-    out.push_str("</section><p><a id=\"export-json\" href=\"/export?format=json\">Export as JSON</a> · \
-<a id=\"export-md\" href=\"/export?format=md\">Export as Markdown</a></p>");
+    out.push_str(
+        "</section><p><a id=\"export-json\" href=\"/export?format=json\">Export as JSON</a> · \
+<a id=\"export-md\" href=\"/export?format=md\">Export as Markdown</a></p>",
+    );
     page("Status", &session.csrf, &out)
 }
 
@@ -176,7 +184,13 @@ pub async fn export(
     let markdown = match query.format.as_deref() {
         Some("md") => true,
         Some("json") | None => false,
-        Some(_) => return error_page(StatusCode::BAD_REQUEST, &session.csrf, "export as json or md"),
+        Some(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                &session.csrf,
+                "export as json or md",
+            )
+        }
     };
     let home = state.home();
     let made = tokio::task::spawn_blocking(move || -> Result<String, String> {
@@ -189,18 +203,31 @@ pub async fn export(
     })
     .await;
     let (kind, file) = if markdown {
-        ("text/markdown; charset=utf-8", "attachment; filename=\"duet-journal.md\"")
+        (
+            "text/markdown; charset=utf-8",
+            "attachment; filename=\"duet-journal.md\"",
+        )
     } else {
-        ("application/json", "attachment; filename=\"duet-journal.json\"")
+        (
+            "application/json",
+            "attachment; filename=\"duet-journal.json\"",
+        )
     };
     match made {
         Ok(Ok(text)) => (
-            [(header::CONTENT_TYPE, kind), (header::CONTENT_DISPOSITION, file)],
+            [
+                (header::CONTENT_TYPE, kind),
+                (header::CONTENT_DISPOSITION, file),
+            ],
             text,
         )
             .into_response(),
         Ok(Err(e)) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &session.csrf, &e),
-        Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &session.csrf, "the export stopped unexpectedly"),
+        Err(_) => error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &session.csrf,
+            "the export stopped unexpectedly",
+        ),
     }
 }
 
@@ -238,16 +265,26 @@ pub async fn init(
         let device = Some(form.device.trim().to_string())
             .filter(|d| !d.is_empty())
             .unwrap_or_else(host_name);
-        home.init(&person, &device, now_ms()).map(drop).map_err(|e| e.to_string())
+        home.init(&person, &device, now_ms())
+            .map(drop)
+            .map_err(|e| e.to_string())
     })
     .await;
     match made {
         Ok(Ok(())) => match crate::engine::start_if_needed(&state).await {
             Ok(()) => see_other("/timeline"),
-            Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &session.csrf, &format!("the journal was started, but sync did not start: {e}")),
+            Err(e) => error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &session.csrf,
+                &format!("the journal was started, but sync did not start: {e}"),
+            ),
         },
         Ok(Err(e)) => error_page(StatusCode::BAD_REQUEST, &session.csrf, &e),
-        Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &session.csrf, "starting the journal stopped unexpectedly"),
+        Err(_) => error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &session.csrf,
+            "starting the journal stopped unexpectedly",
+        ),
     }
 }
 

@@ -86,7 +86,11 @@ pub fn timeline_page(home: &Home, query: &Query) -> Result<Timeline, ReadError> 
     };
     let entries: Vec<Entry> = all.iter().skip(start).take(PAGE).cloned().collect();
     let next = (start + entries.len() < all.len())
-        .then(|| entries.last().map(|e| format!("{}.{}", e.listed_at(), e.id)))
+        .then(|| {
+            entries
+                .last()
+                .map(|e| format!("{}.{}", e.listed_at(), e.id))
+        })
         .flatten();
     Ok(Timeline {
         entries,

@@ -42,7 +42,11 @@ pub fn router(state: Arc<State>) -> Router {
 
 /// A home with no journal yet shows the welcome page (start one, or
 /// join one) in place of every page that needs a journal.
-async fn welcome_first(AxState(state): AxState<Arc<State>>, request: Request, next: Next) -> Response {
+async fn welcome_first(
+    AxState(state): AxState<Arc<State>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path();
     let open = path == "/welcome" || path.starts_with("/join") || path.starts_with("/static/");
     if !open && request.method() == Method::GET && !state.home().is_initialised() {

@@ -69,7 +69,8 @@ pub async fn get(
 }
 
 fn write_form(csrf: &str) -> String {
-    let prompt = duet_core::prompts::for_date_ce(chrono::Local::now().date_naive().num_days_from_ce());
+    let prompt =
+        duet_core::prompts::for_date_ce(chrono::Local::now().date_naive().num_days_from_ce());
     let mut kinds = String::new();
     for k in EntryKind::ALL {
         let _ = write!(kinds, "<option value=\"{k}\">{k}</option>");
@@ -160,24 +161,37 @@ fn entry(out: &mut String, e: &Entry, t: &Timeline, csrf: &str, new: bool) {
         "<article class=\"entry{}\" data-id=\"{id}\"><header>\
 <span class=\"person\">{}</span> · <span class=\"kind\">{}</span> · <time class=\"when\">{}</time>",
         if new { " new" } else { "" },
-        esc(&author(&e.person, e.imported.as_ref().and_then(|i| i.author.as_ref()))),
+        esc(&author(
+            &e.person,
+            e.imported.as_ref().and_then(|i| i.author.as_ref())
+        )),
         e.kind,
         esc(&when(e.listed_at())),
     );
     let tags: Vec<String> = e.tags.iter().map(|t| format!("#{}", esc(t))).collect();
     let _ = write!(out, " <span class=\"tags\">{}</span>", tags.join(" "));
     let mood = e.mood.as_deref().map(|m| format!("mood: {}", esc(m)));
-    let _ = write!(out, " <span class=\"mood\">{}</span>", mood.unwrap_or_default());
+    let _ = write!(
+        out,
+        " <span class=\"mood\">{}</span>",
+        mood.unwrap_or_default()
+    );
     if let Some(edited) = e.edited {
         let on = e
             .edited_by
             .as_deref()
             .map(|d| format!(" on {}", esc(&device_name(t, d))))
             .unwrap_or_default();
-        let _ = write!(out, " <span class=\"edited\">(edited {}{on})</span>", esc(&when(edited)));
+        let _ = write!(
+            out,
+            " <span class=\"edited\">(edited {}{on})</span>",
+            esc(&when(edited))
+        );
     }
     if e.waiting {
-        out.push_str(" <span class=\"waiting\">(waiting for an earlier change to arrive again)</span>");
+        out.push_str(
+            " <span class=\"waiting\">(waiting for an earlier change to arrive again)</span>",
+        );
     }
     out.push_str("</header>");
     if let Some(q) = &e.prompt {
@@ -208,10 +222,19 @@ fn responses(out: &mut String, e: &Entry) {
         .collect();
     if let Some(imported) = &e.imported {
         reactions.extend(imported.reactions.iter().map(|r| {
-            format!("{} {} (imported by {})", esc(&r.emoji), esc(&r.person), esc(&e.person))
+            format!(
+                "{} {} (imported by {})",
+                esc(&r.emoji),
+                esc(&r.person),
+                esc(&e.person)
+            )
         }));
     }
-    let _ = write!(out, "<div class=\"reactions\">{}</div>", reactions.join(" · "));
+    let _ = write!(
+        out,
+        "<div class=\"reactions\">{}</div>",
+        reactions.join(" · ")
+    );
     let mut heard: Vec<String> = e.heard.iter().map(|h| esc(&h.person)).collect();
     if let Some(imported) = &e.imported {
         heard.extend(imported.heard.iter().map(|h| esc(&h.person)));
@@ -220,7 +243,10 @@ fn responses(out: &mut String, e: &Entry) {
         0 => String::new(),
         _ => format!("{} heard this", heard.join(" and ")),
     };
-    let _ = write!(out, "<div class=\"heard\">{heard}</div><section class=\"replies\">");
+    let _ = write!(
+        out,
+        "<div class=\"heard\">{heard}</div><section class=\"replies\">"
+    );
     for r in &e.replies {
         let edited = r
             .edited
@@ -257,7 +283,10 @@ fn forms(out: &mut String, e: &Entry, t: &Timeline, csrf: &str) {
 <form class=\"react\" method=\"post\" action=\"/entry/{id}/react\">{csrf}"
     );
     for emoji in REACTIONS {
-        let _ = write!(out, "<button type=\"submit\" name=\"emoji\" value=\"{emoji}\">{emoji}</button>");
+        let _ = write!(
+            out,
+            "<button type=\"submit\" name=\"emoji\" value=\"{emoji}\">{emoji}</button>"
+        );
     }
     out.push_str("</form>");
     let heard_already = e.heard.iter().any(|h| h.person == t.me);
