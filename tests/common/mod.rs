@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 
 use duet_daemon::child::{self, ChildDaemon};
 
+pub mod web;
+
 /// The `duet` binary of this workspace, built once per test binary so the
 /// tests never run a stale one.
 pub fn duet_bin() -> &'static Path {

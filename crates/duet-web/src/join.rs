@@ -276,3 +276,49 @@ fn decode(bytes: &[u8]) -> Result<Option<String>, ()> {
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+
+    /// A QR code of `text` as a PNG, 8 pixels a module, with the quiet
+    /// zone a scanner needs.
+    fn qr_png(text: &str) -> Vec<u8> {
+        let code = qrcode::QrCode::new(text.as_bytes()).expect("fits a QR code");
+        let (width, scale, quiet) = (code.width() as u32, 8u32, 4u32);
+        let side = (width + 2 * quiet) * scale;
+        let colors = code.to_colors();
+        let image = image::GrayImage::from_fn(side, side, |x, y| {
+            let (mx, my) = (x / scale, y / scale);
+            let dark = mx >= quiet
+                && my >= quiet
+                && mx < width + quiet
+                && my < width + quiet
+                && colors[((my - quiet) * width + (mx - quiet)) as usize] == qrcode::Color::Dark;
+            image::Luma([if dark { 0 } else { 255 }])
+        });
+        let mut png = Vec::new();
+        image
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .expect("encode png");
+        png
+    }
+
+    const URI: &str = "duet:pair?v=1&n=7&peer=12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA&s=aaaaaaaaaaaaaaaaaaaaaaaaaa&a=/ip4/127.0.0.1/tcp/4001";
+
+    #[test]
+    fn a_frame_holding_a_duet_qr_code_gives_its_uri() {
+        assert_eq!(decode(&qr_png(URI)), Ok(Some(URI.to_string())));
+    }
+
+    #[test]
+    fn a_frame_holding_another_qr_code_gives_nothing() {
+        assert_eq!(decode(&qr_png("https://example.com/")), Ok(None));
+    }
+
+    #[test]
+    fn bytes_that_are_no_image_are_refused() {
+        assert_eq!(decode(b"GIF89a not really"), Err(()));
+        assert_eq!(decode(&[0u8; 64]), Err(()));
+    }
+}
