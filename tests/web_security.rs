@@ -217,7 +217,7 @@ fn every_response_carries_the_security_headers() {
     for r in &responses {
         assert_eq!(r.header("content-security-policy"), Some(CSP), "{r:?}");
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
-        assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(r.header("referrer-policy"), Some("same-origin"));
         assert_eq!(r.header("cache-control"), Some("no-store"));
         assert_eq!(r.header("x-frame-options"), Some("DENY"));
     }
