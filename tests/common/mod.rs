@@ -3,11 +3,18 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod camera;
+pub mod ui;
+mod webdriver;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use duet_daemon::child::{self, ChildDaemon};
+
+pub mod web;
 
 /// The `duet` binary of this workspace, built once per test binary so the
 /// tests never run a stale one.

@@ -84,10 +84,7 @@ pub fn write(
     let text = (!args.text.is_empty()).then(|| args.text.join(" "));
     let draft = editor::text_from(text, "", &[], &help, &retry)?;
     let tags = clean_tags(args.tags);
-    let mood = args
-        .mood
-        .map(|m| m.trim().to_string())
-        .filter(|m| !m.is_empty());
+    let mood = duet_core::journal::input::clean_mood(args.mood.as_deref());
     let (id, mut replica) = draft.save(&retry, |body| {
         let new = NewEntry {
             kind,
@@ -178,12 +175,5 @@ fn through_writer(ctx: &Context, new: &NewEntry, created: i64) -> anyhow::Result
 
 /// Tags without `#`, blanks or repeats, in the order given.
 pub fn clean_tags(tags: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for tag in tags {
-        let tag = tag.trim().trim_start_matches('#').trim().to_string();
-        if !tag.is_empty() && !out.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
-            out.push(tag);
-        }
-    }
-    out
+    duet_core::journal::input::clean_tags(tags)
 }

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     add, daemon_cmd, demo, devices, doctor, entry_ops, export, import, init, invite, join, log,
-    prompt, service,
+    prompt, service, ui,
 };
 
 /// A private journal two people share, merged directly between their
@@ -98,6 +98,9 @@ pub enum Command {
         #[command(subcommand)]
         action: service::Action,
     },
+    /// The journal in your browser: a local web app on 127.0.0.1, opened
+    /// with a secret address; it runs the sync daemon if none runs.
+    Ui(ui::Args),
     /// Print the completion script for a shell (docs/cli.md says where
     /// each shell looks for it).
     Completions {

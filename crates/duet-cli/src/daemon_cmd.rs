@@ -74,7 +74,7 @@ pub fn mirror(ctx: &Context, args: Args) -> anyhow::Result<()> {
 
 /// Logs go to stderr; `RUST_LOG` picks what (default: info). They never
 /// hold entry text or keys: the daemon only ever sees sealed bytes.
-fn init_logging() {
+pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // libp2p's own info lines name this device by its libp2p id,
         // which matches nothing `duet devices` shows.
@@ -97,7 +97,7 @@ fn colour() -> bool {
 }
 
 /// SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,

@@ -263,11 +263,7 @@ fn first_words(body: &str) -> String {
 }
 
 pub fn react(ctx: &Context, id: &str, emoji: &str) -> anyhow::Result<()> {
-    let emoji = emoji.trim();
-    anyhow::ensure!(
-        !emoji.is_empty() && emoji.chars().count() <= 16,
-        "a reaction is an emoji or a short word (up to 16 characters)"
-    );
+    let emoji = duet_core::journal::input::reaction(emoji)?;
     let (mut replica, target) = open_target(ctx, id)?;
     let now = now_ms();
     let id = match &target.reply {

@@ -8,8 +8,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context as _};
-use duet_core::journal::{Entry, Filter};
-use serde::Serialize;
+use duet_core::journal::Filter;
 
 use crate::context::{now_ms, Context};
 use crate::render;
@@ -30,14 +29,6 @@ pub struct Args {
     /// Encrypt to this age recipient (age1...); decrypt with `age -d`.
     #[arg(long)]
     recipient: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Export<'a> {
-    format: &'static str,
-    exported_at: i64,
-    devices: Vec<duet_core::journal::DeviceRecord>,
-    entries: &'a [Entry],
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
@@ -62,19 +53,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let mut entries = journal.query(&Filter::default());
     entries.reverse();
     let text = match args.format {
-        Format::Json => {
-            let mut json = serde_json::to_string_pretty(&Export {
-                format: "duet-export-v1",
-                exported_at: now_ms(),
-                devices: journal.devices(),
-                entries: &entries,
-            })?;
-            // A text file ends with a newline; tools (and shells' prompts
-            // after `duet export --format json`) expect it.
-            json.push('\n');
-            json
-        }
-        Format::Md => markdown(&entries),
+        Format::Json => duet_core::export::json(&entries, &journal.devices(), now_ms())?,
+        Format::Md => duet_core::export::markdown(&entries, render::timestamp),
     };
     let bytes = match &recipient {
         Some(r) => {
@@ -116,67 +96,4 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Who wrote something, as `log` says it: "Jo (imported by Sam)" for
-/// words someone else wrote in a journal that was imported.
-fn by(person: &str, first: Option<&str>) -> String {
-    match first {
-        Some(first) => format!("{first} (imported by {person})"),
-        None => person.to_string(),
-    }
-}
-
-fn markdown(entries: &[Entry]) -> String {
-    let mut out = String::from("# Our journal\n");
-    for e in entries {
-        let first = e.imported.as_ref().and_then(|i| i.author.as_ref());
-        out.push_str(&format!(
-            "\n## {} · {} · {}\n\n",
-            render::timestamp(e.created),
-            by(&e.person, first.map(|o| o.person.as_str())),
-            e.kind
-        ));
-        if let Some(q) = &e.prompt {
-            out.push_str(&format!("*Q: {q}*\n\n"));
-        }
-        if !e.tags.is_empty() || e.mood.is_some() {
-            let mut meta: Vec<String> = e.tags.iter().map(|t| format!("#{t}")).collect();
-            if let Some(m) = &e.mood {
-                meta.push(format!("mood: {m}"));
-            }
-            out.push_str(&format!("*{}*\n\n", meta.join(" ")));
-        }
-        out.push_str(&e.body);
-        out.push('\n');
-        for other in &e.conflicts {
-            out.push_str("\n> Another version, written at the same time on another device:\n>\n");
-            for line in other.lines() {
-                out.push_str(&format!("> {line}\n"));
-            }
-        }
-        for r in &e.replies {
-            out.push_str(&format!(
-                "\n**{}** replied ({}):\n\n",
-                by(&r.person, r.imported.as_ref().map(|o| o.person.as_str())),
-                render::timestamp(r.created)
-            ));
-            for line in r.body.lines() {
-                out.push_str(&format!("> {line}\n"));
-            }
-        }
-        let reactions: Vec<String> = e
-            .reactions
-            .iter()
-            .map(|r| format!("{} {}", r.emoji, r.person))
-            .collect();
-        if !reactions.is_empty() {
-            out.push_str(&format!("\nReactions: {}\n", reactions.join(", ")));
-        }
-        if !e.heard.is_empty() {
-            let who: Vec<&str> = e.heard.iter().map(|h| h.person.as_str()).collect();
-            out.push_str(&format!("\nHeard by {}.\n", who.join(", ")));
-        }
-    }
-    out
 }

@@ -26,16 +26,14 @@ struct Initialised {
 /// words the journal keys its own fields by (reactions and heard marks
 /// are keyed by person, so the schema refuses those names).
 pub fn person_name(raw: &str) -> anyhow::Result<String> {
-    let person = raw.trim();
-    anyhow::ensure!(
-        !person.is_empty(),
-        "the person's name is empty; pass --person NAME"
-    );
-    anyhow::ensure!(
-        !duet_core::journal::RESERVED_NAMES.contains(&person),
-        "`{person}` is a word the journal uses for itself; choose another name for --person"
-    );
-    Ok(person.to_string())
+    use duet_core::journal::input::{self, InputError};
+    input::person_name(raw).map_err(|e| match e {
+        InputError::EmptyName => anyhow::anyhow!("the person's name is empty; pass --person NAME"),
+        InputError::ReservedName(person) => anyhow::anyhow!(
+            "`{person}` is a word the journal uses for itself; choose another name for --person"
+        ),
+        other => other.into(),
+    })
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {

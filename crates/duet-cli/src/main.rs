@@ -26,6 +26,7 @@ mod prompt;
 mod render;
 mod safe;
 mod service;
+mod ui;
 mod usage;
 
 use std::process::ExitCode;
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
         Command::Mirror(args) => daemon_cmd::mirror(&ctx, args),
         Command::Demo(args) => demo::run(args),
         Command::Service { action } => service::run_action(&ctx, action),
+        Command::Ui(args) => ui::run(&ctx, args),
         Command::Completions { shell } => completions::completions(shell),
         Command::Man => completions::man(),
         Command::WholeJob { job } => {

@@ -8,12 +8,14 @@
 //! sealed bytes this crate produces, which the daemon does.
 
 pub mod envelope;
+pub mod export;
 pub mod home;
 pub mod ids;
 pub mod index;
 pub mod journal;
 pub mod keys;
 pub mod ledger;
+pub mod prompts;
 pub mod replica;
 pub mod store;
 pub mod sync;

@@ -23,6 +23,7 @@
 mod entry;
 mod frontier;
 mod import;
+pub mod input;
 mod read;
 mod removal;
 mod replies;
