@@ -237,6 +237,11 @@ impl Home {
         Ok((store, Index::new(&device, &journal)))
     }
 
+    /// This device's id, read from its key file (no store is opened).
+    pub fn device_id(&self) -> Result<crate::DeviceId, HomeError> {
+        Ok(DeviceKey::read(&self.device_key_path())?.id())
+    }
+
     /// Opens the journal held here as a writer that starts where the last
     /// replica or writer left the sealed frontier, when that still holds
     /// everything in the store (`Index::start`); `None` otherwise, and the

@@ -1,8 +1,9 @@
-//! The one place the web app reads the journal. Today it opens the
-//! replica and queries the whole document, as `duet log` does; a sealed
-//! read index will take its place here, and nowhere else changes.
+//! The one place the web app reads the journal: a page from the sealed
+//! read index (`duet_core::index`) when it is current, as `duet log`
+//! reads, else from the whole document.
 
 use duet_core::home::{Home, HomeError};
+use duet_core::index::Cursor;
 use duet_core::journal::{DeviceRecord, Entry, EntryKind, Filter};
 
 /// Entries on one page of the timeline.
@@ -67,8 +68,59 @@ pub struct Timeline {
     pub empty: bool,
 }
 
-/// A page of entries matching `query`, newest first.
+/// A page of entries matching `query`, newest first: from the sealed read
+/// index when it reflects the whole store (a page costs a page), else from
+/// the whole journal, which also brings the index current for the next.
 pub fn timeline_page(home: &Home, query: &Query) -> Result<Timeline, ReadError> {
+    if let Some(page) = indexed_page(home, query) {
+        return Ok(page);
+    }
+    whole_journal_page(home, query)
+}
+
+/// The page from the index; `None` when the index cannot answer (not
+/// current, damaged, or the cursor came from a whole-journal page).
+fn indexed_page(home: &Home, query: &Query) -> Option<Timeline> {
+    if std::env::var_os("DUET_NO_INDEX").is_some() {
+        return None;
+    }
+    let before = match query.before.as_deref() {
+        None => None,
+        Some(cursor) => Some(parse_index_cursor(cursor)?),
+    };
+    let (store, index) = home.open_index().ok()?;
+    let page = index
+        .page(&store, &query.filter(), before, PAGE)
+        .ok()??;
+    let me = home.device_id().ok()?.to_text();
+    let me = page
+        .devices
+        .iter()
+        .find(|d| d.id == me)
+        .map(|d| d.person.clone())
+        .unwrap_or_default();
+    let next = page
+        .next
+        .filter(|_| page.entries.len() == PAGE)
+        .map(|c| format!("i{}.{}", c.ord, c.skip));
+    Some(Timeline {
+        entries: page.entries,
+        next,
+        me,
+        devices: page.devices,
+        empty: page.journal_empty,
+    })
+}
+
+fn parse_index_cursor(cursor: &str) -> Option<Cursor> {
+    let (ord, skip) = cursor.strip_prefix('i')?.split_once('.')?;
+    Some(Cursor {
+        ord: ord.parse().ok()?,
+        skip: skip.parse().ok()?,
+    })
+}
+
+fn whole_journal_page(home: &Home, query: &Query) -> Result<Timeline, ReadError> {
     let replica = home.open()?;
     let journal = replica.journal();
     let me = replica.author().map(|a| a.person).unwrap_or_default();
