@@ -218,12 +218,13 @@ fn a_person_who_never_types_a_command_can_write_reply_react_and_search() {
     assert!(found.iter().any(|b| b.contains(written)), "{found:?}");
     assert!(!found.iter().any(|b| b.contains(other)), "{found:?}");
 
-    alex_sees.goto(&alex_ui.page("/devices"));
+    // The rest through the page's own links, as a person goes.
+    click(&alex_sees, "nav a#nav-devices");
     let devices = alex_sees.wait_for("table#devices", WAIT);
     assert_eq!(alex_sees.find_all("table#devices tr.device").len(), 2);
     assert!(alex_sees.text(&devices).contains("Sam"));
     screenshot(&alex_sees, "devices");
-    alex_sees.goto(&alex_ui.page("/status"));
+    click(&alex_sees, "nav a#nav-status");
     alex_sees.wait_for_text("#status", "Sam", WAIT);
     screenshot(&alex_sees, "status");
 }
@@ -241,7 +242,7 @@ fn pairing_entirely_in_the_browser_with_the_camera() {
     let alex_ui = alex.ui();
     alex_sees.goto(&alex_ui.url);
     alex_sees.wait_for("#timeline", WAIT);
-    alex_sees.goto(&alex_ui.page("/invite"));
+    click(&alex_sees, "nav a#nav-invite");
     click(&alex_sees, "#invite-start");
     let qr = alex_sees.wait_visible("#qr", WAIT);
     let code = alex_sees.text(&alex_sees.wait_for("#code", WAIT));
@@ -270,8 +271,11 @@ fn pairing_entirely_in_the_browser_with_the_camera() {
     ) else {
         return;
     };
+    // A home without a journal opens on the welcome page, which leads to
+    // joining.
     sam_sees.goto(&sam_ui.url);
-    sam_sees.goto(&sam_ui.page("/join"));
+    sam_sees.wait_for("form#init-form", WAIT);
+    click(&sam_sees, "a#join-link");
     fill(&sam_sees, "form#join-form input[name=person]", "Sam");
     fill(&sam_sees, "form#join-form input[name=device]", "laptop");
     click(&sam_sees, "#scan");
@@ -295,6 +299,11 @@ fn pairing_entirely_in_the_browser_with_the_camera() {
     };
     let (alex_words, sam_words) = (words_of(&alex_sees), words_of(&sam_sees));
     assert_eq!(alex_words.trim(), sam_words.trim());
+    assert_eq!(
+        alex_words.trim().split('-').count(),
+        3,
+        "three words as `duet invite` shows them: {alex_words:?}"
+    );
     click(&alex_sees, "#confirm");
     alex_sees.wait_for_text("#outcome", "joined", WAIT);
     // The joining page says so, or goes on to the timeline by itself.
@@ -305,7 +314,7 @@ fn pairing_entirely_in_the_browser_with_the_camera() {
     });
 
     // Sam's laptop now holds Alex's journal.
-    sam_sees.goto(&sam_ui.page("/timeline"));
+    click(&sam_sees, "nav a#nav-timeline");
     // It may still be syncing when the page loads; the page updates live.
     wait_entry(&sam_sees, before);
 }
