@@ -200,6 +200,12 @@ fn the_partners_entry_arrives_live_and_is_marked_heard() {
         "a partner's entry can be marked heard"
     );
 
+    // It arrived since Alex last looked: marked new once, on the next look.
+    let looked = ui.get(&session, "/timeline").body;
+    assert!(article(&looked, "Can we talk tonight?").starts_with("<article class=\"entry new\""));
+    let again = ui.get(&session, "/timeline").body;
+    assert!(article(&again, "Can we talk tonight?").starts_with("<article class=\"entry\""));
+
     let r = ui.post(&session, &format!("/entry/{id}/heard"), &[]);
     assert_eq!(r.status, 303, "{r:?}");
     let entry_page = ui.get(&session, "/timeline").body;

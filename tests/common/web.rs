@@ -105,11 +105,23 @@ impl Ui {
             cookie,
             csrf: String::new(),
         };
-        let page = self.get(&session, "/timeline");
+        let mut page = self.get(&session, "/timeline");
+        // A home with no journal yet shows the welcome page instead.
+        if page.status == 303 {
+            let to = page.header("location").unwrap_or("/").to_string();
+            page = self.get(&session, &to);
+        }
         assert_eq!(page.status, 200, "{page:?}");
         session.csrf = between(&page.body, "<meta name=\"csrf\" content=\"", "\"").to_string();
         assert!(!session.csrf.is_empty());
         session
+    }
+
+    /// The JSON a polling page reads (`/invite/state`, `/join/state`).
+    pub fn json(&self, session: &Session, path: &str) -> serde_json::Value {
+        let r = self.get(session, path);
+        assert_eq!(r.status, 200, "{r:?}");
+        serde_json::from_str(&r.body).expect("json")
     }
 
     pub fn get(&self, session: &Session, path: &str) -> Response {
