@@ -6,6 +6,40 @@ mod common;
 use std::time::Duration;
 
 use common::web::{between, Ui};
+
+/// A camera frame of a QR code of `text`: a PNG, 6 pixels a module, with
+/// the quiet zone a scanner needs, in a grey frame as a screen filmed
+/// from a little way off shows it.
+fn frame(text: &str) -> Vec<u8> {
+    let code = qrcode::QrCode::new(text.as_bytes()).expect("fits a QR code");
+    let (width, scale, margin) = (code.width() as u32, 6u32, 12u32);
+    let side = (width + 2 * margin) * scale;
+    let colors = code.to_colors();
+    let image = image::GrayImage::from_fn(side, side, |x, y| {
+        let (mx, my) = (x / scale, y / scale);
+        let inside = |m: u32| m >= margin && m < width + margin;
+        let edge = |m: u32| m < 4 || m >= width + 2 * margin - 4;
+        let value = if inside(mx) && inside(my) {
+            let dark =
+                colors[((my - margin) * width + (mx - margin)) as usize] == qrcode::Color::Dark;
+            if dark {
+                20
+            } else {
+                245
+            }
+        } else if edge(mx) || edge(my) {
+            170
+        } else {
+            245
+        };
+        image::Luma([value])
+    });
+    let mut png = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("encode png");
+    png
+}
 use common::{eventually, Device};
 
 #[test]
@@ -44,7 +78,7 @@ fn a_new_home_starts_a_journal_from_the_welcome_page() {
 }
 
 #[test]
-fn a_device_joins_from_the_browser_with_the_inviters_qr_link() {
+fn a_device_joins_from_the_browser_by_scanning_the_inviters_qr_code() {
     let alex = Device::init("Alex");
     let alex_ui = Ui::start(&alex, &[]);
     let a = alex_ui.session();
@@ -73,6 +107,27 @@ fn a_device_joins_from_the_browser_with_the_inviters_qr_link() {
     ] {
         assert!(join.contains(hook), "{hook} missing");
     }
+    // The camera's frames go to /join/scan: one without a duet code,
+    // then one of the inviter's QR code, whose link comes back.
+    let scan = |png: &[u8]| {
+        let r = sam_ui.request(
+            "POST",
+            "/join/scan",
+            &[
+                ("Cookie", &s.cookie),
+                ("x-duet-csrf", &s.csrf),
+                ("Content-Type", "image/png"),
+            ],
+            png,
+        );
+        assert_eq!(r.status, 200, "{r:?}");
+        serde_json::from_str::<serde_json::Value>(&r.body).expect("json")
+    };
+    assert_eq!(scan(&frame("https://example.com/"))["found"], false);
+    let scanned = scan(&frame(&uri));
+    assert_eq!(scanned["found"], true, "{scanned}");
+    assert_eq!(scanned["uri"], uri.as_str());
+    let uri = scanned["uri"].as_str().expect("uri").to_string();
     let addr = alex
         .addrs()
         .into_iter()

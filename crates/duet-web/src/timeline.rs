@@ -288,7 +288,11 @@ fn forms(out: &mut String, e: &Entry, t: &Timeline, csrf: &str) {
             "<button type=\"submit\" name=\"emoji\" value=\"{emoji}\">{emoji}</button>"
         );
     }
-    out.push_str("</form>");
+    // Another emoji or a short word; Enter sends it (it wins over the
+    // button the browser submits with).
+    out.push_str(
+        "<input name=\"emoji-custom\" size=\"4\" maxlength=\"16\" aria-label=\"Another reaction\" placeholder=\"…\"></form>",
+    );
     let heard_already = e.heard.iter().any(|h| h.person == t.me);
     if e.person != t.me && !heard_already {
         let _ = write!(
