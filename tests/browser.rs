@@ -77,6 +77,16 @@ fn click(browser: &Browser, css: &str) {
     browser.click_on(css, WAIT);
 }
 
+/// Leaves a mark in the page that a reload would erase.
+fn mark(browser: &Browser) {
+    browser.execute("window.duetTestMark = 'still here'; return null", vec![]);
+}
+
+/// True while the page `mark` marked has not been reloaded.
+fn marked(browser: &Browser) -> bool {
+    browser.execute("return window.duetTestMark || null", vec![]) == serde_json::json!("still here")
+}
+
 /// Every entry body the timeline shows now.
 fn bodies(browser: &Browser) -> Vec<String> {
     browser
@@ -108,7 +118,7 @@ fn a_person_who_never_types_a_command_can_write_reply_react_and_search() {
     sam_sees.goto(&sam_ui.url);
     sam_sees.wait_for("#timeline", WAIT);
     // A mark that a reload would erase: the entry must arrive live.
-    sam_sees.execute("window.duetTestMark = 'still here'; return null", vec![]);
+    mark(&sam_sees);
 
     let written = "the sea at dawn, with you";
     fill(&alex_sees, "form#write textarea[name=text]", written);
@@ -130,9 +140,8 @@ fn a_person_who_never_types_a_command_can_write_reply_react_and_search() {
 
     let (on_sams, sams_id) = wait_entry(&sam_sees, written);
     assert_eq!(sams_id, id, "both pages name the entry by the same id");
-    assert_eq!(
-        sam_sees.execute("return window.duetTestMark || null", vec![]),
-        serde_json::json!("still here"),
+    assert!(
+        marked(&sam_sees),
         "the partner's entry appeared without a reload"
     );
     assert!(
@@ -146,13 +155,24 @@ fn a_person_who_never_types_a_command_can_write_reply_react_and_search() {
     assert!(part(&sam_sees, &id, ".tags").contains("sea"));
     assert!(part(&sam_sees, &id, ".mood").contains("calm"));
 
-    // Sam replies, reacts and marks it heard, each a form on the entry.
+    // Sam starts a reply; meanwhile Alex writes again, and Sam's timeline
+    // takes the new entry in without losing the half-written reply.
     let entry_css = format!("#timeline article.entry[data-id=\"{id}\"]");
-    fill(
-        &sam_sees,
-        &format!("{entry_css} form.reply textarea[name=text]"),
-        "I remember it too",
-    );
+    let reply_box = format!("{entry_css} form.reply textarea[name=text]");
+    fill(&sam_sees, &reply_box, "I remember it too");
+    let other = "a quiet walk in the rain";
+    fill(&alex_sees, "form#write textarea[name=text]", other);
+    click(&alex_sees, "form#write button[type=submit]");
+    wait_entry(&alex_sees, other);
+    wait_entry(&sam_sees, other);
+    let draft = sam_sees
+        .find(&reply_box)
+        .and_then(|b| sam_sees.prop(&b, "value"))
+        .unwrap_or_default();
+    assert_eq!(draft, "I remember it too", "the live update kept the draft");
+    mark(&alex_sees);
+
+    // Sam replies, reacts and marks it heard, each a form on the entry.
     click(&sam_sees, &format!("{entry_css} form.reply [type=submit]"));
     wait_part(
         &sam_sees,
@@ -183,12 +203,12 @@ fn a_person_who_never_types_a_command_can_write_reply_react_and_search() {
     wait_part(&alex_sees, &id, ".replies article.reply .person", "Sam");
     wait_part(&alex_sees, &id, ".reactions", "❤️");
     wait_part(&alex_sees, &id, ".heard", "Sam");
+    assert!(
+        marked(&alex_sees),
+        "Alex's page took them in without a reload"
+    );
 
-    // Search finds the entry and not another one.
-    let other = "a quiet walk in the rain";
-    fill(&alex_sees, "form#write textarea[name=text]", other);
-    click(&alex_sees, "form#write button[type=submit]");
-    wait_entry(&alex_sees, other);
+    // Search finds the entry and not the other one.
     fill(&alex_sees, "form#search input[name=search]", "dawn");
     click(&alex_sees, "form#search [type=submit]");
     alex_sees.wait_until("the search results", WAIT, |b| {
@@ -198,12 +218,13 @@ fn a_person_who_never_types_a_command_can_write_reply_react_and_search() {
     assert!(found.iter().any(|b| b.contains(written)), "{found:?}");
     assert!(!found.iter().any(|b| b.contains(other)), "{found:?}");
 
-    alex_sees.goto(&alex_ui.page("/devices"));
+    // The rest through the page's own links, as a person goes.
+    click(&alex_sees, "nav a#nav-devices");
     let devices = alex_sees.wait_for("table#devices", WAIT);
     assert_eq!(alex_sees.find_all("table#devices tr.device").len(), 2);
     assert!(alex_sees.text(&devices).contains("Sam"));
     screenshot(&alex_sees, "devices");
-    alex_sees.goto(&alex_ui.page("/status"));
+    click(&alex_sees, "nav a#nav-status");
     alex_sees.wait_for_text("#status", "Sam", WAIT);
     screenshot(&alex_sees, "status");
 }
@@ -221,7 +242,7 @@ fn pairing_entirely_in_the_browser_with_the_camera() {
     let alex_ui = alex.ui();
     alex_sees.goto(&alex_ui.url);
     alex_sees.wait_for("#timeline", WAIT);
-    alex_sees.goto(&alex_ui.page("/invite"));
+    click(&alex_sees, "nav a#nav-invite");
     click(&alex_sees, "#invite-start");
     let qr = alex_sees.wait_visible("#qr", WAIT);
     let code = alex_sees.text(&alex_sees.wait_for("#code", WAIT));
@@ -250,8 +271,11 @@ fn pairing_entirely_in_the_browser_with_the_camera() {
     ) else {
         return;
     };
+    // A home without a journal opens on the welcome page, which leads to
+    // joining.
     sam_sees.goto(&sam_ui.url);
-    sam_sees.goto(&sam_ui.page("/join"));
+    sam_sees.wait_for("form#init-form", WAIT);
+    click(&sam_sees, "a#join-link");
     fill(&sam_sees, "form#join-form input[name=person]", "Sam");
     fill(&sam_sees, "form#join-form input[name=device]", "laptop");
     click(&sam_sees, "#scan");
@@ -275,6 +299,11 @@ fn pairing_entirely_in_the_browser_with_the_camera() {
     };
     let (alex_words, sam_words) = (words_of(&alex_sees), words_of(&sam_sees));
     assert_eq!(alex_words.trim(), sam_words.trim());
+    assert_eq!(
+        alex_words.trim().split('-').count(),
+        3,
+        "three words as `duet invite` shows them: {alex_words:?}"
+    );
     click(&alex_sees, "#confirm");
     alex_sees.wait_for_text("#outcome", "joined", WAIT);
     // The joining page says so, or goes on to the timeline by itself.
@@ -285,7 +314,7 @@ fn pairing_entirely_in_the_browser_with_the_camera() {
     });
 
     // Sam's laptop now holds Alex's journal.
-    sam_sees.goto(&sam_ui.page("/timeline"));
+    click(&sam_sees, "nav a#nav-timeline");
     // It may still be syncing when the page loads; the page updates live.
     wait_entry(&sam_sees, before);
 }
