@@ -28,21 +28,29 @@ pub fn watch(state: &Arc<State>) {
     let store_path = state.home().store_path();
     let changes = state.changes.clone();
     let watching = state.watching.clone();
+    // The first look is taken here, before the server answers anyone: a
+    // change right after `duet ui` starts is a change.
+    let look = |store: &duet_core::store::Store| {
+        store
+            .last_position()
+            .and_then(|p| Ok((p, store.snapshot_generation()?)))
+            .ok()
+    };
+    let mut store = store_path
+        .exists()
+        .then(|| duet_core::store::Store::open(&store_path).ok())
+        .flatten();
+    let mut last = store.as_ref().and_then(look);
     let spawned = std::thread::Builder::new()
         .name("duet-ui-watch".into())
         .spawn(move || {
-            let mut store = None;
-            let mut last = None;
             while watching.load(Ordering::Relaxed) {
                 std::thread::sleep(POLL);
                 if store.is_none() && store_path.exists() {
                     store = duet_core::store::Store::open(&store_path).ok();
                 }
                 let Some(s) = &store else { continue };
-                let now = s
-                    .last_position()
-                    .and_then(|p| Ok((p, s.snapshot_generation()?)))
-                    .ok();
+                let now = look(s);
                 if now.is_some() && now != last {
                     if last.is_some() {
                         let _ = changes.send(());

@@ -89,9 +89,7 @@ fn indexed_page(home: &Home, query: &Query) -> Option<Timeline> {
         Some(cursor) => Some(parse_index_cursor(cursor)?),
     };
     let (store, index) = home.open_index().ok()?;
-    let page = index
-        .page(&store, &query.filter(), before, PAGE)
-        .ok()??;
+    let page = index.page(&store, &query.filter(), before, PAGE).ok()??;
     let me = home.device_id().ok()?.to_text();
     let me = page
         .devices
