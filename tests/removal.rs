@@ -300,9 +300,17 @@ fn two_devices_that_remove_each_other_are_both_removed_everywhere() {
     ] {
         introduce(who, whom);
     }
+    let connected_to = |device: &Device, name: &str| {
+        device.json(&["status"])["status"]["peers"]
+            .as_array()
+            .is_some_and(|peers| {
+                peers
+                    .iter()
+                    .any(|p| p["connected"] == true && p["name"] == name)
+            })
+    };
     eventually(WAIT, "the phone and the tablet to meet", || {
-        phone.ok(&["status"]).matches("connected").count() >= 1
-            && tablet.ok(&["status"]).contains("phone")
+        connected_to(&phone, "tablet") && connected_to(&tablet, "phone")
     });
     l.stop();
     d.stop();
