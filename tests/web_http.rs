@@ -258,6 +258,27 @@ fn the_partners_entry_arrives_live_and_is_marked_heard() {
         status.contains("id=\"status\"") && status.contains("Sam"),
         "{status}"
     );
+    let _ = ui.get(&session, "/timeline");
+    ui.stop();
+
+    // "New" is since the last visit, not since this `duet ui` started.
+    sam.add("Written while your page was closed");
+    {
+        let _daemon = alex.daemon();
+        eventually(
+            Duration::from_secs(30),
+            "Sam's second entry at Alex",
+            || alex.has_body("Written while your page was closed"),
+        );
+    }
+    let ui = Ui::start(&alex, &[]);
+    let (_, looked) = ui.session_and_page();
+    assert!(
+        article(&looked, "Written while your page was closed")
+            .starts_with("<article class=\"entry new\""),
+        "{looked}"
+    );
+    assert!(article(&looked, "Can we talk tonight?").starts_with("<article class=\"entry\""));
     ui.stop();
 }
 

@@ -93,6 +93,12 @@ impl Ui {
     /// Opens a session as the browser would: the secret URL, then the
     /// timeline's CSRF token.
     pub fn session(&self) -> Session {
+        self.session_and_page().0
+    }
+
+    /// A session and the first page it was shown (the timeline, or the
+    /// welcome page of a home with no journal).
+    pub fn session_and_page(&self) -> (Session, String) {
         let opened = self.request("GET", &format!("/?t={}", self.secret), &[], b"");
         assert_eq!(opened.status, 303, "{opened:?}");
         let cookie = opened.header("set-cookie").expect("a cookie").to_string();
@@ -114,7 +120,7 @@ impl Ui {
         assert_eq!(page.status, 200, "{page:?}");
         session.csrf = between(&page.body, "<meta name=\"csrf\" content=\"", "\"").to_string();
         assert!(!session.csrf.is_empty());
-        session
+        (session, page.body)
     }
 
     /// The JSON a polling page reads (`/invite/state`, `/join/state`).

@@ -47,15 +47,42 @@ pub struct State {
     /// Cleared when the server stops, which ends the watcher thread.
     pub watching: Arc<AtomicBool>,
     /// When the person last looked at the timeline (ms): entries that
-    /// arrived after it are marked new on the next look.
+    /// arrived after it are marked new on the next look. Kept in the
+    /// store (`LAST_LOOK`), so "new" means new since the last visit, not
+    /// since this `duet ui` started.
     pub last_look: Mutex<Option<i64>>,
     pub invite: Mutex<invite::Slot>,
     pub join: Mutex<join::Slot>,
 }
 
+/// The store record of when the person last looked at the timeline: a
+/// time of day this device's person used duet, not anything they wrote.
+const LAST_LOOK: &str = "web.last_look";
+
+/// When the person last looked, as kept in the store.
+pub fn stored_last_look(home: &Home) -> Option<i64> {
+    if !home.store_path().exists() {
+        return None;
+    }
+    let store = duet_core::store::Store::open(&home.store_path()).ok()?;
+    let bytes: [u8; 8] = store.record(LAST_LOOK).ok()??.try_into().ok()?;
+    Some(i64::from_le_bytes(bytes))
+}
+
+/// Keeps when the person looked; a store that cannot be written (a
+/// read-only home) only loses the mark.
+pub fn keep_last_look(home: &Home, at: i64) {
+    let kept = duet_core::store::Store::open(&home.store_path())
+        .and_then(|store| store.set_record(LAST_LOOK, &at.to_le_bytes()));
+    if let Err(e) = kept {
+        tracing::debug!("cannot keep when the timeline was last looked at: {e}");
+    }
+}
+
 impl State {
     pub fn new(config: Config, port: u16) -> Self {
         let (changes, _) = broadcast::channel(16);
+        let last_look = stored_last_look(&Home::new(&config.home));
         Self {
             home: config.home,
             port,
@@ -68,7 +95,7 @@ impl State {
             changes,
             stopping: tokio::sync::watch::Sender::new(false),
             watching: Arc::new(AtomicBool::new(true)),
-            last_look: Mutex::new(None),
+            last_look: Mutex::new(last_look),
             invite: Mutex::new(invite::Slot::default()),
             join: Mutex::new(join::Slot::default()),
         }

@@ -49,7 +49,10 @@ pub async fn get(
         let mut last = lock(&state.last_look);
         let since = *last;
         if !fragment {
-            *last = Some(now_ms());
+            let now = now_ms();
+            *last = Some(now);
+            let home = state.home();
+            tokio::task::spawn_blocking(move || crate::state::keep_last_look(&home, now));
         }
         since
     };
