@@ -1,7 +1,6 @@
 //! How entries read in a terminal: who wrote it, when, what kind, tags,
 //! then the words, then what the partner did with them.
 
-use chrono::{DateTime, Local, TimeZone};
 use duet_core::journal::{DeviceRecord, Entry, Origin};
 
 use crate::safe;
@@ -14,31 +13,13 @@ pub fn short_id(id: &str) -> String {
     safe::prefix(id, SHORT_ID)
 }
 
-/// "today 21:03", "yesterday 09:12", "Mon 23 Nov 18:40", "12 Mar 2025".
+/// How duet says when something happened, the same in the CLI as in
+/// `duet ui`, on the CLI's clock (which tests can fix).
 pub fn when(ms: i64) -> String {
-    let Some(t) = Local.timestamp_millis_opt(ms).single() else {
-        return "at an unknown time".to_string();
-    };
-    let today = crate::context::now().date_naive();
-    let day = t.date_naive();
-    if day == today {
-        format!("today {}", t.format("%H:%M"))
-    } else if Some(day) == today.pred_opt() {
-        format!("yesterday {}", t.format("%H:%M"))
-    } else if (today - day).num_days().abs() < 180 {
-        t.format("%a %-d %b %H:%M").to_string()
-    } else {
-        t.format("%-d %b %Y").to_string()
-    }
+    duet_web::html::when_seen_on(ms, crate::context::now().date_naive())
 }
 
-pub fn timestamp(ms: i64) -> String {
-    Local
-        .timestamp_millis_opt(ms)
-        .single()
-        .map(|t: DateTime<Local>| t.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
-}
+pub use duet_web::html::timestamp;
 
 /// Devices by id, to say which device wrote or edited an entry.
 pub struct Devices<'a>(pub &'a [DeviceRecord]);

@@ -79,10 +79,16 @@ pub fn see_other(to: &str) -> Response {
 /// "today 21:03", "yesterday 09:12", "Mon 23 Nov 18:40", "12 Mar 2025",
 /// as `duet log` says it.
 pub fn when(ms: i64) -> String {
+    when_seen_on(ms, Local::now().date_naive())
+}
+
+/// [`when`], on the day `today` (the CLI passes its own clock, which tests
+/// can fix). "today 21:03", "yesterday 09:12", "Mon 23 Nov 18:40",
+/// "12 Mar 2025".
+pub fn when_seen_on(ms: i64, today: chrono::NaiveDate) -> String {
     let Some(t) = Local.timestamp_millis_opt(ms).single() else {
         return "at an unknown time".to_string();
     };
-    let today = Local::now().date_naive();
     let day = t.date_naive();
     if day == today {
         format!("today {}", t.format("%H:%M"))

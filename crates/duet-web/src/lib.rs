@@ -27,7 +27,7 @@ use duet_daemon::Multiaddr;
 mod engine;
 mod events;
 mod guard;
-mod html;
+pub mod html;
 mod invite;
 mod join;
 mod pages;
