@@ -16,6 +16,7 @@ pub struct Latency {
     pub runs: usize,
     pub p50_ms: f64,
     pub p90_ms: f64,
+    pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
 }
@@ -186,6 +187,7 @@ pub fn latency(mut samples: Vec<Duration>) -> Latency {
         runs: samples.len(),
         p50_ms: at(0.5),
         p90_ms: at(0.9),
+        p95_ms: at(0.95),
         p99_ms: at(0.99),
         max_ms: samples.last().map_or(0.0, |d| ms(*d)),
     }

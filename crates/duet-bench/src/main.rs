@@ -22,6 +22,7 @@ mod procfs;
 mod profile;
 mod relay;
 mod text;
+mod web;
 
 use std::path::PathBuf;
 
@@ -175,6 +176,18 @@ fn table(r: &Report) -> String {
     });
     row(&mut t, "    duet log -n 20, daemon running, p50", &|n| {
         format!("{:.1} ms", n.log_with_daemon.p50_ms)
+    });
+    row(&mut t, "    timeline page (duet ui), p50", &|n| {
+        format!("{:.1} ms", n.timeline_with_daemon.page.p50_ms)
+    });
+    row(&mut t, "    timeline page, p95", &|n| {
+        format!("{:.1} ms", n.timeline_with_daemon.page.p95_ms)
+    });
+    row(&mut t, "    timeline, search matching nothing, p50", &|n| {
+        format!("{:.1} ms", n.timeline_with_daemon.search.p50_ms)
+    });
+    row(&mut t, "    timeline, search matching nothing, p95", &|n| {
+        format!("{:.1} ms", n.timeline_with_daemon.search.p95_ms)
     });
     row(&mut t, "(5) daemon RSS peak", &|n| {
         format!("{:.1} MB", n.daemon_rss_peak_bytes as f64 / 1e6)

@@ -16,6 +16,7 @@ use crate::local::{self, Latency};
 use crate::procfs;
 use crate::relay::Relay;
 use crate::text::{self, Rng};
+use crate::web::{self, TimelineReport};
 
 /// How long a daemon may take to stop on SIGTERM.
 const STOP: Duration = Duration::from_secs(20);
@@ -33,6 +34,8 @@ pub struct NetReport {
     pub live_adds: usize,
     pub add_with_daemon: Latency,
     pub log_with_daemon: Latency,
+    /// `duet ui`'s timeline page, daemon running, timed from loopback.
+    pub timeline_with_daemon: TimelineReport,
     pub daemon_rss_peak_bytes: u64,
     pub daemon_rss_steady_bytes: u64,
     pub idle_cpu_percent: f64,
@@ -191,6 +194,8 @@ pub fn run(
     for _ in 0..runs {
         logs.push(local::time(&duet, &alex_home, &["log", "-n", "20"])?);
     }
+    eprintln!("[{entries}] the timeline page of `duet ui`, {runs} requests...");
+    let timeline = web::run(&duet, &alex_home, runs)?;
 
     eprintln!("[{entries}] daemon memory and 10 idle seconds of CPU...");
     std::thread::sleep(Duration::from_secs(1));
@@ -240,6 +245,7 @@ pub fn run(
         live_adds,
         add_with_daemon: local::latency(adds),
         log_with_daemon: local::latency(logs),
+        timeline_with_daemon: timeline,
         daemon_rss_peak_bytes: peak,
         daemon_rss_steady_bytes: steady,
         idle_cpu_percent: (cpu_after - cpu_before) / 10.0 * 100.0,

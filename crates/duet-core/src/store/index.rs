@@ -29,11 +29,16 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IndexRow> {
 impl Store {
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`): what the
     /// index reads to decide, and what it writes, is seen by no other
-    /// process half done.
+    /// process half done. Inside another such transaction, `f` joins it:
+    /// the writer puts an entry's rows and its next start in one commit,
+    /// so one synced write rather than two.
     pub fn in_write_transaction<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&Store) -> Result<T, E>,
     ) -> Result<T, E> {
+        if !self.conn.is_autocommit() {
+            return f(self);
+        }
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(StoreError::from)?;
