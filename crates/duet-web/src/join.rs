@@ -226,7 +226,7 @@ pub struct Scan {
     uri: Option<String>,
 }
 
-/// `POST /join/scan`: a camera frame (PNG or JPEG, bounded in bytes by
+/// `POST /join/scan`: a camera frame (a PNG, bounded in bytes by
 /// the guard and in pixels here); answers the `duet:` URI when the frame
 /// holds a duet QR code.
 pub async fn scan(body: Bytes) -> Result<Json<Scan>, (StatusCode, &'static str)> {
@@ -240,33 +240,46 @@ pub async fn scan(body: Bytes) -> Result<Json<Scan>, (StatusCode, &'static str)>
         })),
         Err(()) => Err((
             StatusCode::BAD_REQUEST,
-            "not a PNG or JPEG image of a sensible size",
+            "not a PNG image of a sensible size",
         )),
     }
 }
 
-/// The first `duet:` QR code in a PNG or JPEG image.
+/// The first `duet:` QR code in a PNG image (the page sends its camera
+/// frames as PNG). Decoded with the `png` crate alone: a general image
+/// library would add a megabyte to the installed binary for formats the
+/// page never sends.
 fn decode(bytes: &[u8]) -> Result<Option<String>, ()> {
-    let mut reader = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(drop)?;
-    if !matches!(
-        reader.format(),
-        Some(image::ImageFormat::Png | image::ImageFormat::Jpeg)
-    ) {
+    let limits = png::Limits {
+        bytes: 128 * 1024 * 1024,
+    };
+    let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().map_err(drop)?;
+    let (width, height) = reader.info().size();
+    if width > MAX_SIDE || height > MAX_SIDE {
         return Err(());
     }
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(128 * 1024 * 1024);
-    reader.limits(limits);
-    let image = reader.decode().map_err(drop)?.to_luma8();
-    let (width, height) = image.dimensions();
-    let mut prepared =
-        rqrr::PreparedImage::prepare_from_greyscale(width as usize, height as usize, |x, y| {
-            image.get_pixel(x as u32, y as u32)[0]
-        });
+    let mut buf = vec![0; reader.output_buffer_size().ok_or(())?];
+    let frame = reader.next_frame(&mut buf).map_err(drop)?;
+    let samples = frame.color_type.samples();
+    let grey = frame.color_type == png::ColorType::Grayscale
+        || frame.color_type == png::ColorType::GrayscaleAlpha;
+    let (line, width, height) = (frame.line_size, frame.width as usize, frame.height as usize);
+    if samples == 0 || buf.len() < line.saturating_mul(height) || line < width * samples {
+        return Err(());
+    }
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
+        let at = y * line + x * samples;
+        let pixel = &buf[at..at + samples];
+        if grey || samples < 3 {
+            pixel[0]
+        } else {
+            // Luma from RGB (ITU-R BT.601 weights).
+            let (r, g, b) = (pixel[0] as u32, pixel[1] as u32, pixel[2] as u32);
+            ((r * 299 + g * 587 + b * 114) / 1000) as u8
+        }
+    });
     for grid in prepared.detect_grids() {
         if let Ok((_, content)) = grid.decode() {
             if PairUri::parse(&content).is_ok() {
