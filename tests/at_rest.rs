@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{contains, files_under, Device};
+use common::{assert_not_in_clear_under, files_under, Device};
 
 const CANARY: &str = "canary-7f3a9c-zebra-lantern";
 
@@ -55,14 +55,7 @@ fn entry_text_never_reaches_any_file_under_the_home_in_the_clear() {
             !expect_wal || files.iter().any(|f| f.to_string_lossy().ends_with("-wal")),
             "the WAL should exist during the {when} scan: {files:?}"
         );
-        for file in files {
-            let bytes = std::fs::read(&file).expect("read");
-            assert!(
-                !contains(&bytes, CANARY.as_bytes()),
-                "{} holds the entry text in the clear ({when})",
-                file.display()
-            );
-        }
+        assert_not_in_clear_under(device.dir.path(), CANARY, when);
     };
     scan("first", true);
     device.ok(&["compact"]);

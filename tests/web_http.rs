@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::web::{between, Events, Ui};
-use common::{contains, eventually, files_under, pair, Device};
+use common::{assert_not_in_clear_under, eventually, pair, Device};
 
 /// The inside of the `article.entry` whose body holds `needle`.
 fn article<'a>(page: &'a str, needle: &str) -> &'a str {
@@ -311,20 +311,8 @@ fn what_is_written_through_the_web_is_not_on_disk_or_in_the_output_in_the_clear(
     );
     assert!(alex.has_body(CANARY));
     assert!(ui.get(&session, "/timeline").body.contains(CANARY));
-    let scan = |when: &str| {
-        // The daemon's control socket is no file to read.
-        let files = files_under(alex.dir.path())
-            .into_iter()
-            .filter(|f| f.is_file());
-        for file in files {
-            let bytes = std::fs::read(&file).expect("read");
-            assert!(
-                !contains(&bytes, CANARY.as_bytes()),
-                "{} holds the entry text in the clear ({when})",
-                file.display()
-            );
-        }
-    };
+    // Regular files only: the daemon's control socket is no file to read.
+    let scan = |when: &str| assert_not_in_clear_under(alex.dir.path(), CANARY, when);
     scan("while the app runs");
     let output = ui.output();
     assert!(

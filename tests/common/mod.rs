@@ -179,6 +179,19 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// True when `needle` occurs in `haystack`.
+/// Fails if any regular file under `dir` holds `text` in the clear
+/// (`when` says at which point of the test).
+pub fn assert_not_in_clear_under(dir: &Path, text: &str, when: &str) {
+    for file in files_under(dir).into_iter().filter(|f| f.is_file()) {
+        let bytes = std::fs::read(&file).expect("read");
+        assert!(
+            !contains(&bytes, text.as_bytes()),
+            "{} holds the entry text in the clear ({when})",
+            file.display()
+        );
+    }
+}
+
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
