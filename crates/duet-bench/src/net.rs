@@ -38,9 +38,29 @@ pub struct NetReport {
     pub timeline_with_daemon: TimelineReport,
     pub daemon_rss_peak_bytes: u64,
     pub daemon_rss_steady_bytes: u64,
+    /// Alex's daemon's resident memory after each step, to see which step
+    /// grows it.
+    pub daemon_rss_steps: Vec<RssStep>,
     pub idle_cpu_percent: f64,
     pub reconnect_bytes: u64,
     pub reconnect_seconds: f64,
+}
+
+/// A daemon's resident memory after one step of the run.
+#[derive(Clone, Serialize)]
+pub struct RssStep {
+    pub after: &'static str,
+    pub peak_bytes: u64,
+    pub current_bytes: u64,
+}
+
+fn rss_step(after: &'static str, pid: u32) -> RssStep {
+    let (peak_bytes, current_bytes) = procfs::rss(pid).unwrap_or((0, 0));
+    RssStep {
+        after,
+        peak_bytes,
+        current_bytes,
+    }
 }
 
 /// Starts `duet daemon` for `home`, logging warnings to `log`.
@@ -115,6 +135,7 @@ pub fn run(
         .into_iter()
         .next()
         .ok_or_else(|| anyhow!("no address"))?;
+    let mut steps = vec![rss_step("start", alex.pid())];
     let relay = Relay::start(([127, 0, 0, 1], port_of(&alex_addr)?).into())?;
     let via_relay = format!("/ip4/127.0.0.1/tcp/{}", relay.addr.port());
 
@@ -143,6 +164,7 @@ pub fn run(
         &via_relay,
         &relay,
     )?;
+    steps.push(rss_step("pairing", alex.pid()));
     let sam_store = rusqlite::Connection::open(PathBuf::from(&sam_home).join("store.sqlite"))?;
     let alex_store = rusqlite::Connection::open(alex_home.join("store.sqlite"))?;
     let target = held_from(&alex_store, &alex_id.0);
@@ -190,12 +212,15 @@ pub fn run(
         }
         live.push(returned.elapsed());
     }
+    steps.push(rss_step("live adds", alex.pid()));
     let mut logs = Vec::new();
     for _ in 0..runs {
         logs.push(local::time(&duet, &alex_home, &["log", "-n", "20"])?);
     }
     eprintln!("[{entries}] the timeline page of `duet ui`, {runs} requests...");
+    steps.push(rss_step("logs", alex.pid()));
     let timeline = web::run(&duet, &alex_home, runs)?;
+    steps.push(rss_step("timeline", alex.pid()));
 
     eprintln!("[{entries}] daemon memory and 10 idle seconds of CPU...");
     std::thread::sleep(Duration::from_secs(1));
@@ -203,6 +228,15 @@ pub fn run(
     std::thread::sleep(Duration::from_secs(10));
     let cpu_after = procfs::cpu_seconds(alex.pid()).unwrap_or(0.0);
     let (peak, steady) = procfs::rss(alex.pid()).unwrap_or((0, 0));
+    steps.push(rss_step("idle", alex.pid()));
+    for step in &steps {
+        eprintln!(
+            "[{entries}] daemon RSS after {}: {:.1} MB (peak {:.1} MB)",
+            step.after,
+            step.current_bytes as f64 / 1e6,
+            step.peak_bytes as f64 / 1e6
+        );
+    }
 
     eprintln!("[{entries}] reconnect of synced devices...");
     sam.stop(STOP);
@@ -248,6 +282,7 @@ pub fn run(
         timeline_with_daemon: timeline,
         daemon_rss_peak_bytes: peak,
         daemon_rss_steady_bytes: steady,
+        daemon_rss_steps: steps,
         idle_cpu_percent: (cpu_after - cpu_before) / 10.0 * 100.0,
         reconnect_bytes,
         reconnect_seconds,

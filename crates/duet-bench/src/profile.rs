@@ -71,6 +71,16 @@ pub fn run(home: &Path) -> anyhow::Result<()> {
         ms(t),
         top.len()
     );
+    // What reading every entry costs: building the read index from
+    // nothing (the first open after a join) does it.
+    let t = Instant::now();
+    let rows = journal2.every_row();
+    println!(
+        "read every entry     {:>8.1} ms  ({} keys)",
+        ms(t),
+        rows.len()
+    );
+    drop(rows);
     // What one live entry costs the two daemons' documents at this size.
     let author = duet_core::journal::Author {
         person: "Alex".into(),

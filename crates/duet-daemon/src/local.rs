@@ -228,7 +228,7 @@ impl Local {
         let snapshot = self
             .jobs
             .run(Job::Seal, &[])
-            .and_then(|outcome| outcome.sealed(Job::Seal))
+            .and_then(|outcome| outcome.into_sealed_base64(Job::Seal))
             .map_err(WelcomeError::Seal)?;
         // A mirror gets no key: only the signed device list, to know the
         // members by, and the sealed snapshot, to serve.
@@ -249,7 +249,7 @@ impl Local {
             journal_id: self.writer.ledger().journal_id().to_text(),
             journal_key,
             inviter: self.device_id().to_text(),
-            snapshot: data_encoding::BASE64.encode(&snapshot),
+            snapshot,
             inviter_addrs,
             statements,
         })

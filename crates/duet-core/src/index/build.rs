@@ -83,25 +83,19 @@ impl Index {
     /// how many, and the newest key's date.
     fn rebuild(&self, store: &Store, journal: &Journal) -> Result<(usize, i64), StoreError> {
         store.index_clear()?;
-        let keys = journal.entry_keys();
-        for (i, key) in keys.iter().enumerate() {
-            let entries = journal.entries_at(key);
-            let row_key = self.keys.row_key(key);
-            let bytes = self.seal_row(
-                &row_key,
-                &Row {
-                    key: key.clone(),
-                    entries,
-                },
-            );
+        let rows = journal.every_row();
+        let count = rows.len();
+        let newest = rows.last().map_or(0, |(k, _)| time_of_entry_key(k));
+        for (i, (key, entries)) in rows.into_iter().enumerate() {
+            let row_key = self.keys.row_key(&key);
+            let bytes = self.seal_row(&row_key, &Row { key, entries });
             store.index_put(&IndexRow {
                 key: row_key,
                 ord: (i as i64 + 1).saturating_mul(GAP),
                 bytes,
             })?;
         }
-        let newest = keys.last().map_or(0, |k| time_of_entry_key(k));
-        Ok((keys.len(), newest))
+        Ok((count, newest))
     }
 
     fn write_keys<'a>(

@@ -35,7 +35,7 @@ use std::collections::HashSet;
 use automerge::transaction::{Transactable, Transaction};
 use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValue};
 
-use super::read::{get_i64, get_map, get_str};
+use super::read::{get_i64, get_str};
 use super::{
     check_body, entry_key, id_of_key, put_reaction, Author, Commit, Entry, Heard, Imported,
     Journal, JournalError, Origin, Reaction, MAX_CHANGE_BYTES, MAX_CHANGE_OPS,
@@ -252,10 +252,10 @@ fn write_origin(
 }
 
 /// The marker on an imported entry, if it has one.
-pub(super) fn read_imported(doc: &Automerge, entry: &ObjId) -> Option<Imported> {
-    let marker = get_map(doc, entry, IMPORTED)?;
+/// What an imported entry's marker map (at [`IMPORTED`]) records.
+pub(super) fn read_imported(doc: &Automerge, marker: &ObjId) -> Option<Imported> {
     let items = |key: &str| -> Vec<ObjId> {
-        match doc.get(&marker, key) {
+        match doc.get(marker, key) {
             Ok(Some((automerge::Value::Object(ObjType::List), list))) => doc
                 .list_range(&list, ..)
                 .filter(|item| matches!(item.value, automerge::ValueRef::Object(ObjType::Map)))
@@ -284,8 +284,8 @@ pub(super) fn read_imported(doc: &Automerge, entry: &ObjId) -> Option<Imported> 
         })
         .collect();
     Some(Imported {
-        journal: get_str(doc, &marker, "journal").unwrap_or_default(),
-        author: read_origin(doc, &marker),
+        journal: get_str(doc, marker, "journal").unwrap_or_default(),
+        author: read_origin(doc, marker),
         reactions,
         heard,
     })

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use automerge::legacy::{Key, ObjectId};
 use automerge::{Change, ChangeHash, ObjType, ReadDoc, Value};
 
-use super::read::read_entry_at;
+use super::read::{maps_at, read_entry_at};
 use super::{entry_key, id_of_key, time_of_key, Entry, Journal};
 
 impl Journal {
@@ -27,11 +27,21 @@ impl Journal {
         !self.waiting_entries().is_empty()
     }
 
-    /// Every key of the `entries` map, oldest first.
-    pub fn entry_keys(&self) -> Vec<String> {
+    /// Every key of the `entries` map, oldest first, with its entries as
+    /// [`Journal::entries_at`] gives them: one walk of the map, where
+    /// looking each key up again costs a seek through the whole map
+    /// (seconds at 40,000 entries).
+    pub fn every_row(&self) -> Vec<(String, Vec<Entry>)> {
         self.doc
             .map_range(&self.entries, ..)
-            .map(|item| item.key.to_string())
+            .map(|item| {
+                let key = item.key.to_string();
+                let entries = maps_at(&self.doc, &self.entries, &item)
+                    .iter()
+                    .map(|obj| read_entry_at(&self.doc, id_of_key(&key), obj))
+                    .collect();
+                (key, entries)
+            })
             .collect()
     }
 

@@ -178,9 +178,12 @@ impl EventLoop {
             .local
             .welcome(&peer, &intro, addrs, now_ms())
             .and_then(|welcome| {
-                let plain = zeroize::Zeroizing::new(
-                    serde_json::to_vec(&welcome).map_err(WelcomeError::Encode)?,
-                );
+                // Sized once: the snapshot is nearly all of it, and a
+                // buffer grown by doubling would hold up to twice that.
+                let mut plain =
+                    zeroize::Zeroizing::new(Vec::with_capacity(welcome.snapshot.len() + 4096));
+                serde_json::to_writer(&mut *plain, &welcome).map_err(WelcomeError::Encode)?;
+                drop(welcome);
                 session.seal(&plain).map_err(WelcomeError::Pairing)
             });
         // A joiner this device dialled listens where it was dialled: the
