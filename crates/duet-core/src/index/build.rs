@@ -52,10 +52,19 @@ impl Index {
         }
         store.in_write_transaction(|store| {
             let state = self.state(store)?;
-            if state.as_ref().is_some_and(|s| s.pos > seen.pos) {
+            let count = store.index_count()?;
+            // Another process recorded a later point: leave its rows. Only
+            // when they are all there: an index missing rows is built
+            // again from what this document holds. (After a compaction
+            // that left no envelope, a freshly opened replica's position
+            // is 0 while the state's is the last one folded in.)
+            let later = |s: &State| {
+                s.generation > seen.generation
+                    || (s.generation == seen.generation && s.pos > seen.pos)
+            };
+            if state.as_ref().is_some_and(|s| s.rows == count && later(s)) {
                 return Ok(0);
             }
-            let count = store.index_count()?;
             let changed = state
                 .as_ref()
                 .filter(|s| s.rows == count)
