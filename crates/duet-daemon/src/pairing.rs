@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use data_encoding::BASE32_NOPAD;
 use hkdf::Hkdf;
@@ -315,6 +315,16 @@ impl Session {
         self.seal_as(Message::Main, plaintext)
     }
 
+    /// [`seal`](Self::seal) in place: `buffer` holds the plaintext and
+    /// becomes the same sealed message, without a second copy of a
+    /// welcome that is tens of megabytes for a long journal. On failure it
+    /// still holds the plaintext.
+    pub fn seal_in_place(&self, buffer: &mut Vec<u8>) -> Result<(), PairingError> {
+        self.cipher()
+            .encrypt_in_place(&nonce(self.side, Message::Main), b"", buffer)
+            .map_err(|_| PairingError::Handshake("sealing"))
+    }
+
     /// Decrypts the other side's [`seal`](Self::seal)ed message.
     pub fn open(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, PairingError> {
         self.open_as(Message::Main, ciphertext)
@@ -524,6 +534,10 @@ mod tests {
             i.open(&sealed).is_err(),
             "a side cannot open its own message"
         );
+        // Sealed in place, the same message.
+        let mut buffer = b"the journal key".to_vec();
+        i.seal_in_place(&mut buffer).expect("seal in place");
+        assert_eq!(buffer, sealed);
     }
 
     #[test]

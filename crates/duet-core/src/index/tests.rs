@@ -436,3 +436,37 @@ fn rows_find_their_place_when_no_gap_is_left() {
     assert_eq!(page.entries, laptop.journal().query(&Filter::default()));
     assert_eq!(page.entries.len(), 21);
 }
+
+#[test]
+fn the_inflater_gives_whole_rows_and_refuses_cut_or_damaged_ones() {
+    let mut inflater = Inflater::new();
+    // Text that deflates far below a quarter of its size makes the
+    // inflater grow its buffer several times.
+    let long = "we laughed until the tea went cold. ".repeat(2000);
+    for json in [&b"{}"[..], long.as_bytes(), b"a short row"] {
+        let deflated = deflate_row(json);
+        assert_eq!(deflated[0], DEFLATED);
+        let back = inflater.inflate(&deflated[1..]).expect("inflates");
+        assert_eq!(back.as_slice(), json);
+    }
+    let deflated = deflate_row(long.as_bytes());
+    assert!(inflater.inflate(&deflated[1..deflated.len() - 3]).is_none());
+    let mut damaged = deflated.clone();
+    damaged[1] ^= 0xff;
+    damaged[2] ^= 0xff;
+    assert_ne!(
+        inflater
+            .inflate(&damaged[1..])
+            .as_deref()
+            .map(Vec::as_slice),
+        Some(long.as_bytes())
+    );
+    // The same inflater goes on working after a refusal.
+    assert_eq!(
+        inflater
+            .inflate(&deflated[1..])
+            .expect("inflates")
+            .as_slice(),
+        long.as_bytes()
+    );
+}

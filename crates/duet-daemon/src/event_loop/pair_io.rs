@@ -178,13 +178,19 @@ impl EventLoop {
             .local
             .welcome(&peer, &intro, addrs, now_ms())
             .and_then(|welcome| {
-                // Sized once: the snapshot is nearly all of it, and a
-                // buffer grown by doubling would hold up to twice that.
+                // Sized once (the snapshot is nearly all of it, and a
+                // buffer grown by doubling would hold up to twice that)
+                // and sealed where it is: one copy of the journal at a
+                // time, where there were four.
                 let mut plain =
                     zeroize::Zeroizing::new(Vec::with_capacity(welcome.snapshot.len() + 4096));
                 serde_json::to_writer(&mut *plain, &welcome).map_err(WelcomeError::Encode)?;
                 drop(welcome);
-                session.seal(&plain).map_err(WelcomeError::Pairing)
+                session
+                    .seal_in_place(&mut plain)
+                    .map_err(WelcomeError::Pairing)?;
+                // Sealed now: taken out of the wrapper that would wipe it.
+                Ok(std::mem::take(&mut *plain))
             });
         // A joiner this device dialled listens where it was dialled: the
         // daemon calls it there from now on.
