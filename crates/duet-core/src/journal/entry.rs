@@ -116,6 +116,32 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// An entry with its id and nothing else yet (a note): what a reader
+    /// fills in from the document or from a change.
+    pub(super) fn blank(id: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            person: String::new(),
+            device: String::new(),
+            created: 0,
+            edited: None,
+            edited_by: None,
+            arrived: None,
+            kind: EntryKind::Note,
+            tags: Vec::new(),
+            mood: None,
+            prompt: None,
+            body: String::new(),
+            conflicts: Vec::new(),
+            reactions: Vec::new(),
+            replies: Vec::new(),
+            heard: Vec::new(),
+            deleted: None,
+            waiting: false,
+            imported: None,
+        }
+    }
+
     /// The time the entry is listed and filtered by: its date, unless that
     /// was ahead of this device's clock (see [`Entry::arrived`]).
     pub fn listed_at(&self) -> i64 {

@@ -5,8 +5,8 @@ use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValue, Value};
 use crate::ledger::member::now_ms;
 
 use super::{
-    device_of_actor, id_of_key, time_of_key, DeviceRecord, Entry, EntryKind, Filter, Heard,
-    Journal, JournalError, Reaction, Reply, CLOCK_TOLERANCE_MS,
+    device_of_actor, id_of_key, time_of_key, DeviceRecord, Entry, Filter, Heard, Journal,
+    JournalError, Reaction, Reply, CLOCK_TOLERANCE_MS,
 };
 
 /// Shortest id prefix accepted, so that a typo does not pick an entry.
@@ -171,27 +171,7 @@ fn read_entry(doc: &Automerge, id: &str, obj: &ObjId) -> Entry {
     // One walk over the entry's fields: each `get` on its own seeks
     // through the document's columns again, which at 40,000 entries made
     // reading every entry (a new read index) take seconds.
-    let mut entry = Entry {
-        id: id.to_string(),
-        person: String::new(),
-        device: String::new(),
-        created: 0,
-        edited: None,
-        edited_by: None,
-        arrived: None,
-        waiting: false,
-        kind: EntryKind::Note,
-        tags: Vec::new(),
-        mood: None,
-        prompt: None,
-        body: String::new(),
-        conflicts: Vec::new(),
-        reactions: Vec::new(),
-        replies: Vec::new(),
-        heard: Vec::new(),
-        deleted: None,
-        imported: None,
-    };
+    let mut entry = Entry::blank(id);
     let mut device = None;
     for item in doc.map_range(obj, ..) {
         let value = &item.value;

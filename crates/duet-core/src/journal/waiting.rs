@@ -51,25 +51,9 @@ pub(super) fn entries_made(change: &Change, entries: &ObjectId) -> Vec<Entry> {
                 out.push((
                     id_of(i),
                     Entry {
-                        id: id_of_key(key).to_string(),
-                        person: String::new(),
                         device: device.clone(),
-                        created: 0,
-                        edited: None,
-                        edited_by: None,
-                        arrived: None,
-                        kind: EntryKind::Note,
-                        tags: Vec::new(),
-                        mood: None,
-                        prompt: None,
-                        body: String::new(),
-                        conflicts: Vec::new(),
-                        reactions: Vec::new(),
-                        replies: Vec::new(),
-                        heard: Vec::new(),
-                        deleted: None,
                         waiting: true,
-                        imported: None,
+                        ..Entry::blank(id_of_key(key))
                     },
                     None,
                 ));
