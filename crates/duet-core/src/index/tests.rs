@@ -231,6 +231,18 @@ fn nothing_of_an_entry_is_in_the_index_in_the_clear() {
     }
 }
 
+/// Asserts that `r`'s index gives no page now, and that once reopened it
+/// gives `expected` again: the index was built anew.
+fn healed_on_reopen(r: Replica, expected: &[Entry]) -> Replica {
+    assert!(page_of(&r, &Filter::default()).is_none());
+    let r = reopen(r);
+    assert_eq!(
+        page_of(&r, &Filter::default()).expect("healed").entries,
+        expected
+    );
+    r
+}
+
 #[test]
 fn an_index_missing_rows_or_with_a_damaged_row_is_built_again() {
     let laptop = busy_journal();
@@ -242,14 +254,7 @@ fn an_index_missing_rows_or_with_a_damaged_row_is_built_again() {
         .expect("rows")
         .remove(0);
     laptop.store().index_delete(&top.key).expect("delete");
-    assert!(page_of(&laptop, &Filter::default()).is_none());
-    let laptop = reopen(laptop);
-    assert_eq!(
-        page_of(&laptop, &Filter::default())
-            .expect("healed")
-            .entries,
-        expected
-    );
+    let laptop = healed_on_reopen(laptop, &expected);
     // One row's bytes damaged: the page gives way, the index is rebuilt.
     let mut row = laptop
         .store()
@@ -259,25 +264,11 @@ fn an_index_missing_rows_or_with_a_damaged_row_is_built_again() {
     let last = row.bytes.len() - 1;
     row.bytes[last] ^= 1;
     laptop.store().index_put(&row).expect("damage");
-    assert!(page_of(&laptop, &Filter::default()).is_none());
-    let laptop = reopen(laptop);
-    assert_eq!(
-        page_of(&laptop, &Filter::default())
-            .expect("healed")
-            .entries,
-        expected
-    );
+    let laptop = healed_on_reopen(laptop, &expected);
     // Every row gone and the state with them.
     laptop.store().index_clear().expect("clear");
     laptop.index().forget(laptop.store()).expect("forget");
-    assert!(page_of(&laptop, &Filter::default()).is_none());
-    let laptop = reopen(laptop);
-    assert_eq!(
-        page_of(&laptop, &Filter::default())
-            .expect("healed")
-            .entries,
-        expected
-    );
+    healed_on_reopen(laptop, &expected);
 }
 
 #[test]
@@ -299,14 +290,7 @@ fn an_index_missing_rows_after_a_compaction_is_built_again() {
     for row in &top {
         laptop.store().index_delete(&row.key).expect("delete");
     }
-    assert!(page_of(&laptop, &Filter::default()).is_none());
-    let laptop = reopen(laptop);
-    assert_eq!(
-        page_of(&laptop, &Filter::default())
-            .expect("healed")
-            .entries,
-        expected
-    );
+    healed_on_reopen(laptop, &expected);
 }
 
 #[test]
