@@ -320,9 +320,7 @@ impl Session {
     /// welcome that is tens of megabytes for a long journal. On failure it
     /// still holds the plaintext.
     pub fn seal_in_place(&self, buffer: &mut Vec<u8>) -> Result<(), PairingError> {
-        self.cipher()
-            .encrypt_in_place(&nonce(self.side, Message::Main), b"", buffer)
-            .map_err(|_| PairingError::Handshake("sealing"))
+        self.seal_in_place_as(Message::Main, buffer)
     }
 
     /// Decrypts the other side's [`seal`](Self::seal)ed message.
@@ -345,8 +343,14 @@ impl Session {
     }
 
     fn seal_as(&self, message: Message, plaintext: &[u8]) -> Result<Vec<u8>, PairingError> {
+        let mut buffer = plaintext.to_vec();
+        self.seal_in_place_as(message, &mut buffer)?;
+        Ok(buffer)
+    }
+
+    fn seal_in_place_as(&self, message: Message, buffer: &mut Vec<u8>) -> Result<(), PairingError> {
         self.cipher()
-            .encrypt(&nonce(self.side, message), plaintext)
+            .encrypt_in_place(&nonce(self.side, message), b"", buffer)
             .map_err(|_| PairingError::Handshake("sealing"))
     }
 

@@ -155,9 +155,9 @@ impl Outcome {
         })
     }
 
-    /// The sealed snapshot a `seal` job made, as the job printed it (base64), moved out
-    /// rather than decoded: the welcome carries it in base64, and at
-    /// 40,000 entries each copy is over ten megabytes. Only its length is
+    /// The sealed snapshot a `seal` job made, as the job printed it
+    /// (base64), moved out rather than decoded: the welcome carries it in
+    /// base64, and at 40,000 entries each copy is over ten megabytes. Only its length is
     /// checked here; the joining device opens it and refuses anything
     /// else.
     pub fn into_sealed_base64(self, job: Job) -> Result<String, WholeError> {

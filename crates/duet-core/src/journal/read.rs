@@ -245,11 +245,10 @@ fn device_of(id: &ObjId) -> Option<String> {
 
 /// The reactions map of an entry.
 fn read_reactions(doc: &Automerge, reactions: &ObjId) -> Vec<Reaction> {
-    let reactions = reactions.clone();
     let mut out: Vec<Reaction> = Vec::new();
-    for item in doc.map_range(&reactions, ..) {
+    for item in doc.map_range(reactions, ..) {
         // Both people may start the same emoji's map at once: read them all.
-        for by_emoji in maps_at(doc, &reactions, &item) {
+        for by_emoji in maps_at(doc, reactions, &item) {
             for who in doc.map_range(&by_emoji, ..) {
                 let Some(at) = scalar_i64(&who.value) else {
                     continue;
@@ -273,11 +272,10 @@ fn read_reactions(doc: &Automerge, reactions: &ObjId) -> Vec<Reaction> {
 
 /// The replies map of an entry.
 fn read_replies(doc: &Automerge, replies: &ObjId) -> Vec<Reply> {
-    let replies = replies.clone();
     let mut out: Vec<Reply> = doc
-        .map_range(&replies, ..)
+        .map_range(replies, ..)
         .flat_map(|item| {
-            maps_at(doc, &replies, &item)
+            maps_at(doc, replies, &item)
                 .into_iter()
                 // A deleted reply is gone from what everyone reads.
                 .filter(|r| get_i64(doc, r, "deleted").is_none())
